@@ -1,0 +1,134 @@
+"""The Jupyter server extension: configuration, wiring, start and stop."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import httpx
+from jupyter_core.paths import jupyter_data_dir
+from jupyter_server.extension.application import ExtensionApp
+from sqlalchemy.engine import make_url
+from tornado.ioloop import IOLoop
+from traitlets import Dict, Float, Int, List, Unicode, default
+
+from ._version import __version__
+from .handlers import HANDLERS
+from .handlers.base import PROXY_KEY, SERVICE_KEY
+from .proxy import Proxy, make_client
+from .secrets import SecretBox
+from .service import MuxService
+from .store import Store
+
+
+class MuxApp(ExtensionApp):
+    """Model muxing for Jupyter: one OpenAI-compatible URL, models chosen by workspace."""
+
+    name = "jupyter_mux"
+    app_name = "Jupyter Mux"
+    description = __doc__
+    version = __version__
+    extension_url = "/"
+    load_other_extensions = True
+
+    db_url = Unicode(
+        config=True,
+        help="""SQLAlchemy URL of the database holding providers and workspaces. The default
+        is a SQLite file in the Jupyter data directory; point it at PostgreSQL
+        (postgresql+psycopg://user@host/db) to share one store between servers.""",
+    )
+
+    @default("db_url")
+    def _default_db_url(self) -> str:
+        return f"sqlite:///{Path(jupyter_data_dir()) / 'jupyter_mux' / 'mux.sqlite'}"
+
+    encryption_key = Unicode(
+        config=True,
+        help="""Fernet key that encrypts provider API keys at rest (url-safe base64, 32
+        bytes). Overrides encryption_key_file. Defaults to the JUPYTER_MUX_ENCRYPTION_KEY
+        environment variable. Changing it makes stored keys unreadable: the server then
+        refuses to start rather than send garbage.""",
+    )
+
+    @default("encryption_key")
+    def _default_encryption_key(self) -> str:
+        return os.environ.get("JUPYTER_MUX_ENCRYPTION_KEY", "")
+
+    encryption_key_file = Unicode(
+        config=True,
+        help="""File holding the Fernet key when encryption_key is not set; created with
+        mode 0600 on first start. Defaults to mux.key beside a SQLite database, else in
+        the Jupyter data directory. Keep it out of backups of the database.""",
+    )
+
+    @default("encryption_key_file")
+    def _default_key_file(self) -> str:
+        url = make_url(self.db_url)
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            return str(Path(url.database).parent / "mux.key")
+        return str(Path(jupyter_data_dir()) / "jupyter_mux" / "mux.key")
+
+    connect_timeout = Float(
+        10.0, config=True, help="Seconds to wait for a connection to a provider."
+    )
+    read_timeout = Float(
+        300.0,
+        config=True,
+        help="""Seconds a provider may stay silent (before its first byte, or between two
+        chunks of a stream) before the request fails with 504.""",
+    )
+    discovery_timeout = Float(
+        15.0, config=True, help="Seconds to wait for a provider's model list."
+    )
+    max_connections = Int(
+        100, config=True, help="Most simultaneous connections to providers, all together."
+    )
+    providers = List(
+        Dict(),
+        config=True,
+        help="""Providers shipped by the administrator, created or updated at every start
+        and read-only for users (they cannot edit or delete them). Each entry takes the
+        fields of POST /mux/api/providers (name, type, endpoint, description, auth_type,
+        api_key), plus api_key_env: the name of an environment variable holding the key.
+        Example: c.MuxApp.providers = [{"name": "local", "type": "vllm",
+        "endpoint": "http://gpu-box:8000"}]""",
+    )
+
+    def initialize_settings(self) -> None:
+        self.client = make_client(self.connect_timeout, self.read_timeout, self.max_connections)
+        self.service = MuxService(
+            Store(self.db_url),
+            SecretBox.from_config(self.encryption_key, Path(self.encryption_key_file)),
+            self.client,
+            discovery_timeout=httpx.Timeout(self.discovery_timeout, connect=self.connect_timeout),
+            log=self.log,
+        )
+        predefined = self.service.start(list(self.providers))
+        if predefined:
+            IOLoop.current().add_callback(self.service.refresh_all, predefined)
+        self.settings.update({SERVICE_KEY: self.service, PROXY_KEY: Proxy(self.client)})
+        self.log.info(
+            "jupyter-mux: OpenAI-compatible endpoint at %smux/v1 (api_key: the Jupyter token)",
+            self.serverapp.base_url,
+        )
+
+    def initialize_handlers(self) -> None:
+        self.handlers.extend(HANDLERS)
+
+    def start(self) -> None:
+        if self.subapp is not None:
+            return self.subapp.start()
+        self.serverapp.start_app()
+        print(f"\n    Jupyter Mux: {self.mux_url}\n    (use the Jupyter token as the API key)\n")
+        self.serverapp.start_ioloop()
+
+    @property
+    def mux_url(self) -> str:
+        return self.serverapp.connection_url.rstrip("/") + "/mux/v1"
+
+    async def stop_extension(self) -> None:
+        await self.client.aclose()
+        self.service.close()
+
+
+main = launch_new_instance = MuxApp.launch_instance

@@ -1,0 +1,131 @@
+"""The management API (API.md section 2): parse, call the service, write."""
+
+from __future__ import annotations
+
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+
+from ..models import (
+    ActiveIn,
+    ActiveOut,
+    ProviderCreate,
+    ProviderUpdate,
+    WorkspaceCreate,
+    WorkspaceUpdate,
+    parse,
+)
+from .base import ManagementHandler
+
+NAME = r"(?P<name>[^/]+)"
+
+
+class ProviderTypesHandler(ManagementHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.write_json(self.service.provider_types())
+
+
+class ProvidersHandler(ManagementHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.write_json(await self.service.list_providers())
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        body = parse(ProviderCreate, self.json_body())
+        self.write_json(await self.service.create_provider(body), status=201)
+
+
+class ProviderHandler(ManagementHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        self.write_json(await self.service.get_provider(name))
+
+    @web.authenticated
+    @authorized
+    async def patch(self, name: str) -> None:
+        body = parse(ProviderUpdate, self.json_body())
+        self.write_json(await self.service.update_provider(name, body))
+
+    @web.authenticated
+    @authorized
+    async def delete(self, name: str) -> None:
+        await self.service.delete_provider(name)
+        self.set_status(204)
+        self.finish()
+
+
+class ProviderModelsHandler(ManagementHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        self.write_json(await self.service.provider_models(name))
+
+
+class ProviderRefreshHandler(ManagementHandler):
+    @web.authenticated
+    @authorized
+    async def post(self, name: str) -> None:
+        self.write_json(await self.service.refresh_provider(name))
+
+
+class WorkspacesHandler(ManagementHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.write_json(await self.service.list_workspaces())
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        body = parse(WorkspaceCreate, self.json_body())
+        self.write_json(await self.service.create_workspace(body), status=201)
+
+
+class WorkspaceHandler(ManagementHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        self.write_json(await self.service.get_workspace(name))
+
+    @web.authenticated
+    @authorized
+    async def patch(self, name: str) -> None:
+        body = parse(WorkspaceUpdate, self.json_body())
+        self.write_json(await self.service.update_workspace(name, body))
+
+    @web.authenticated
+    @authorized
+    async def delete(self, name: str) -> None:
+        await self.service.delete_workspace(name)
+        self.set_status(204)
+        self.finish()
+
+
+class ActiveHandler(ManagementHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.write_json(ActiveOut(name=await self.service.get_active()))
+
+    @web.authenticated
+    @authorized
+    async def put(self) -> None:
+        body = parse(ActiveIn, self.json_body())
+        self.write_json(ActiveOut(name=await self.service.set_active(body.name)))
+
+
+HANDLERS = [
+    (r"/mux/api/provider-types", ProviderTypesHandler),
+    (r"/mux/api/providers", ProvidersHandler),
+    (rf"/mux/api/providers/{NAME}", ProviderHandler),
+    (rf"/mux/api/providers/{NAME}/models", ProviderModelsHandler),
+    (rf"/mux/api/providers/{NAME}/refresh", ProviderRefreshHandler),
+    (r"/mux/api/workspaces", WorkspacesHandler),
+    (rf"/mux/api/workspaces/{NAME}", WorkspaceHandler),
+    (r"/mux/api/active", ActiveHandler),
+]

@@ -1,0 +1,113 @@
+"""The OpenAI-compatible face (API.md section 1): pick the workspace, hand the request to the
+proxy, and be the sink it writes the answer into."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+from tornado.iostream import StreamClosedError
+
+from ..errors import MuxError
+from ..openai_request import parse_request
+from ..providers import openai_compat
+from ..routing import Target, WorkspaceRoute
+from .base import BaseHandler
+
+PINNED = r"/mux(?:/w/(?P<workspace>[^/]+))?/v1"
+
+
+class OpenAIHandler(BaseHandler):
+    """Errors in OpenAI's `{"error": {...}}` shape, which the SDKs turn into exceptions."""
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if not isinstance(exc, MuxError):
+            if isinstance(exc, web.HTTPError):
+                message = exc.log_message % exc.args if exc.log_message else self._reason
+            else:
+                message = "Internal error in jupyter-mux; see the server log."
+            exc = MuxError(message, status=status_code, code=None)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(exc.openai_body()))
+
+    def route(self, pinned: str | None) -> WorkspaceRoute:
+        workspace = self.service.routing.workspace(
+            pinned or self.request.headers.get("X-Mux-Workspace")
+        )
+        self.set_header("X-Mux-Workspace", workspace.name)
+        return workspace
+
+
+class CompletionsHandler(OpenAIHandler):
+    _relay: asyncio.Future | None = None
+    _client_gone = False
+    _streaming = False
+
+    @web.authenticated
+    @authorized
+    async def post(self, workspace: str | None, route: str) -> None:
+        workspace_route = self.route(workspace)
+        request = parse_request(route, self.request.body)
+        target = workspace_route.select(request.kind)
+        self.set_header("X-Mux-Provider", target.provider)
+        self.set_header("X-Mux-Model", target.model)
+        self._streaming = request.stream
+        self._relay = asyncio.ensure_future(
+            self.proxy.relay(
+                target,
+                request.path,
+                openai_compat.build_body(request.body, target.model),
+                stream=request.stream,
+                sink=self,
+            )
+        )
+        try:
+            await self._relay
+        except (asyncio.CancelledError, StreamClosedError):
+            if not self._client_gone and not self.request.connection.stream.closed():
+                raise
+            self.log.debug("jupyter-mux: client went away; upstream request cancelled")
+            return
+        self.finish()
+
+    def on_connection_close(self) -> None:
+        """A client that hangs up must not leave the model generating for nobody."""
+        self._client_gone = True
+        if self._relay is not None:
+            self._relay.cancel()
+        super().on_connection_close()
+
+    # The proxy's Sink.
+    def begin(self, status: int, content_type: str) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", content_type)
+        if self._streaming:
+            self.set_header("Cache-Control", "no-cache")
+            self.set_header("X-Accel-Buffering", "no")
+
+    async def send(self, chunk: bytes) -> None:
+        self.write(chunk)
+        if self._streaming:
+            await self.flush()
+
+
+class ModelsHandler(OpenAIHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, workspace: str | None) -> None:
+        targets = self.route(workspace).models()
+        self.write_json({"object": "list", "data": [model_entry(t) for t in targets]})
+
+
+def model_entry(target: Target) -> dict[str, Any]:
+    return {"id": target.model, "object": "model", "created": 0, "owned_by": target.provider}
+
+
+HANDLERS = [
+    (PINNED + r"/(?P<route>chat/completions|completions)", CompletionsHandler),
+    (PINNED + r"/models", ModelsHandler),
+]

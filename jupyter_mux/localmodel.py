@@ -1,0 +1,382 @@
+"""A tiny local LLM: a random-weight GGUF model and an in-process llama.cpp server.
+
+jupyter-mux routes OpenAI-style requests to real providers. Demos and end-to-end tests
+need such a provider without internet access, API keys or a multi-gigabyte download. So
+this module makes one:
+
+* :func:`write_tiny_model` writes a ~0.5 MB llama-architecture GGUF file with random
+  weights. The weights are nonsense, but the file is a real model: llama.cpp tokenizes,
+  applies the chat template, samples and streams tokens exactly as for a real one.
+* :class:`LocalLlamaServer` serves such a file (or any GGUF) through llama.cpp's own HTTP
+  server, embedded in this process by the ``xllamacpp`` wheel. It speaks the OpenAI
+  (``/v1/chat/completions``, ``/v1/completions``, ``/v1/models``) and Anthropic
+  (``/v1/messages``) wire formats, so it stands in for a ``llamacpp`` provider.
+
+Both need optional packages (``gguf``, ``numpy``, ``xllamacpp``) from the ``demo`` extra.
+They are imported on first use so that importing this module never fails.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pathlib
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+from http import HTTPStatus
+from types import ModuleType, TracebackType
+from typing import Any
+
+__all__ = ["LocalLlamaServer", "write_tiny_model"]
+
+_INSTALL_HINT = "pip install jupyter-mux[demo]"
+
+# Model shape. Small enough that the file is ~0.5 MB and loads in milliseconds, big
+# enough to be a genuine multi-head, multi-layer llama graph.
+_N_EMBD = 64
+_N_HEAD = 4
+_N_LAYER = 2
+_N_FF = 128
+_CONTEXT_LENGTH = 2048
+
+# A handful of merges: the byte-level vocabulary alone covers all text, but llama.cpp
+# refuses a BPE vocabulary without a merge list, and a few real merges exercise it.
+_MERGES = [("Ġ", "t"), ("h", "e"), ("Ġt", "he"), ("i", "n"), ("e", "r"), ("Ġ", "a")]
+_SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+
+# ChatML, the format of the special tokens above. llama.cpp renders it with its Jinja
+# engine for /v1/chat/completions and /v1/messages.
+_CHATML_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+
+# Steering the random output towards readable text (see _random_weights).
+_READABLE_BYTES = frozenset([*range(0x20, 0x7F), ord("\n")])
+_BIAS_VALUE = 3.0
+_BIAS_PENALTY = -10.0
+
+
+def _require(module: str) -> ModuleType:
+    """Import an optional dependency, or explain which extra provides it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ImportError(
+            f"jupyter_mux.localmodel needs the optional package {module!r}; "
+            f"install it with: {_INSTALL_HINT}"
+        ) from exc
+
+
+def _byte_symbols() -> list[str]:
+    """One printable character per byte value, in byte order (GPT-2's byte-level BPE).
+
+    Byte-level BPE vocabularies store tokens as text, so every byte needs a visible
+    stand-in: printable Latin-1 bytes stand for themselves and the rest (controls,
+    space, ...) are moved to code points from 256 upwards. llama.cpp undoes this
+    mapping when it turns tokens back into bytes, so any text round-trips.
+    """
+    printable = {
+        *range(ord("!"), ord("~") + 1),
+        *range(ord("¡"), ord("¬") + 1),
+        *range(ord("®"), ord("ÿ") + 1),
+    }
+    symbols = []
+    shifted = 256
+    for byte in range(256):
+        if byte in printable:
+            symbols.append(chr(byte))
+        else:
+            symbols.append(chr(shifted))
+            shifted += 1
+    return symbols
+
+
+def write_tiny_model(path: str | os.PathLike[str], *, seed: int = 0) -> pathlib.Path:
+    """Write a tiny random-weight llama model to ``path`` (GGUF, f32) and return the path.
+
+    The vocabulary is byte-level BPE (so any text tokenizes), plus ChatML special tokens
+    and a ChatML chat template (so the chat endpoints work). ``seed`` picks the weights:
+    two different seeds give two models that answer differently, which lets a test tell
+    which upstream served a request. The file is always (re)written.
+    """
+    np = _require("numpy")
+    gguf = _require("gguf")
+    path = pathlib.Path(path)
+
+    tokens = _byte_symbols() + [a + b for a, b in _MERGES]
+    n_normal = len(tokens)
+    tokens += _SPECIAL_TOKENS
+    token_types = [gguf.TokenType.NORMAL] * n_normal
+    token_types += [gguf.TokenType.CONTROL] * len(_SPECIAL_TOKENS)
+
+    writer = gguf.GGUFWriter(path, "llama")
+    writer.add_name(f"jupyter-mux tiny random llama (seed {seed})")
+    writer.add_file_type(gguf.LlamaFileType.ALL_F32)
+    writer.add_context_length(_CONTEXT_LENGTH)
+    writer.add_embedding_length(_N_EMBD)
+    writer.add_block_count(_N_LAYER)
+    writer.add_feed_forward_length(_N_FF)
+    writer.add_head_count(_N_HEAD)
+    writer.add_head_count_kv(_N_HEAD)
+    writer.add_rope_dimension_count(_N_EMBD // _N_HEAD)
+    writer.add_layer_norm_rms_eps(1e-5)
+    writer.add_vocab_size(len(tokens))
+
+    writer.add_tokenizer_model("gpt2")  # llama.cpp's name for byte-level BPE
+    writer.add_tokenizer_pre("default")
+    writer.add_token_list(tokens)
+    writer.add_token_types(token_types)
+    writer.add_token_merges([f"{a} {b}" for a, b in _MERGES])
+    writer.add_bos_token_id(tokens.index("<|endoftext|>"))
+    writer.add_eos_token_id(tokens.index("<|im_end|>"))
+    writer.add_add_bos_token(False)  # ChatML models start prompts without BOS
+    writer.add_chat_template(_CHATML_TEMPLATE)
+
+    rng = np.random.default_rng(seed)
+    for name, tensor in _random_weights(np, rng, tokens[:n_normal], len(tokens)).items():
+        writer.add_tensor(name, tensor)
+
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+def _random_weights(np: Any, rng: Any, normal_tokens: list[str], n_vocab: int) -> dict[str, Any]:
+    """All tensors of the llama graph, random but steered to print ASCII.
+
+    numpy shapes are (rows, cols) = ggml's (ne1, ne0), so a weight mapping n_in features to
+    n_out is stored as (n_out, n_in).
+
+    Purely random weights sample every byte alike, which gives invalid UTF-8 (shown as
+    replacement characters), and special tokens such as ``<|im_end|>`` would end answers
+    at random lengths. Readable gibberish of a predictable length makes better
+    demos and steadier tests, so: embedding dimension 0 holds the same positive constant for
+    every token and no layer writes to it, hence it is still positive after the final RMS
+    norm. Its column in the output matrix then acts as a per-token logit bias: zero for
+    tokens made of printable ASCII, strongly negative for all others.
+    """
+
+    def normal(*shape: int, scale: float) -> Any:
+        return rng.normal(0.0, scale, size=shape).astype(np.float32)
+
+    def ones() -> Any:
+        return np.ones(_N_EMBD, dtype=np.float32)
+
+    embeddings = normal(n_vocab, _N_EMBD, scale=1.0)
+    embeddings[:, 0] = _BIAS_VALUE
+    weights = {"token_embd.weight": embeddings}
+    for i in range(_N_LAYER):
+        attn_output = normal(_N_EMBD, _N_EMBD, scale=0.1)
+        ffn_down = normal(_N_EMBD, _N_FF, scale=0.1)
+        attn_output[0, :] = ffn_down[0, :] = 0.0  # keep dimension 0 constant
+        weights |= {
+            f"blk.{i}.attn_norm.weight": ones(),
+            f"blk.{i}.attn_q.weight": normal(_N_EMBD, _N_EMBD, scale=0.1),
+            f"blk.{i}.attn_k.weight": normal(_N_EMBD, _N_EMBD, scale=0.1),
+            f"blk.{i}.attn_v.weight": normal(_N_EMBD, _N_EMBD, scale=0.1),
+            f"blk.{i}.attn_output.weight": attn_output,
+            f"blk.{i}.ffn_norm.weight": ones(),
+            f"blk.{i}.ffn_gate.weight": normal(_N_FF, _N_EMBD, scale=0.1),
+            f"blk.{i}.ffn_up.weight": normal(_N_FF, _N_EMBD, scale=0.1),
+            f"blk.{i}.ffn_down.weight": ffn_down,
+        }
+
+    output = normal(n_vocab, _N_EMBD, scale=0.3)
+    output[:, 0] = _BIAS_PENALTY  # special tokens (after the normal ones) stay penalized
+    byte_of = {symbol: byte for byte, symbol in enumerate(_byte_symbols())}
+    for token_id, token in enumerate(normal_tokens):
+        if all(byte_of[ch] in _READABLE_BYTES for ch in token):
+            output[token_id, 0] = 0.0
+    weights["output_norm.weight"] = ones()
+    weights["output.weight"] = output
+    return weights
+
+
+class LocalLlamaServer:
+    """llama.cpp's HTTP server for one GGUF model, running inside this process.
+
+    ``xllamacpp.Server`` starts llama.cpp's server on background threads as soon as it is
+    constructed and stops it when the object is freed; it has no ``stop()`` method. This
+    class gives that a start/stop lifecycle, a loopback endpoint and a context manager::
+
+        with LocalLlamaServer(write_tiny_model(tmp / "a.gguf"), alias="tiny-a") as srv:
+            client = openai.OpenAI(base_url=srv.endpoint + "/v1", api_key="x")
+
+    The server binds 127.0.0.1 only. ``alias`` is the model id it lists and reports in
+    every answer, whatever model a request names. With ``api_key`` set, every route
+    except ``/health`` needs it (``Authorization: Bearer`` or ``x-api-key``). With
+    ``port=None`` the operating system picks a free port when the server starts, so the
+    port (and :attr:`endpoint`) is known from :meth:`start` on.
+
+    Several servers can run in one process. ``start`` and ``stop`` may be called from any
+    thread; the server itself handles concurrent requests (``n_parallel`` slots).
+    """
+
+    #: Total context in tokens, shared by all slots (unified KV cache).
+    n_ctx: int = 512
+    #: Requests decoded at the same time.
+    n_parallel: int = 4
+    #: CPU threads for decoding; a tiny model gains nothing from more.
+    n_threads: int = 2
+    #: Seconds to wait for ``/health`` once the server was constructed.
+    start_timeout: float = 30.0
+
+    def __init__(
+        self,
+        model_path: str | os.PathLike[str],
+        *,
+        alias: str,
+        port: int | None = None,
+        api_key: str | None = None,
+        verbose: bool = False,
+    ) -> None:
+        """Configure a server; nothing runs until :meth:`start`.
+
+        ``verbose`` keeps llama.cpp's own informational log on stderr; by default only its
+        errors are printed, since it logs several lines per request.
+        """
+        self.model_path = pathlib.Path(model_path)
+        self.alias = alias
+        self.api_key = api_key
+        self.verbose = verbose
+        self._requested_port = port
+        self._port: int | None = port
+        self._server: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def port(self) -> int | None:
+        """The port served on (or last served on); ``None`` before an automatic pick."""
+        return self._port
+
+    @property
+    def endpoint(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:8080``; add ``/v1`` for OpenAI clients."""
+        if self._port is None:
+            raise RuntimeError("the port is picked on start(); call start() first")
+        return f"http://127.0.0.1:{self._port}"
+
+    @property
+    def running(self) -> bool:
+        """Whether :meth:`start` succeeded and :meth:`stop` was not called since."""
+        return self._server is not None
+
+    def start(self) -> LocalLlamaServer:
+        """Load the model, start serving, and return once ``/health`` answers 200.
+
+        Blocks while llama.cpp loads the model (milliseconds for the tiny model). Starting
+        a running server does nothing. Raises ``RuntimeError`` when llama.cpp cannot
+        start (unreadable model, port taken) or does not become healthy in time.
+        """
+        with self._lock:
+            if self._server is not None:
+                return self
+            if not self.model_path.is_file():
+                raise RuntimeError(f"no model file at {self.model_path}")
+            xllamacpp = _require("xllamacpp")
+            try:
+                server = xllamacpp.Server(self._params(xllamacpp))
+            except RuntimeError as exc:
+                where = f"127.0.0.1:{self._requested_port or 'auto'}"
+                raise RuntimeError(
+                    f"llama.cpp could not serve {self.model_path} on {where} ({exc}); "
+                    "is the port taken or the file not a GGUF model? "
+                    "llama.cpp printed the cause on stderr"
+                ) from exc
+            # listening_address is "http://127.0.0.1:PORT", with the port the OS picked.
+            self._port = int(server.listening_address.rsplit(":", 1)[1])
+            self._server = server
+            del server  # stop() relies on self._server being the only reference
+            try:
+                self._wait_healthy()
+            except BaseException:
+                self._stop_locked()
+                raise
+            return self
+
+    def stop(self) -> None:
+        """Stop serving and free the port. Stopping a stopped server does nothing.
+
+        Dropping the last reference to the ``xllamacpp.Server`` runs its C++ destructor,
+        which ends the decoding loop, stops the HTTP server and joins their threads before
+        returning; an answer still streaming is cut off. The port is then closed.
+        """
+        with self._lock:
+            self._stop_locked()
+
+    def _stop_locked(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        del server  # the only reference: the destructor runs here, synchronously
+        if self._port is not None and _port_open(self._port):
+            raise RuntimeError(f"llama.cpp still listens on port {self._port} after stop()")
+
+    def _params(self, xllamacpp: ModuleType) -> Any:
+        params = xllamacpp.CommonParams()
+        params.model.path = str(self.model_path)
+        params.hostnames = ["127.0.0.1"]
+        params.port = self._requested_port or 0  # 0: the OS picks a free port
+        params.model_alias = {self.alias}  # a set: llama.cpp accepts several aliases
+        params.n_ctx = self.n_ctx
+        params.n_parallel = self.n_parallel
+        # Without a unified KV cache each slot would get only n_ctx / n_parallel tokens.
+        params.kv_unified = True
+        params.cpuparams.n_threads = self.n_threads
+        params.cpuparams_batch.n_threads = self.n_threads
+        params.warmup = False  # a warm-up decode only delays the start
+        params.verbosity = 3 if self.verbose else 1  # 1: errors only, 3: llama.cpp default
+        if self.api_key:
+            params.api_keys = [self.api_key]
+        return params
+
+    def _wait_healthy(self) -> None:
+        """Poll ``/health`` (never behind the API key) until it answers 200."""
+        deadline = time.monotonic() + self.start_timeout
+        last_error = "no answer"
+        while True:
+            try:
+                with urllib.request.urlopen(self.endpoint + "/health", timeout=2) as resp:
+                    if resp.status == HTTPStatus.OK:
+                        return
+                    last_error = f"HTTP {resp.status}"
+            except urllib.error.HTTPError as exc:  # 503 while the model is loading
+                last_error = f"HTTP {exc.code}"
+            except OSError as exc:
+                last_error = str(exc)
+            if time.monotonic() >= deadline:
+                raise RuntimeError(
+                    f"llama.cpp at {self.endpoint} not healthy after {self.start_timeout}s: "
+                    f"{last_error}"
+                )
+            time.sleep(0.05)
+
+    def __enter__(self) -> LocalLlamaServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = self.endpoint if self.running else "stopped"
+        return f"<LocalLlamaServer {self.alias!r} {self.model_path.name} {state}>"
+
+
+def _port_open(port: int) -> bool:
+    """Whether something accepts TCP connections on 127.0.0.1:``port``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1.0)
+        return sock.connect_ex(("127.0.0.1", port)) == 0

@@ -1,0 +1,174 @@
+"""The management API's request and response shapes (see API.md section 2).
+
+Kept apart from the tables so the wire contract can stay put while storage changes, and so
+one definition both validates input and documents it in the OpenAPI spec.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
+
+from .errors import InvalidRequest
+from .providers.registry import PROVIDER_TYPES
+
+NAME_RULE = "1 to 64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit"
+
+# Names travel in URLs and headers (`/mux/w/{workspace}/v1`, `X-Mux-Workspace`), so they are
+# kept to characters that need no escaping anywhere.
+Name = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"),
+]
+Description = Annotated[str, StringConstraints(max_length=2048)]
+AuthType = Literal["none", "api_key"]
+
+
+def _check_type(value: str) -> str:
+    if value not in PROVIDER_TYPES:
+        raise ValueError(f"unknown provider type; known types: {', '.join(PROVIDER_TYPES)}")
+    return value
+
+
+def _check_endpoint(value: str) -> str:
+    value = value.strip()
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host")
+    if parts.username or parts.password:
+        raise ValueError("must not carry credentials; use api_key instead")
+    if parts.query or parts.fragment:
+        raise ValueError("must not have a query or fragment")
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError as exc:
+        raise ValueError("has a malformed port") from exc
+    return value.rstrip("/")
+
+
+ProviderTypeName = Annotated[str, AfterValidator(_check_type)]
+Endpoint = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_check_endpoint)]
+ApiKey = Annotated[str, StringConstraints(max_length=4096)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class TargetIn(Body):
+    provider: Name
+    model: Annotated[str, StringConstraints(min_length=1, max_length=512)]
+
+
+class ProviderCreate(Body):
+    name: Name
+    type: ProviderTypeName
+    endpoint: Endpoint | None = None
+    description: Description = ""
+    auth_type: AuthType | None = None
+    api_key: ApiKey | None = None
+
+
+class PredefinedProvider(ProviderCreate):
+    """A provider shipped in `c.MuxApp.providers`; its key may come from the environment."""
+
+    api_key_env: str | None = None
+
+
+class ProviderUpdate(Body):
+    name: Name | None = None
+    endpoint: Endpoint | None = None
+    description: Description | None = None
+    auth_type: AuthType | None = None
+    api_key: ApiKey | None = None
+
+
+class WorkspaceCreate(Body):
+    name: Name
+    description: Description = ""
+    preferred: TargetIn | None = None
+
+
+class WorkspaceUpdate(Body):
+    name: Name | None = None
+    description: Description | None = None
+    preferred: TargetIn | None = None
+
+
+class ActiveIn(Body):
+    name: Name
+
+
+class ProviderTypeOut(BaseModel):
+    type: str
+    label: str
+    default_endpoint: str
+    default_auth: AuthType
+    auth_types: list[AuthType]
+
+
+class ProviderOut(BaseModel):
+    name: str
+    type: str
+    endpoint: str
+    description: str
+    auth_type: AuthType
+    has_api_key: bool
+    predefined: bool = Field(description="Defined in the server configuration: read-only.")
+    models: list[str]
+    status: Literal["ok", "error"]
+    error: str | None
+    models_refreshed_at: datetime | None
+    used_by: list[str]
+
+
+class TargetOut(BaseModel):
+    provider: str
+    model: str
+
+
+class WorkspaceOut(BaseModel):
+    name: str
+    description: str
+    is_active: bool
+    preferred: TargetOut | None
+    preferred_ok: bool
+    problem: str | None
+
+
+class ActiveOut(BaseModel):
+    name: str
+
+
+def parse(model: type[Body], data: Any) -> Any:
+    """Validate a request body; the first problem becomes a 400 naming the field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidRequest(describe(exc)) from None
+
+
+def describe(exc: ValidationError) -> str:
+    messages = []
+    for error in exc.errors()[:3]:
+        field = ".".join(str(p) for p in error["loc"]) or "body"
+        kind = error["type"]
+        if kind == "extra_forbidden":
+            messages.append(f"'{field}' is not a field of this request")
+        elif kind == "missing":
+            messages.append(f"'{field}' is required")
+        elif kind == "string_pattern_mismatch":
+            messages.append(f"'{field}' must be {NAME_RULE}")
+        else:
+            messages.append(f"'{field}': {error['msg'].removeprefix('Value error, ')}")
+    return "Invalid request: " + "; ".join(messages) + "."

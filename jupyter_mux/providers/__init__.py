@@ -1,0 +1,1 @@
+"""Provider types and the wire formats that speak to them."""

@@ -1,0 +1,161 @@
+"""Upstream calls: one pooled client, streaming relay, and upstream failures in OpenAI's shape.
+
+Before the first byte reaches the client every failure is raised as a `MuxError` (so the
+client sees a real status); after it, the failure can only be told in-band, as a last SSE
+`data: {"error": ...}` event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Protocol
+
+import aiohttp
+import httpx
+from httpx_aiohttp import AiohttpTransport
+
+from .errors import MuxError, UpstreamError
+from .routing import Target, Upstream
+
+MAX_ERROR_BODY = 64 * 1024
+
+
+class Sink(Protocol):
+    """Where the relay writes the answer: the mux handler's response."""
+
+    def begin(self, status: int, content_type: str) -> None: ...
+
+    async def send(self, chunk: bytes) -> None: ...
+
+
+def make_client(
+    connect_timeout: float, read_timeout: float, max_connections: int
+) -> httpx.AsyncClient:
+    """httpx's API on aiohttp's transport: several times the throughput of httpcore here."""
+    limits = httpx.Limits(
+        max_connections=max_connections, max_keepalive_connections=max_connections
+    )
+    return httpx.AsyncClient(
+        transport=AiohttpTransport(limits=limits),
+        timeout=httpx.Timeout(read_timeout, connect=connect_timeout, pool=connect_timeout),
+        follow_redirects=False,
+        trust_env=False,
+    )
+
+
+class Proxy:
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def relay(
+        self, target: Target, path: str, content: bytes, *, stream: bool, sink: Sink
+    ) -> None:
+        upstream = target.upstream
+        assert upstream is not None  # routing never selects a target without a provider
+        if upstream.wire != "openai":
+            raise MuxError(
+                f"Provider '{upstream.name}' is of type '{upstream.type}', whose wire format "
+                "the mux does not speak yet; use an OpenAI-compatible provider.",
+                status=501,
+                code="provider_not_supported",
+            )
+        headers = upstream.headers
+        if stream:
+            # Compressed SSE would be buffered by the decoder; ask for it plain.
+            headers = {**headers, "Accept-Encoding": "identity"}
+        request = self.client.build_request(
+            "POST", upstream.base_url + path, headers=headers, content=content
+        )
+        try:
+            response = await self.client.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            raise upstream_failure(upstream, exc) from None
+        try:
+            if response.status_code >= 400:
+                raise await error_from_response(upstream, response)
+            content_type = response.headers.get("content-type", "application/json")
+            if not stream:
+                try:
+                    body = await response.aread()
+                except httpx.HTTPError as exc:
+                    raise upstream_failure(upstream, exc) from None
+                sink.begin(response.status_code, content_type)
+                await sink.send(body)
+                return
+            sink.begin(response.status_code, content_type)
+            try:
+                async for chunk in response.aiter_raw():
+                    await sink.send(chunk)
+            except httpx.HTTPError as exc:
+                await sink.send(sse_error(upstream_failure(upstream, exc)))
+        finally:
+            await response.aclose()
+
+
+def sse_error(error: MuxError) -> bytes:
+    return b"data: " + json.dumps(error.openai_body()).encode() + b"\n\n"
+
+
+def upstream_failure(upstream: Upstream, exc: BaseException) -> UpstreamError:
+    """Name the provider and the real cause: refused, timed out, or cut off."""
+    cause = exc.__cause__ or exc
+    where = f"provider '{upstream.name}' at {upstream.endpoint}"
+    if isinstance(cause, (asyncio.TimeoutError, TimeoutError)) or (
+        cause is exc and isinstance(exc, httpx.TimeoutException)
+    ):
+        return UpstreamError(f"Timed out waiting for {where}.", status=504, code="upstream_timeout")
+    if isinstance(cause, aiohttp.ClientConnectorError) or isinstance(exc, httpx.ConnectError):
+        os_error = getattr(cause, "os_error", None)
+        why = "connection refused" if isinstance(os_error, ConnectionRefusedError) else cause
+        return UpstreamError(
+            f"Could not connect to {where} ({why}); is it running?",
+            status=502,
+            code="upstream_unreachable",
+        )
+    return UpstreamError(
+        f"The connection to {where} failed: {str(cause) or type(cause).__name__}.",
+        status=502,
+        code="upstream_failed",
+    )
+
+
+async def error_from_response(upstream: Upstream, response: httpx.Response) -> UpstreamError:
+    """Keep an upstream 4xx's status (401 bad key, 429 rate limit) and the provider's own
+    message; any 5xx becomes 502, since the mux, not the client, met a broken server."""
+    try:
+        raw = b""
+        async for chunk in response.aiter_bytes():
+            raw += chunk
+            if len(raw) > MAX_ERROR_BODY:
+                break
+    except httpx.HTTPError:
+        pass
+    message = provider_message(raw) or response.reason_phrase or "no message"
+    status = response.status_code if response.status_code < 500 else 502
+    return UpstreamError(
+        f"Provider '{upstream.name}' answered {response.status_code}: {message}",
+        status=status,
+        code=f"upstream_{response.status_code}",
+    )
+
+
+def provider_message(raw: bytes) -> str:
+    """Pull the human message out of the error shapes providers use."""
+    text = raw.decode("utf-8", "replace").strip()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text[:500]
+    if isinstance(data, dict):
+        error = data.get("error", data)
+        if isinstance(error, str):
+            return error
+        if isinstance(error, dict):
+            for key in ("message", "detail", "error"):
+                if isinstance(error.get(key), str):
+                    return error[key]
+        for key in ("message", "detail"):
+            if isinstance(data.get(key), str):
+                return data[key]
+    return text[:500]

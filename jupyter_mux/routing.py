@@ -1,0 +1,149 @@
+"""The in-memory routing table: everything a mux request needs, without touching the store.
+
+The table is immutable and rebuilt from a store snapshot after every write; a request reads
+whichever table is current when it starts, so a workspace switch applies from the very next
+request and a request in flight is never affected by a switch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .errors import NotFound, NoUsableModel
+from .providers import openai_compat
+from .providers.registry import PROVIDER_TYPES
+from .store import ProviderRecord, Snapshot, TargetRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Upstream:
+    """A provider as the hot path needs it: where to send, and the headers to send with."""
+
+    name: str
+    type: str
+    wire: str
+    endpoint: str
+    base_url: str
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    provider: str
+    model: str
+    upstream: Upstream | None
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    kind: str
+    pattern: str | None
+    targets: tuple[Target, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceRoute:
+    name: str
+    rules: tuple[Rule, ...]
+
+    def select(self, request_kind: str) -> Target:
+        """The target that serves a request: the first rule that matches, its first target."""
+        for rule in self.rules:
+            if rule.kind == "catch_all" and rule.targets:
+                target = rule.targets[0]
+                if target.upstream is None:
+                    raise NoUsableModel(
+                        f"Workspace '{self.name}' prefers model '{target.model}' of provider "
+                        f"'{target.provider}', which no longer exists. {_how_to_fix(self.name)}"
+                    )
+                return target
+        raise NoUsableModel(f"Workspace '{self.name}' has no model. {_how_to_fix(self.name)}")
+
+    def models(self) -> list[Target]:
+        """Distinct targets of this workspace, for `/v1/models`."""
+        seen: dict[tuple[str, str], Target] = {}
+        for rule in self.rules:
+            for target in rule.targets:
+                if target.upstream is not None:
+                    seen.setdefault((target.provider, target.model), target)
+        return list(seen.values())
+
+
+def _how_to_fix(workspace: str) -> str:
+    return (
+        "Pick a model for it in the Jupyter Mux panel, or send PATCH "
+        f"/mux/api/workspaces/{workspace} with "
+        '{"preferred": {"provider": "<provider>", "model": "<model>"}}.'
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingTable:
+    active: str
+    workspaces: dict[str, WorkspaceRoute]
+
+    def workspace(self, pinned: str | None) -> WorkspaceRoute:
+        name = pinned or self.active
+        try:
+            return self.workspaces[name]
+        except KeyError:
+            raise NotFound(
+                f"No workspace named '{name}'. Known workspaces: "
+                f"{', '.join(sorted(self.workspaces)) or 'none'}.",
+                code="workspace_not_found",
+            ) from None
+
+
+def upstream_for(provider: ProviderRecord, api_key: str | None) -> Upstream:
+    ptype = PROVIDER_TYPES[provider.type]
+    headers = {"Content-Type": "application/json"}
+    key = api_key if provider.auth_type == "api_key" else None
+    headers.update(openai_compat.auth_headers(provider.type, key))
+    return Upstream(
+        name=provider.name,
+        type=provider.type,
+        wire=ptype.wire,
+        endpoint=provider.endpoint,
+        base_url=openai_compat.api_base(provider.endpoint),
+        headers=headers,
+    )
+
+
+def target_problem(target: TargetRecord, providers: dict[str, ProviderRecord]) -> str | None:
+    """Why a target may not answer, in words a user can act on; None when it looks fine."""
+    provider = providers.get(target.provider)
+    if provider is None:
+        return f"Provider '{target.provider}' no longer exists; choose another model."
+    if provider.models and target.model not in {m.id for m in provider.models}:
+        return (
+            f"Model '{target.model}' is no longer listed by provider '{target.provider}'; "
+            "refresh the provider or choose another model."
+        )
+    return None
+
+
+def build_table(
+    snapshot: Snapshot, api_key_of: Callable[[ProviderRecord], str | None]
+) -> RoutingTable:
+    upstreams = {name: upstream_for(p, api_key_of(p)) for name, p in snapshot.providers.items()}
+    return RoutingTable(
+        active=snapshot.active,
+        workspaces={
+            w.name: WorkspaceRoute(
+                w.name,
+                tuple(
+                    Rule(
+                        r.kind,
+                        r.pattern,
+                        tuple(
+                            Target(t.provider, t.model, upstreams.get(t.provider))
+                            for t in r.targets
+                        ),
+                    )
+                    for r in w.rules
+                ),
+            )
+            for w in snapshot.workspaces.values()
+        },
+    )

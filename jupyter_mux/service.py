@@ -1,0 +1,359 @@
+"""Management operations: validate against the current state, write through the store, and
+swap in a fresh routing table so the very next mux request sees the change.
+
+Store calls block, so they run on one dedicated thread: the event loop never waits on the
+database, and writes from this process never race each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any, TypeVar
+
+import httpx
+
+from .errors import Forbidden, InvalidRequest, NotFound
+from .models import (
+    PredefinedProvider,
+    ProviderCreate,
+    ProviderOut,
+    ProviderTypeOut,
+    ProviderUpdate,
+    TargetOut,
+    WorkspaceCreate,
+    WorkspaceOut,
+    WorkspaceUpdate,
+    parse,
+)
+from .providers import openai_compat
+from .providers.registry import PROVIDER_TYPES
+from .proxy import provider_message, upstream_failure
+from .routing import RoutingTable, build_table, target_problem, upstream_for
+from .secrets import SecretBox
+from .store import KEEP, ModelRecord, ProviderRecord, Snapshot, Store, TargetRecord
+
+T = TypeVar("T")
+
+
+class MuxService:
+    def __init__(
+        self,
+        store: Store,
+        secrets: SecretBox,
+        client: httpx.AsyncClient,
+        *,
+        discovery_timeout: httpx.Timeout,
+        log: logging.Logger,
+    ) -> None:
+        self.store = store
+        self.secrets = secrets
+        self.client = client
+        self.discovery_timeout = discovery_timeout
+        self.log = log
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="jupyter-mux-store")
+        self.routing = RoutingTable(active="", workspaces={})
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self, predefined: list[dict[str, Any]]) -> list[str]:
+        """Blocking start-up, before the server takes requests: migrate, check the key, load
+        the configured providers, build the first routing table. Returns the names of the
+        configured providers, whose models the caller discovers once the loop runs."""
+        self.secrets.verify(self.store.initialize(self.secrets.key_check()))
+        rows = [self._predefined_row(p) for p in predefined]
+        if rows:
+            self.store.sync_predefined(rows)
+        self.routing = build_table(self.store.snapshot(), self._api_key)
+        return [row["name"] for row in rows]
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+        self.store.dispose()
+
+    async def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, partial(fn, *args, **kwargs))
+
+    async def _reload(self) -> Snapshot:
+        snapshot = await self._db(self.store.snapshot)
+        self.routing = build_table(snapshot, self._api_key)
+        return snapshot
+
+    def _api_key(self, provider: ProviderRecord) -> str | None:
+        if not provider.api_key_encrypted:
+            return None
+        return self.secrets.decrypt(provider.api_key_encrypted)
+
+    # -- providers -------------------------------------------------------------------------
+
+    @staticmethod
+    def provider_types() -> list[ProviderTypeOut]:
+        return [ProviderTypeOut(**t.as_dict()) for t in PROVIDER_TYPES.values()]
+
+    async def list_providers(self) -> list[ProviderOut]:
+        snapshot = await self._db(self.store.snapshot)
+        return [provider_view(p, snapshot) for p in snapshot.providers.values()]
+
+    async def get_provider(self, name: str) -> ProviderOut:
+        snapshot = await self._db(self.store.snapshot)
+        return provider_view(_provider(snapshot, name), snapshot)
+
+    async def provider_models(self, name: str) -> list[dict[str, Any]]:
+        snapshot = await self._db(self.store.snapshot)
+        return [{**m.info, "id": m.id} for m in _provider(snapshot, name).models]
+
+    async def create_provider(self, body: ProviderCreate) -> ProviderOut:
+        ptype = PROVIDER_TYPES[body.type]
+        auth_type = body.auth_type or ("api_key" if body.api_key else ptype.default_auth)
+        _check_auth(body.type, auth_type, body.api_key)
+        await self._db(
+            self.store.create_provider,
+            name=body.name,
+            type=body.type,
+            endpoint=body.endpoint or ptype.default_endpoint,
+            description=body.description,
+            auth_type=auth_type,
+            api_key_encrypted=self._encrypt(body.api_key),
+        )
+        return await self.refresh_provider(body.name)
+
+    async def update_provider(self, name: str, body: ProviderUpdate) -> ProviderOut:
+        snapshot = await self._db(self.store.snapshot)
+        current = _provider(snapshot, name)
+        _check_writable(current)
+        changes: dict[str, Any] = body.model_dump(
+            exclude_unset=True, exclude_none=True, exclude={"api_key"}
+        )
+        auth_type = changes.get("auth_type", current.auth_type)
+        if body.api_key:
+            changes["api_key_encrypted"] = self._encrypt(body.api_key)
+            if "auth_type" not in changes:
+                auth_type = changes["auth_type"] = "api_key"
+        if auth_type == "none":
+            changes["api_key_encrypted"] = None  # a key that is never sent is not kept
+        _check_auth(current.type, auth_type, body.api_key)
+        await self._db(self.store.update_provider, name, **changes)
+        return await self.refresh_provider(changes.get("name", name))
+
+    async def delete_provider(self, name: str) -> None:
+        snapshot = await self._db(self.store.snapshot)
+        _check_writable(_provider(snapshot, name))
+        await self._db(self.store.delete_provider, name)
+        await self._reload()
+
+    async def refresh_provider(self, name: str) -> ProviderOut:
+        """Discover the provider's models; a failure is recorded on the provider, not raised,
+        so saving a provider that is down still saves it."""
+        snapshot = await self._db(self.store.snapshot)
+        provider = _provider(snapshot, name)
+        upstream = upstream_for(provider, self._api_key(provider))
+        try:
+            models = await self._discover(upstream)
+        except DiscoveryError as exc:
+            self.log.warning("jupyter-mux: model discovery failed for %s: %s", name, exc)
+            await self._db(self.store.set_models, name, None, status="error", error=str(exc))
+        else:
+            await self._db(self.store.set_models, name, models, status="ok", error=None)
+        snapshot = await self._reload()
+        return provider_view(_provider(snapshot, name), snapshot)
+
+    async def refresh_all(self, names: list[str]) -> None:
+        for name in names:
+            try:
+                await self.refresh_provider(name)
+            except Exception:  # start-up must not die because one provider is odd
+                self.log.exception("jupyter-mux: could not refresh provider %s", name)
+
+    async def _discover(self, upstream: Any) -> list[ModelRecord]:
+        if upstream.wire != "openai":
+            raise DiscoveryError(
+                f"Provider type '{upstream.type}' is not supported by this version of the mux."
+            )
+        try:
+            response = await self.client.get(
+                f"{upstream.base_url}/models",
+                headers=upstream.headers,
+                timeout=self.discovery_timeout,
+            )
+        except httpx.HTTPError as exc:
+            raise DiscoveryError(upstream_failure(upstream, exc).message) from None
+        if response.status_code >= 400:
+            message = provider_message(response.content) or response.reason_phrase
+            raise DiscoveryError(
+                f"{upstream.base_url}/models answered {response.status_code}: {message}"
+            )
+        try:
+            return openai_compat.parse_models(response.json())
+        except ValueError as exc:
+            raise DiscoveryError(f"{upstream.base_url}/models: {exc}") from None
+
+    def _encrypt(self, api_key: str | None) -> str | None:
+        return self.secrets.encrypt(api_key) if api_key else None
+
+    def _predefined_row(self, spec: dict[str, Any]) -> dict[str, Any]:
+        body = parse(PredefinedProvider, spec)
+        ptype = PROVIDER_TYPES[body.type]
+        api_key = body.api_key or (os.environ.get(body.api_key_env) if body.api_key_env else None)
+        auth_type = body.auth_type or ("api_key" if api_key else ptype.default_auth)
+        return {
+            "name": body.name,
+            "type": body.type,
+            "endpoint": body.endpoint or ptype.default_endpoint,
+            "description": body.description,
+            "auth_type": auth_type,
+            "api_key_encrypted": self._encrypt(api_key),
+        }
+
+    # -- workspaces ------------------------------------------------------------------------
+
+    async def list_workspaces(self) -> list[WorkspaceOut]:
+        snapshot = await self._db(self.store.snapshot)
+        return [workspace_view(w, snapshot) for w in snapshot.workspaces]
+
+    async def get_workspace(self, name: str) -> WorkspaceOut:
+        snapshot = await self._db(self.store.snapshot)
+        _workspace(snapshot, name)
+        return workspace_view(name, snapshot)
+
+    async def create_workspace(self, body: WorkspaceCreate) -> WorkspaceOut:
+        snapshot = await self._db(self.store.snapshot)
+        preferred = _checked_target(body.preferred, snapshot)
+        await self._db(self.store.create_workspace, body.name, body.description, preferred)
+        return workspace_view(body.name, await self._reload())
+
+    async def update_workspace(self, name: str, body: WorkspaceUpdate) -> WorkspaceOut:
+        snapshot = await self._db(self.store.snapshot)
+        _workspace(snapshot, name)
+        preferred = (
+            _checked_target(body.preferred, snapshot)
+            if "preferred" in body.model_fields_set
+            else KEEP
+        )
+        await self._db(
+            self.store.update_workspace,
+            name,
+            new_name=body.name,
+            description=body.description,
+            preferred=preferred,
+        )
+        return workspace_view(body.name or name, await self._reload())
+
+    async def delete_workspace(self, name: str) -> None:
+        await self._db(self.store.delete_workspace, name)
+        await self._reload()
+
+    async def get_active(self) -> str:
+        return (await self._db(self.store.snapshot)).active
+
+    async def set_active(self, name: str) -> str:
+        await self._db(self.store.set_active, name)
+        return (await self._reload()).active
+
+
+class DiscoveryError(Exception):
+    pass
+
+
+def _provider(snapshot: Snapshot, name: str) -> ProviderRecord:
+    try:
+        return snapshot.providers[name]
+    except KeyError:
+        raise NotFound(f"No provider named '{name}'.") from None
+
+
+def _workspace(snapshot: Snapshot, name: str) -> None:
+    if name not in snapshot.workspaces:
+        raise NotFound(f"No workspace named '{name}'.")
+
+
+def _check_writable(provider: ProviderRecord) -> None:
+    if provider.predefined:
+        raise Forbidden(
+            f"Provider '{provider.name}' is defined in the server configuration "
+            "(c.MuxApp.providers); change it there."
+        )
+
+
+def _check_auth(provider_type: str, auth_type: str, api_key: str | None) -> None:
+    ptype = PROVIDER_TYPES[provider_type]
+    if auth_type not in ptype.auth_types:
+        raise InvalidRequest(
+            f"'auth_type' {auth_type!r} is not valid for {ptype.label}; "
+            f"use one of: {', '.join(ptype.auth_types)}."
+        )
+    if auth_type == "none" and api_key:
+        raise InvalidRequest("'api_key' was given but 'auth_type' is 'none'.")
+
+
+def _checked_target(target: Any, snapshot: Snapshot) -> TargetRecord | None:
+    """A preferred model must name a provider that exists and a model it lists."""
+    if target is None:
+        return None
+    provider = snapshot.providers.get(target.provider)
+    if provider is None:
+        known = ", ".join(snapshot.providers) or "none yet"
+        raise InvalidRequest(
+            f"Unknown provider '{target.provider}' in 'preferred' (known: {known}).",
+            param="preferred.provider",
+        )
+    ids = [m.id for m in provider.models]
+    if target.model not in ids:
+        if not ids:
+            why = f" ({provider.error})" if provider.error else ""
+            raise InvalidRequest(
+                f"Provider '{provider.name}' lists no models{why}. Refresh it once it is "
+                "reachable, then choose one of its models.",
+                param="preferred.model",
+            )
+        shown = ", ".join(ids[:20]) + (", ..." if len(ids) > 20 else "")
+        raise InvalidRequest(
+            f"Provider '{provider.name}' has no model '{target.model}' (it lists: {shown}).",
+            param="preferred.model",
+        )
+    return TargetRecord(target.provider, target.model)
+
+
+def provider_view(provider: ProviderRecord, snapshot: Snapshot) -> ProviderOut:
+    used_by = [
+        w.name
+        for w in snapshot.workspaces.values()
+        if any(t.provider == provider.name for r in w.rules for t in r.targets)
+    ]
+    return ProviderOut(
+        name=provider.name,
+        type=provider.type,
+        endpoint=provider.endpoint,
+        description=provider.description,
+        auth_type=provider.auth_type,
+        has_api_key=bool(provider.api_key_encrypted),
+        predefined=provider.predefined,
+        models=[m.id for m in provider.models],
+        status="ok" if provider.status == "ok" else "error",
+        error=provider.error,
+        models_refreshed_at=provider.models_refreshed_at,
+        used_by=used_by,
+    )
+
+
+def workspace_view(name: str, snapshot: Snapshot) -> WorkspaceOut:
+    workspace = snapshot.workspaces[name]
+    preferred = workspace.preferred
+    if preferred is None:
+        problem = "No model chosen: pick a preferred model for this workspace."
+    else:
+        problem = target_problem(preferred, snapshot.providers)
+    return WorkspaceOut(
+        name=name,
+        description=workspace.description,
+        is_active=name == snapshot.active,
+        preferred=TargetOut(provider=preferred.provider, model=preferred.model)
+        if preferred
+        else None,
+        preferred_ok=problem is None,
+        problem=problem,
+    )

@@ -1,0 +1,23 @@
+"""Persistence: SQLModel tables, schema migrations, and the queries over them."""
+
+from .records import (
+    ModelRecord,
+    ProviderRecord,
+    RuleRecord,
+    Snapshot,
+    TargetRecord,
+    WorkspaceRecord,
+)
+from .store import DEFAULT_WORKSPACE, KEEP, Store
+
+__all__ = [
+    "DEFAULT_WORKSPACE",
+    "KEEP",
+    "ModelRecord",
+    "ProviderRecord",
+    "RuleRecord",
+    "Snapshot",
+    "Store",
+    "TargetRecord",
+    "WorkspaceRecord",
+]

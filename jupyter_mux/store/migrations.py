@@ -1,0 +1,52 @@
+"""Schema versions, so that an upgrade never loses data.
+
+A new database gets today's tables in one step and is stamped with the latest version. An
+existing one is brought forward one numbered step at a time, each step in its own
+transaction. To change the schema: change `tables.py`, bump `LATEST`, and add a step
+`MIGRATIONS[LATEST] = fn(connection)` that turns version LATEST-1 into LATEST in place
+(ALTER TABLE, data copies), tested against a database written by the previous release.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import Connection, Engine, inspect, select
+from sqlmodel import SQLModel
+
+from .tables import SchemaVersion
+
+LATEST = 1
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was written by a newer jupyter-mux; running on it could corrupt it."""
+
+
+def current_version(conn: Connection) -> int:
+    if not inspect(conn).has_table(SchemaVersion.__tablename__):
+        return 0
+    return conn.execute(select(SchemaVersion.version)).scalar_one_or_none() or 0
+
+
+def migrate(engine: Engine) -> int:
+    """Bring the schema to LATEST; returns the version found before."""
+    with engine.begin() as conn:
+        found = current_version(conn)
+        if found > LATEST:
+            raise SchemaTooNew(
+                f"The jupyter-mux database is at schema version {found}, newer than this "
+                f"release understands ({LATEST}). Upgrade jupyter-mux."
+            )
+        if found == 0:
+            ours = [t for name, t in SQLModel.metadata.tables.items() if name.startswith("mux_")]
+            SQLModel.metadata.create_all(conn, tables=ours)
+            conn.execute(SchemaVersion.__table__.insert().values(id=1, version=LATEST))
+            return found
+    for version in range(found + 1, LATEST + 1):
+        with engine.begin() as conn:
+            MIGRATIONS[version](conn)
+            conn.execute(SchemaVersion.__table__.update().values(version=version))
+    return found

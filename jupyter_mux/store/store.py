@@ -1,0 +1,327 @@
+"""The only place with SQL. Every method is one transaction and blocks: callers on the event
+loop run them in the store's executor (see `service.MuxService`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, create_engine, delete, select, update
+
+from ..errors import Conflict, NotFound
+from . import migrations
+from .records import (
+    ModelRecord,
+    ProviderRecord,
+    RuleRecord,
+    Snapshot,
+    TargetRecord,
+    WorkspaceRecord,
+)
+from .tables import ModelRow, ProviderRow, RuleRow, Setting, TargetRow, WorkspaceRow
+
+DEFAULT_WORKSPACE = "default"
+ACTIVE_KEY = "active_workspace"
+KEY_CHECK_KEY = "key_check"
+
+# Marks "leave the preferred model as it is" apart from None, which clears it.
+KEEP = object()
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def make_engine(db_url: str) -> Engine:
+    url = make_url(db_url)
+    if url.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    if url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+    return engine
+
+
+class Store:
+    def __init__(self, db_url: str) -> None:
+        self.engine = make_engine(db_url)
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        """One transaction; a unique-name clash becomes a 409 instead of a 500."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            try:
+                yield session
+                session.commit()
+            except IntegrityError as exc:
+                session.rollback()
+                raise Conflict("That name is already taken.") from exc
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def initialize(self, new_key_check: str) -> str:
+        """Migrate, make sure `default` exists and something is active; return the stored
+        key check (writing `new_key_check` if the database has none yet)."""
+        migrations.migrate(self.engine)
+        with self._session() as s:
+            if s.exec(select(WorkspaceRow)).first() is None:
+                self._add_workspace(s, DEFAULT_WORKSPACE, "Created on first start.", None)
+            active = s.get(Setting, ACTIVE_KEY)
+            names = set(s.exec(select(WorkspaceRow.name)).all())
+            if active is None or active.value not in names:
+                first = DEFAULT_WORKSPACE if DEFAULT_WORKSPACE in names else sorted(names)[0]
+                s.merge(Setting(key=ACTIVE_KEY, value=first))
+            check = s.get(Setting, KEY_CHECK_KEY)
+            if check is None:
+                s.add(Setting(key=KEY_CHECK_KEY, value=new_key_check))
+                return new_key_check
+            return check.value
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        with self._session() as s:
+            models: dict[int, list[ModelRecord]] = {}
+            for row in s.exec(select(ModelRow).order_by(ModelRow.provider_id, ModelRow.position)):
+                models.setdefault(row.provider_id, []).append(
+                    ModelRecord(row.model_id, json.loads(row.info_json))
+                )
+            providers = {
+                p.name: ProviderRecord(
+                    name=p.name,
+                    type=p.type,
+                    endpoint=p.endpoint,
+                    description=p.description,
+                    auth_type=p.auth_type,
+                    api_key_encrypted=p.api_key_encrypted,
+                    predefined=p.predefined,
+                    status=p.status,
+                    error=p.error,
+                    models_refreshed_at=p.models_refreshed_at,
+                    models=tuple(models.get(p.id, ())),
+                )
+                for p in s.exec(select(ProviderRow).order_by(ProviderRow.name))
+            }
+            targets: dict[int, list[TargetRecord]] = {}
+            for t in s.exec(select(TargetRow).order_by(TargetRow.rule_id, TargetRow.position)):
+                targets.setdefault(t.rule_id, []).append(TargetRecord(t.provider_name, t.model))
+            rules: dict[int, list[RuleRecord]] = {}
+            for r in s.exec(select(RuleRow).order_by(RuleRow.workspace_id, RuleRow.position)):
+                rules.setdefault(r.workspace_id, []).append(
+                    RuleRecord(r.kind, r.pattern, tuple(targets.get(r.id, ())))
+                )
+            workspaces = {
+                w.name: WorkspaceRecord(w.name, w.description, tuple(rules.get(w.id, ())))
+                for w in s.exec(select(WorkspaceRow).order_by(WorkspaceRow.name))
+            }
+            active = s.get(Setting, ACTIVE_KEY)
+            return Snapshot(providers, workspaces, active.value if active else DEFAULT_WORKSPACE)
+
+    # -- providers -------------------------------------------------------------------------
+
+    def create_provider(self, **values: Any) -> None:
+        now = utcnow()
+        with self._session() as s:
+            if self._provider(s, values["name"], required=False) is not None:
+                raise Conflict(f"A provider named '{values['name']}' already exists.")
+            s.add(ProviderRow(created_at=now, updated_at=now, **values))
+
+    def update_provider(self, name: str, **changes: Any) -> None:
+        with self._session() as s:
+            row = self._provider(s, name)
+            new_name = changes.get("name", name)
+            if new_name != name:
+                if self._provider(s, new_name, required=False) is not None:
+                    raise Conflict(f"A provider named '{new_name}' already exists.")
+                s.exec(
+                    update(TargetRow)
+                    .where(TargetRow.provider_name == name)
+                    .values(provider_name=new_name)
+                )
+            for key, value in changes.items():
+                setattr(row, key, value)
+            row.updated_at = utcnow()
+            s.add(row)
+
+    def delete_provider(self, name: str) -> None:
+        with self._session() as s:
+            row = self._provider(s, name)
+            s.exec(delete(ModelRow).where(ModelRow.provider_id == row.id))
+            s.delete(row)
+
+    def set_models(
+        self,
+        name: str,
+        models: Iterable[ModelRecord] | None,
+        *,
+        status: str,
+        error: str | None,
+    ) -> None:
+        """Record a discovery attempt. `models=None` (a failed attempt) keeps the last list,
+        so a provider that is briefly down does not lose what it served."""
+        with self._session() as s:
+            row = self._provider(s, name)
+            row.status, row.error = status, error
+            if models is not None:
+                s.exec(delete(ModelRow).where(ModelRow.provider_id == row.id))
+                s.flush()
+                seen: set[str] = set()
+                for position, model in enumerate(models):
+                    if model.id in seen:
+                        continue
+                    seen.add(model.id)
+                    s.add(
+                        ModelRow(
+                            provider_id=row.id,
+                            position=position,
+                            model_id=model.id,
+                            info_json=json.dumps(model.info),
+                        )
+                    )
+                row.models_refreshed_at = utcnow()
+            s.add(row)
+
+    def sync_predefined(self, providers: list[dict[str, Any]]) -> None:
+        """Make the configured providers exist as configured. One dropped from the config is
+        kept as an ordinary provider, so nothing routed to it breaks."""
+        now = utcnow()
+        with self._session() as s:
+            configured = {p["name"] for p in providers}
+            for row in s.exec(select(ProviderRow).where(ProviderRow.predefined)):
+                if row.name not in configured:
+                    row.predefined = False
+                    s.add(row)
+            for values in providers:
+                row = self._provider(s, values["name"], required=False)
+                if row is None:
+                    row = ProviderRow(created_at=now, **values)
+                for key, value in values.items():
+                    setattr(row, key, value)
+                row.predefined = True
+                row.updated_at = now
+                s.add(row)
+
+    # -- workspaces ------------------------------------------------------------------------
+
+    def create_workspace(self, name: str, description: str, preferred: TargetRecord | None) -> None:
+        with self._session() as s:
+            if self._workspace(s, name, required=False) is not None:
+                raise Conflict(f"A workspace named '{name}' already exists.")
+            self._add_workspace(s, name, description, preferred)
+
+    def update_workspace(
+        self,
+        name: str,
+        *,
+        new_name: str | None = None,
+        description: str | None = None,
+        preferred: Any = KEEP,
+    ) -> None:
+        with self._session() as s:
+            row = self._workspace(s, name)
+            if new_name is not None and new_name != name:
+                if self._workspace(s, new_name, required=False) is not None:
+                    raise Conflict(f"A workspace named '{new_name}' already exists.")
+                row.name = new_name
+                active = s.get(Setting, ACTIVE_KEY)
+                if active is not None and active.value == name:
+                    active.value = new_name
+                    s.add(active)
+            if description is not None:
+                row.description = description
+            if preferred is not KEEP:
+                self._set_preferred(s, row, preferred)
+            row.updated_at = utcnow()
+            s.add(row)
+
+    def delete_workspace(self, name: str) -> None:
+        with self._session() as s:
+            row = self._workspace(s, name)
+            active = s.get(Setting, ACTIVE_KEY)
+            if active is not None and active.value == name:
+                raise Conflict(
+                    f"Workspace '{name}' is active and cannot be deleted; activate another "
+                    "workspace first."
+                )
+            rule_ids = s.exec(select(RuleRow.id).where(RuleRow.workspace_id == row.id)).all()
+            s.exec(delete(TargetRow).where(TargetRow.rule_id.in_(rule_ids)))
+            s.exec(delete(RuleRow).where(RuleRow.workspace_id == row.id))
+            s.delete(row)
+
+    def set_active(self, name: str) -> None:
+        with self._session() as s:
+            self._workspace(s, name)
+            s.merge(Setting(key=ACTIVE_KEY, value=name))
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _provider(s: Session, name: str, *, required: bool = True) -> ProviderRow | None:
+        row = s.exec(select(ProviderRow).where(ProviderRow.name == name)).first()
+        if row is None and required:
+            raise NotFound(f"No provider named '{name}'.")
+        return row
+
+    @staticmethod
+    def _workspace(s: Session, name: str, *, required: bool = True) -> WorkspaceRow | None:
+        row = s.exec(select(WorkspaceRow).where(WorkspaceRow.name == name)).first()
+        if row is None and required:
+            raise NotFound(f"No workspace named '{name}'.")
+        return row
+
+    def _add_workspace(
+        self, s: Session, name: str, description: str, preferred: TargetRecord | None
+    ) -> None:
+        now = utcnow()
+        row = WorkspaceRow(name=name, description=description, created_at=now, updated_at=now)
+        s.add(row)
+        s.flush()
+        self._set_preferred(s, row, preferred)
+
+    @staticmethod
+    def _set_preferred(s: Session, row: WorkspaceRow, preferred: TargetRecord | None) -> None:
+        """The preferred model is the catch-all rule's first target; fallbacks after it stay."""
+        rule = s.exec(
+            select(RuleRow).where(RuleRow.workspace_id == row.id, RuleRow.kind == "catch_all")
+        ).first()
+        if rule is None:
+            last = s.exec(
+                select(RuleRow.position)
+                .where(RuleRow.workspace_id == row.id)
+                .order_by(RuleRow.position.desc())
+            ).first()
+            rule = RuleRow(
+                workspace_id=row.id,
+                position=(last + 1) if last is not None else 0,
+                kind="catch_all",
+            )
+            s.add(rule)
+            s.flush()
+        if preferred is None:
+            s.exec(delete(TargetRow).where(TargetRow.rule_id == rule.id))
+            return
+        first = s.exec(
+            select(TargetRow).where(TargetRow.rule_id == rule.id, TargetRow.position == 0)
+        ).first()
+        if first is None:
+            first = TargetRow(rule_id=rule.id, position=0, provider_name="", model="")
+        first.provider_name, first.model = preferred.provider, preferred.model
+        s.add(first)

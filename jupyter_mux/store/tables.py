@@ -1,0 +1,88 @@
+"""Database tables. Only the store package touches them; the API speaks `records`.
+
+A workspace's routing is an ordered list of rules, each with an ordered list of targets.
+Today every workspace has one `catch_all` rule whose first target is its preferred model;
+rule kinds and fallback targets need new rows, not a new schema. Targets name their
+provider rather than pointing at its row, so a deleted provider leaves a flagged rule behind
+instead of silently emptying the workspace.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class SchemaVersion(SQLModel, table=True):
+    __tablename__ = "mux_schema_version"
+
+    id: int = Field(default=1, primary_key=True)
+    version: int
+
+
+class Setting(SQLModel, table=True):
+    __tablename__ = "mux_setting"
+
+    key: str = Field(primary_key=True, max_length=64)
+    value: str
+
+
+class ProviderRow(SQLModel, table=True):
+    __tablename__ = "mux_provider"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, index=True, max_length=64)
+    type: str = Field(max_length=32)
+    endpoint: str = Field(max_length=2048)
+    description: str = Field(default="", max_length=2048)
+    auth_type: str = Field(default="none", max_length=16)
+    api_key_encrypted: str | None = None
+    predefined: bool = False
+    status: str = Field(default="error", max_length=16)
+    error: str | None = None
+    models_refreshed_at: datetime | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ModelRow(SQLModel, table=True):
+    __tablename__ = "mux_model"
+    __table_args__ = (UniqueConstraint("provider_id", "model_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider_id: int = Field(foreign_key="mux_provider.id", index=True, ondelete="CASCADE")
+    position: int
+    model_id: str = Field(max_length=512)
+    info_json: str = "{}"
+
+
+class WorkspaceRow(SQLModel, table=True):
+    __tablename__ = "mux_workspace"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, index=True, max_length=64)
+    description: str = Field(default="", max_length=2048)
+    created_at: datetime
+    updated_at: datetime
+
+
+class RuleRow(SQLModel, table=True):
+    __tablename__ = "mux_rule"
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="mux_workspace.id", index=True, ondelete="CASCADE")
+    position: int
+    kind: str = Field(max_length=32)
+    pattern: str | None = Field(default=None, max_length=512)
+
+
+class TargetRow(SQLModel, table=True):
+    __tablename__ = "mux_target"
+
+    id: int | None = Field(default=None, primary_key=True)
+    rule_id: int = Field(foreign_key="mux_rule.id", index=True, ondelete="CASCADE")
+    position: int
+    provider_name: str = Field(max_length=64)
+    model: str = Field(max_length=512)

@@ -1,0 +1,247 @@
+"""The tiny local model and the in-process llama.cpp server, over real loopback sockets.
+
+These pin down what a ``llamacpp`` upstream really answers, as seen by the ``openai`` SDK
+and a plain HTTP client, so the mux's own tests can rely on these servers as fixtures.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("gguf")
+pytest.importorskip("xllamacpp")
+openai = pytest.importorskip("openai")
+httpx = pytest.importorskip("httpx")
+
+from jupyter_mux.localmodel import LocalLlamaServer, write_tiny_model  # noqa: E402
+
+MESSAGES = [{"role": "user", "content": "Say something."}]
+MAX_TOKENS = 8
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    tmp = tmp_path_factory.mktemp("models")
+    return {
+        "tiny-a": write_tiny_model(tmp / "tiny-a.gguf", seed=1),
+        "tiny-b": write_tiny_model(tmp / "tiny-b.gguf", seed=2),
+    }
+
+
+@pytest.fixture(scope="module")
+def server_a(models: dict[str, Path]) -> Iterator[LocalLlamaServer]:
+    with LocalLlamaServer(models["tiny-a"], alias="tiny-a") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def server_b(models: dict[str, Path]) -> Iterator[LocalLlamaServer]:
+    with LocalLlamaServer(models["tiny-b"], alias="tiny-b") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def locked_server(models: dict[str, Path]) -> Iterator[LocalLlamaServer]:
+    with LocalLlamaServer(models["tiny-a"], alias="locked", api_key="sekrit") as server:
+        yield server
+
+
+def client(server: LocalLlamaServer, api_key: str = "x") -> openai.OpenAI:
+    return openai.OpenAI(base_url=server.endpoint + "/v1", api_key=api_key, max_retries=0)
+
+
+def port_accepts(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+# --- the model file ---------------------------------------------------------------------
+
+
+def test_tiny_model_file(models: dict[str, Path], tmp_path: Path) -> None:
+    import gguf
+
+    path = models["tiny-a"]
+    assert 100_000 < path.stat().st_size < 1_000_000
+
+    reader = gguf.GGUFReader(path)
+    fields = reader.fields
+    assert fields["general.architecture"].contents() == "llama"
+    assert fields["llama.block_count"].contents() == 2
+    assert fields["tokenizer.ggml.model"].contents() == "gpt2"
+    tokens = fields["tokenizer.ggml.tokens"].contents()
+    assert {"<|im_start|>", "<|im_end|>"} <= set(tokens)
+    assert len(tokens) > 256  # every byte, some merges, the special tokens
+    assert "<|im_start|>" in fields["tokenizer.chat_template"].contents()
+    assert tokens[fields["tokenizer.ggml.eos_token_id"].contents()] == "<|im_end|>"
+    assert all(t.tensor_type == gguf.GGMLQuantizationType.F32 for t in reader.tensors)
+
+    # The seed alone decides the weights.
+    again = write_tiny_model(tmp_path / "again.gguf", seed=1)
+    assert again.read_bytes() == path.read_bytes()
+    other = gguf.GGUFReader(models["tiny-b"])
+    assert (reader.tensors[0].data != other.tensors[0].data).any()
+
+
+# --- OpenAI wire format -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("alias", ["tiny-a", "tiny-b"])
+def test_models_lists_the_alias(
+    alias: str, server_a: LocalLlamaServer, server_b: LocalLlamaServer
+) -> None:
+    server = {"tiny-a": server_a, "tiny-b": server_b}[alias]
+    assert [m.id for m in client(server).models.list()] == [alias]
+
+
+def test_chat_completion(server_a: LocalLlamaServer) -> None:
+    # The requested model name is not checked: llama.cpp answers with its alias.
+    answer = client(server_a).chat.completions.create(
+        model="anything", messages=MESSAGES, max_tokens=MAX_TOKENS
+    )
+    assert answer.object == "chat.completion"
+    assert answer.model == "tiny-a"
+    choice = answer.choices[0]
+    assert choice.message.role == "assistant"
+    assert isinstance(choice.message.content, str)
+    assert choice.finish_reason in {"length", "stop"}
+    assert answer.usage is not None
+    assert 0 < answer.usage.completion_tokens <= MAX_TOKENS
+    assert answer.usage.prompt_tokens > 0
+
+
+def test_chat_completion_stream(server_a: LocalLlamaServer) -> None:
+    stream = client(server_a).chat.completions.create(
+        model="tiny-a",
+        messages=MESSAGES,
+        max_tokens=MAX_TOKENS,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)  # the SDK stops at "data: [DONE]"
+    assert len(chunks) > 1
+    assert {c.object for c in chunks} == {"chat.completion.chunk"}
+    assert {c.model for c in chunks} == {"tiny-a"}
+    with_choices = [c for c in chunks if c.choices]
+    assert with_choices[0].choices[0].delta.role == "assistant"
+    assert with_choices[-1].choices[0].finish_reason in {"length", "stop"}
+    text = "".join(c.choices[0].delta.content or "" for c in with_choices)
+    assert isinstance(text, str)
+    # include_usage: a last chunk without choices carries the usage.
+    assert chunks[-1].choices == []
+    assert chunks[-1].usage is not None
+    assert 0 < chunks[-1].usage.completion_tokens <= MAX_TOKENS
+
+
+def test_completions(server_a: LocalLlamaServer) -> None:
+    answer = client(server_a).completions.create(
+        model="tiny-a", prompt="Once upon a time", max_tokens=MAX_TOKENS
+    )
+    assert answer.object == "text_completion"
+    assert answer.model == "tiny-a"
+    assert isinstance(answer.choices[0].text, str)
+    assert answer.usage is not None
+    assert 0 < answer.usage.completion_tokens <= MAX_TOKENS
+
+
+def test_seeds_give_different_models(
+    server_a: LocalLlamaServer, server_b: LocalLlamaServer
+) -> None:
+    def greedy(server: LocalLlamaServer) -> str | None:
+        answer = client(server).chat.completions.create(
+            model="m", messages=MESSAGES, max_tokens=MAX_TOKENS, temperature=0
+        )
+        return answer.choices[0].message.content
+
+    first = greedy(server_a)
+    assert first
+    assert greedy(server_a) == first
+    assert greedy(server_b) != first
+
+
+# --- API key ------------------------------------------------------------------------------
+
+
+def test_api_key(locked_server: LocalLlamaServer) -> None:
+    with pytest.raises(openai.AuthenticationError) as refused:
+        client(locked_server, api_key="wrong").chat.completions.create(
+            model="locked", messages=MESSAGES, max_tokens=MAX_TOKENS
+        )
+    assert refused.value.status_code == 401
+
+    good = client(locked_server, api_key="sekrit")
+    answer = good.chat.completions.create(
+        model="locked", messages=MESSAGES, max_tokens=MAX_TOKENS
+    )
+    assert answer.model == "locked"
+    assert [m.id for m in good.models.list()] == ["locked"]
+
+    # Only /health is public; the model list is behind the key too.
+    base = locked_server.endpoint
+    assert httpx.get(base + "/health").status_code == 200
+    assert httpx.get(base + "/v1/models").status_code == 401
+    assert httpx.get(base + "/v1/models", headers={"x-api-key": "sekrit"}).status_code == 200
+
+
+# --- Anthropic wire format ----------------------------------------------------------------
+
+
+def test_anthropic_messages(server_b: LocalLlamaServer) -> None:
+    response = httpx.post(
+        server_b.endpoint + "/v1/messages",
+        headers={"anthropic-version": "2023-06-01"},
+        json={"model": "claude-whatever", "max_tokens": MAX_TOKENS, "messages": MESSAGES},
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["type"] == "message"
+    assert body["role"] == "assistant"
+    assert body["model"] == "tiny-b"
+    assert [block["type"] for block in body["content"]] == ["text"]
+    assert isinstance(body["content"][0]["text"], str)
+    assert body["stop_reason"] in {"max_tokens", "end_turn"}
+    assert 0 < body["usage"]["output_tokens"] <= MAX_TOKENS
+
+
+# --- lifecycle ----------------------------------------------------------------------------
+
+
+def test_stop_frees_the_port(models: dict[str, Path]) -> None:
+    server = LocalLlamaServer(models["tiny-a"], alias="short-lived")
+    with pytest.raises(RuntimeError):
+        server.endpoint  # noqa: B018 - the port is only known once started
+    assert server.start() is server
+    port = server.port
+    assert port is not None
+    assert server.running
+    assert port_accepts(port)
+
+    server.stop()
+    assert not server.running
+    assert not port_accepts(port)
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(server.endpoint + "/health")
+    server.stop()  # stopping twice is harmless
+
+    with server:  # and it starts again
+        assert httpx.get(server.endpoint + "/health").status_code == 200
+    assert not port_accepts(server.port)
+
+
+def test_start_errors(models: dict[str, Path], tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="no model file"):
+        LocalLlamaServer(tmp_path / "missing.gguf", alias="x").start()
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        server = LocalLlamaServer(models["tiny-a"], alias="x", port=port)
+        with pytest.raises(RuntimeError, match="could not serve"):
+            server.start()
+        assert not server.running
