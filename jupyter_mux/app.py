@@ -119,7 +119,7 @@ class MuxApp(ExtensionApp):
         if self.subapp is not None:
             return self.subapp.start()
         self.serverapp.start_app()
-        print(f"\n    Jupyter Mux: {self.mux_url}\n    (use the Jupyter token as the API key)\n")
+        print(f"\n    Jupyter Mux: {self.mux_url}\n    (use the Jupyter token as the API key)\n", flush=True)
         self.serverapp.start_ioloop()
 
     @property

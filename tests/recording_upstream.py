@@ -1,0 +1,127 @@
+"""A small OpenAI-format upstream that records what it receives.
+
+llama.cpp cannot tell a test which headers reached it, or whether the mux hung up on it
+mid-stream; this server can. It speaks just enough of the OpenAI wire format (model list,
+chat completions as JSON or SSE chunks, the usual error body) for the mux to treat it as
+any OpenAI-compatible provider. It runs on 127.0.0.1 in a thread of its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class RecordingUpstream:
+    def __init__(self, *, chunks: int = 3, chunk_delay: float = 0.0, status: int = 200) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.disconnects = threading.Event()
+        self.chunks = chunks
+        self.chunk_delay = chunk_delay
+        self.status = status
+        self._connections: list[socket.socket] = []
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> RecordingUpstream:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Stop like a crashed server: listener and kept-alive connections all closed."""
+        self._server.shutdown()
+        self._server.server_close()
+        for conn in self._connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        upstream = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                upstream._connections.append(self.request)
+                super().setup()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                upstream.requests.append({"path": self.path, "headers": dict(self.headers)})
+                self._json(200, {"object": "list", "data": [
+                    {"id": "rec-model", "object": "model", "owned_by": "test"}]})
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                body = json.loads(self.rfile.read(length) or b"{}")
+                upstream.requests.append(
+                    {"path": self.path, "headers": dict(self.headers), "body": body}
+                )
+                if upstream.status >= 400:
+                    self._json(upstream.status, {"error": {
+                        "message": "recorded failure", "type": "server_error"}})
+                    return
+                if not body.get("stream"):
+                    self._json(200, _completion(body["model"]))
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                try:
+                    for i in range(upstream.chunks):
+                        self._chunk(b"data: " + json.dumps(_chunk(body["model"], i)).encode()
+                                    + b"\n\n")
+                        time.sleep(upstream.chunk_delay)
+                    self._chunk(b"data: [DONE]\n\n")
+                    self._chunk(b"")
+                except (BrokenPipeError, ConnectionResetError):
+                    upstream.disconnects.set()
+
+            def _chunk(self, data: bytes) -> None:
+                self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                self.wfile.flush()
+
+            def _json(self, status: int, payload: Any) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        return Handler
+
+
+def _completion(model: str) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-rec",
+        "object": "chat.completion",
+        "created": 0,
+        "model": model,
+        "choices": [{"index": 0, "finish_reason": "stop",
+                     "message": {"role": "assistant", "content": "recorded"}}],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+    }
+
+
+def _chunk(model: str, i: int) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-rec",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": model,
+        "choices": [{"index": 0, "delta": {"content": f"part{i} "}, "finish_reason": None}],
+    }
