@@ -152,6 +152,8 @@ class ActiveOut(BaseModel):
 
 def parse(model: type[Body], data: Any) -> Any:
     """Validate a request body; the first problem becomes a 400 naming the field."""
+    if not isinstance(data, dict):
+        raise InvalidRequest("The request body must be a JSON object.")
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -144,16 +144,16 @@ class Store:
                 raise Conflict(f"A provider named '{values['name']}' already exists.")
             s.add(ProviderRow(created_at=now, updated_at=now, **values))
 
-    def update_provider(self, name: str, **changes: Any) -> None:
+    def update_provider(self, current: str, /, **changes: Any) -> None:
         with self._session() as s:
-            row = self._provider(s, name)
-            new_name = changes.get("name", name)
-            if new_name != name:
+            row = self._provider(s, current)
+            new_name = changes.get("name", current)
+            if new_name != current:
                 if self._provider(s, new_name, required=False) is not None:
                     raise Conflict(f"A provider named '{new_name}' already exists.")
                 s.exec(
                     update(TargetRow)
-                    .where(TargetRow.provider_name == name)
+                    .where(TargetRow.provider_name == current)
                     .values(provider_name=new_name)
                 )
             for key, value in changes.items():
