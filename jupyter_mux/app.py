@@ -9,16 +9,19 @@ import httpx
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from tornado.ioloop import IOLoop
 from traitlets import Dict, Float, Int, List, Unicode, default
 
 from ._version import __version__
+from .errors import MuxError
 from .handlers import HANDLERS
-from .handlers.base import PROXY_KEY, SERVICE_KEY
+from .handlers.base import PROXY_KEY, SERVICE_KEY, STARTUP_ERROR_KEY
 from .proxy import Proxy, make_client
-from .secrets import SecretBox
+from .secrets import SecretBox, SecretKeyError
 from .service import MuxService
 from .store import Store
+from .store.migrations import SchemaTooNew
 
 
 class MuxApp(ExtensionApp):
@@ -94,33 +97,43 @@ class MuxApp(ExtensionApp):
         "endpoint": "http://gpu-box:8000"}]""",
     )
 
+    startup_error: str | None = None
+
     def initialize_settings(self) -> None:
         self.client = make_client(self.connect_timeout, self.read_timeout, self.max_connections)
-        self.service = MuxService(
-            Store(self.db_url),
-            SecretBox.from_config(self.encryption_key, Path(self.encryption_key_file)),
-            self.client,
-            discovery_timeout=httpx.Timeout(self.discovery_timeout, connect=self.connect_timeout),
-            log=self.log,
-        )
-        predefined = self.service.start(list(self.providers))
+        try:
+            self.service = MuxService(
+                Store(self.db_url),
+                SecretBox.from_config(self.encryption_key, Path(self.encryption_key_file)),
+                self.client,
+                discovery_timeout=httpx.Timeout(
+                    self.discovery_timeout, connect=self.connect_timeout
+                ),
+                log=self.log,
+            )
+            predefined = self.service.start(list(self.providers))
+        except (SecretKeyError, SchemaTooNew, MuxError, SQLAlchemyError, OSError) as exc:
+            # Keep Jupyter up (the user's notebooks matter more than the mux) but make every
+            # mux route answer 503 with the reason, and say it loudly in the log now.
+            self.startup_error = f"jupyter-mux could not start: {exc}"
+            self.log.critical(self.startup_error)
+            self.settings[STARTUP_ERROR_KEY] = self.startup_error
+            return
         if predefined:
             IOLoop.current().add_callback(self.service.refresh_all, predefined)
         self.settings.update({SERVICE_KEY: self.service, PROXY_KEY: Proxy(self.client)})
-        self.log.info(
-            "jupyter-mux: OpenAI-compatible endpoint at %smux/v1 (api_key: the Jupyter token)",
-            self.serverapp.base_url,
-        )
+        IOLoop.current().add_callback(self._announce)
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(HANDLERS)
 
-    def start(self) -> None:
-        if self.subapp is not None:
-            return self.subapp.start()
-        self.serverapp.start_app()
-        print(f"\n    Jupyter Mux: {self.mux_url}\n    (use the Jupyter token as the API key)\n", flush=True)
-        self.serverapp.start_ioloop()
+    def _announce(self) -> None:
+        """Runs once the loop turns, so the server is bound and its real URL known."""
+        if self.serverapp.starter_app is self:
+            print(f"\n    Jupyter Mux: {self.mux_url}", flush=True)
+            print("    (use the Jupyter token as the API key)\n", flush=True)
+        else:
+            self.log.info("jupyter-mux: OpenAI-compatible endpoint at %s", self.mux_url)
 
     @property
     def mux_url(self) -> str:
@@ -128,7 +141,8 @@ class MuxApp(ExtensionApp):
 
     async def stop_extension(self) -> None:
         await self.client.aclose()
-        self.service.close()
+        if self.startup_error is None:
+            self.service.close()
 
 
 main = launch_new_instance = MuxApp.launch_instance

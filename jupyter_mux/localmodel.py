@@ -200,6 +200,10 @@ def _random_weights(np: Any, rng: Any, normal_tokens: list[str], n_vocab: int) -
     return weights
 
 
+# Servers that never got ready: freeing them might block forever, so they are kept.
+_ABANDONED: list[Any] = []
+
+
 class LocalLlamaServer:
     """llama.cpp's HTTP server for one GGUF model, running inside this process.
 
@@ -226,7 +230,7 @@ class LocalLlamaServer:
     n_parallel: int = 4
     #: CPU threads for decoding; a tiny model gains nothing from more.
     n_threads: int = 2
-    #: Seconds to wait for ``/health`` once the server was constructed.
+    #: Seconds to wait for the server to get ready once it was constructed.
     start_timeout: float = 30.0
 
     def __init__(
@@ -270,11 +274,12 @@ class LocalLlamaServer:
         return self._server is not None
 
     def start(self) -> LocalLlamaServer:
-        """Load the model, start serving, and return once ``/health`` answers 200.
+        """Load the model, start serving, and return once the server answers requests.
 
-        Blocks while llama.cpp loads the model (milliseconds for the tiny model). Starting
-        a running server does nothing. Raises ``RuntimeError`` when llama.cpp cannot
-        start (unreadable model, port taken) or does not become healthy in time.
+        Blocks while llama.cpp loads the model (milliseconds for the tiny model), so call
+        it off the event loop for big models. Starting a running server does nothing.
+        Raises ``RuntimeError`` when llama.cpp cannot start (no or unreadable model, port
+        taken) or does not get ready within :attr:`start_timeout` seconds.
         """
         with self._lock:
             if self._server is not None:
@@ -296,9 +301,12 @@ class LocalLlamaServer:
             self._server = server
             del server  # stop() relies on self._server being the only reference
             try:
-                self._wait_healthy()
+                self._wait_ready()
             except BaseException:
-                self._stop_locked()
+                # Freeing a server whose task loop may not run yet can hang forever (see
+                # _wait_ready); leaking it, port included, is the lesser evil.
+                _ABANDONED.append(self._server)
+                self._server = None
                 raise
             return self
 
@@ -306,8 +314,9 @@ class LocalLlamaServer:
         """Stop serving and free the port. Stopping a stopped server does nothing.
 
         Dropping the last reference to the ``xllamacpp.Server`` runs its C++ destructor,
-        which ends the decoding loop, stops the HTTP server and joins their threads before
-        returning; an answer still streaming is cut off. The port is then closed.
+        which ends the task loop, stops the HTTP server and joins their threads before
+        returning (milliseconds); a request still being decoded may be cut short. The port
+        is closed when this returns.
         """
         with self._lock:
             self._stop_locked()
@@ -333,31 +342,41 @@ class LocalLlamaServer:
         params.cpuparams.n_threads = self.n_threads
         params.cpuparams_batch.n_threads = self.n_threads
         params.warmup = False  # a warm-up decode only delays the start
+        params.endpoint_slots = True  # used by _wait_ready
         params.verbosity = 3 if self.verbose else 1  # 1: errors only, 3: llama.cpp default
         if self.api_key:
             params.api_keys = [self.api_key]
         return params
 
-    def _wait_healthy(self) -> None:
-        """Poll ``/health`` (never behind the API key) until it answers 200."""
+    def _wait_ready(self) -> None:
+        """Wait until ``/health`` answers 200, then until the decoding loop serves ``/slots``.
+
+        The second step works around a race in xllamacpp: ``Server()`` returns before its
+        background thread has entered llama.cpp's task loop, and if the object is freed in
+        that window the loop misses the stop signal and the destructor waits forever.
+        ``/slots`` is answered by that loop, so an answer proves it runs; ``/health`` alone
+        is answered by the HTTP thread and proves nothing about it.
+        """
         deadline = time.monotonic() + self.start_timeout
-        last_error = "no answer"
-        while True:
-            try:
-                with urllib.request.urlopen(self.endpoint + "/health", timeout=2) as resp:
-                    if resp.status == HTTPStatus.OK:
-                        return
-                    last_error = f"HTTP {resp.status}"
-            except urllib.error.HTTPError as exc:  # 503 while the model is loading
-                last_error = f"HTTP {exc.code}"
-            except OSError as exc:
-                last_error = str(exc)
-            if time.monotonic() >= deadline:
-                raise RuntimeError(
-                    f"llama.cpp at {self.endpoint} not healthy after {self.start_timeout}s: "
-                    f"{last_error}"
-                )
-            time.sleep(0.05)
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        for path in ("/health", "/slots"):
+            request = urllib.request.Request(self.endpoint + path, headers=headers)
+            while True:
+                try:
+                    with urllib.request.urlopen(request, timeout=2) as response:
+                        if response.status == HTTPStatus.OK:
+                            break
+                        problem = f"HTTP {response.status}"
+                except urllib.error.HTTPError as exc:  # 503 while the model loads
+                    problem = f"HTTP {exc.code}"
+                except OSError as exc:
+                    problem = str(exc)
+                if time.monotonic() >= deadline:
+                    raise RuntimeError(
+                        f"llama.cpp at {self.endpoint} did not get ready within "
+                        f"{self.start_timeout}s: GET {path} failed with {problem}"
+                    )
+                time.sleep(0.05)
 
     def __enter__(self) -> LocalLlamaServer:
         return self.start()

@@ -65,7 +65,7 @@ class MuxService:
         the configured providers, build the first routing table. Returns the names of the
         configured providers, whose models the caller discovers once the loop runs."""
         self.secrets.verify(self.store.initialize(self.secrets.key_check()))
-        rows = [self._predefined_row(p) for p in predefined]
+        rows = [self._predefined_row(i, p) for i, p in enumerate(predefined)]
         if rows:
             self.store.sync_predefined(rows)
         self.routing = build_table(self.store.snapshot(), self._api_key)
@@ -195,8 +195,11 @@ class MuxService:
     def _encrypt(self, api_key: str | None) -> str | None:
         return self.secrets.encrypt(api_key) if api_key else None
 
-    def _predefined_row(self, spec: dict[str, Any]) -> dict[str, Any]:
-        body = parse(PredefinedProvider, spec)
+    def _predefined_row(self, index: int, spec: dict[str, Any]) -> dict[str, Any]:
+        try:
+            body = parse(PredefinedProvider, spec)
+        except InvalidRequest as exc:
+            raise InvalidRequest(f"c.MuxApp.providers[{index}]: {exc.message}") from None
         ptype = PROVIDER_TYPES[body.type]
         api_key = body.api_key or (os.environ.get(body.api_key_env) if body.api_key_env else None)
         auth_type = body.auth_type or ("api_key" if api_key else ptype.default_auth)

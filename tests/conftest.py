@@ -21,8 +21,10 @@ UPSTREAM_KEY = "sk-upstream-secret-7f3a9c"
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("models")
-    return {name: write_tiny_model(folder / f"{name}.gguf", seed=seed)
-            for seed, name in enumerate(("tiny-a", "tiny-b"))}
+    return {
+        name: write_tiny_model(folder / f"{name}.gguf", seed=seed)
+        for seed, name in enumerate(("tiny-a", "tiny-b"))
+    }
 
 
 def _serve(model: Path, alias: str, api_key: str | None = None) -> Iterator[LocalLlamaServer]:
@@ -141,13 +143,23 @@ def two_llamas(
 async def _two_llamas(api: Api, llama_a: LocalLlamaServer, llama_b: LocalLlamaServer) -> Api:
     for name, server in (("llama-a", llama_a), ("llama-b", llama_b)):
         provider = await api.ok(
-            "POST", "providers", {"name": name, "type": "llamacpp", "endpoint": server.endpoint},
+            "POST",
+            "providers",
+            {"name": name, "type": "llamacpp", "endpoint": server.endpoint},
             status=201,
         )
         assert provider["status"] == "ok", provider
-    await api.ok("POST", "workspaces",
-                 {"name": "wa", "preferred": {"provider": "llama-a", "model": "tiny-a"}}, 201)
-    await api.ok("POST", "workspaces",
-                 {"name": "wb", "preferred": {"provider": "llama-b", "model": "tiny-b"}}, 201)
+    await api.ok(
+        "POST",
+        "workspaces",
+        {"name": "wa", "preferred": {"provider": "llama-a", "model": "tiny-a"}},
+        201,
+    )
+    await api.ok(
+        "POST",
+        "workspaces",
+        {"name": "wb", "preferred": {"provider": "llama-b", "model": "tiny-b"}},
+        201,
+    )
     await api.ok("PUT", "active", {"name": "wa"})
     return api

@@ -60,8 +60,13 @@ class RecordingUpstream:
 
             def do_GET(self) -> None:
                 upstream.requests.append({"path": self.path, "headers": dict(self.headers)})
-                self._json(200, {"object": "list", "data": [
-                    {"id": "rec-model", "object": "model", "owned_by": "test"}]})
+                self._json(
+                    200,
+                    {
+                        "object": "list",
+                        "data": [{"id": "rec-model", "object": "model", "owned_by": "test"}],
+                    },
+                )
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
@@ -70,8 +75,10 @@ class RecordingUpstream:
                     {"path": self.path, "headers": dict(self.headers), "body": body}
                 )
                 if upstream.status >= 400:
-                    self._json(upstream.status, {"error": {
-                        "message": "recorded failure", "type": "server_error"}})
+                    self._json(
+                        upstream.status,
+                        {"error": {"message": "recorded failure", "type": "server_error"}},
+                    )
                     return
                 if not body.get("stream"):
                     self._json(200, _completion(body["model"]))
@@ -82,8 +89,9 @@ class RecordingUpstream:
                 self.end_headers()
                 try:
                     for i in range(upstream.chunks):
-                        self._chunk(b"data: " + json.dumps(_chunk(body["model"], i)).encode()
-                                    + b"\n\n")
+                        self._chunk(
+                            b"data: " + json.dumps(_chunk(body["model"], i)).encode() + b"\n\n"
+                        )
                         time.sleep(upstream.chunk_delay)
                     self._chunk(b"data: [DONE]\n\n")
                     self._chunk(b"")
@@ -111,8 +119,13 @@ def _completion(model: str) -> dict[str, Any]:
         "object": "chat.completion",
         "created": 0,
         "model": model,
-        "choices": [{"index": 0, "finish_reason": "stop",
-                     "message": {"role": "assistant", "content": "recorded"}}],
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": "recorded"},
+            }
+        ],
         "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
     }
 

@@ -17,12 +17,21 @@ def upstream():
 
 async def test_provider_types(api):
     types = {t["type"]: t for t in await api.ok("GET", "provider-types")}
-    assert set(types) == {"anthropic", "llamacpp", "lmstudio", "ollama", "openai",
-                          "openrouter", "vllm"}
+    assert set(types) == {
+        "anthropic",
+        "llamacpp",
+        "lmstudio",
+        "ollama",
+        "openai",
+        "openrouter",
+        "vllm",
+    }
     assert types["openrouter"]["default_endpoint"] == "https://openrouter.ai/api"
     assert types["ollama"]["default_endpoint"] == "http://localhost:11434"
     assert (types["anthropic"]["default_auth"], types["vllm"]["default_auth"]) == (
-        "api_key", "none")
+        "api_key",
+        "none",
+    )
     assert all(t["default_auth"] in t["auth_types"] for t in types.values())
 
 
@@ -33,9 +42,17 @@ async def test_default_workspace_exists_and_is_active(api):
 
 
 async def test_provider_lifecycle(api, upstream):
-    created = await api.ok("POST", "providers", {
-        "name": "vl", "type": "vllm", "endpoint": upstream.endpoint, "description": "lab GPU",
-    }, status=201)
+    created = await api.ok(
+        "POST",
+        "providers",
+        {
+            "name": "vl",
+            "type": "vllm",
+            "endpoint": upstream.endpoint,
+            "description": "lab GPU",
+        },
+        status=201,
+    )
     assert created["status"] == "ok" and created["error"] is None
     assert created["models"] == ["rec-model"]
     assert created["auth_type"] == "none" and created["has_api_key"] is False
@@ -54,8 +71,9 @@ async def test_provider_lifecycle(api, upstream):
 
 async def test_endpoint_with_or_without_v1(api, upstream):
     for name, endpoint in (("plain", upstream.endpoint), ("v1", upstream.endpoint + "/v1/")):
-        provider = await api.ok("POST", "providers", {"name": name, "type": "lmstudio",
-                                                      "endpoint": endpoint}, 201)
+        provider = await api.ok(
+            "POST", "providers", {"name": name, "type": "lmstudio", "endpoint": endpoint}, 201
+        )
         assert provider["status"] == "ok", provider
     assert [r["path"] for r in upstream.requests] == ["/v1/models", "/v1/models"]
 
@@ -67,8 +85,12 @@ async def test_default_endpoint_is_filled(api):
 
 
 async def test_unreachable_provider_is_saved_with_error(api, free_port):
-    provider = await api.ok("POST", "providers", {
-        "name": "down", "type": "llamacpp", "endpoint": f"http://127.0.0.1:{free_port}"}, 201)
+    provider = await api.ok(
+        "POST",
+        "providers",
+        {"name": "down", "type": "llamacpp", "endpoint": f"http://127.0.0.1:{free_port}"},
+        201,
+    )
     assert provider["status"] == "error"
     assert "connection refused" in provider["error"]
     assert (await api.ok("GET", "providers/down"))["status"] == "error"
@@ -119,17 +141,29 @@ async def test_duplicate_provider_name(api, upstream):
 
 
 async def test_unknown_provider_is_404(api):
-    for method, path in (("GET", "providers/nope"), ("PATCH", "providers/nope"),
-                         ("DELETE", "providers/nope"), ("POST", "providers/nope/refresh"),
-                         ("GET", "providers/nope/models")):
+    for method, path in (
+        ("GET", "providers/nope"),
+        ("PATCH", "providers/nope"),
+        ("DELETE", "providers/nope"),
+        ("POST", "providers/nope/refresh"),
+        ("GET", "providers/nope/models"),
+    ):
         code, error = await api(method, path, {} if method == "PATCH" else None)
         assert code == 404 and "nope" in error["message"], (method, path)
 
 
 async def test_api_key_is_write_only_and_encrypted(api, upstream, db_path):
-    created = await api.ok("POST", "providers", {
-        "name": "hosted", "type": "openai", "endpoint": upstream.endpoint, "api_key": SECRET,
-    }, 201)
+    created = await api.ok(
+        "POST",
+        "providers",
+        {
+            "name": "hosted",
+            "type": "openai",
+            "endpoint": upstream.endpoint,
+            "api_key": SECRET,
+        },
+        201,
+    )
     assert created["has_api_key"] and created["auth_type"] == "api_key"
     assert upstream.requests[-1]["headers"]["authorization"] == f"Bearer {SECRET}"
     # A PATCH without a key, or with an empty one, keeps it.
@@ -149,14 +183,25 @@ async def test_api_key_is_write_only_and_encrypted(api, upstream, db_path):
 
 
 async def test_workspace_lifecycle(api, upstream):
-    await api.ok("POST", "providers", {"name": "p", "type": "vllm",
-                                       "endpoint": upstream.endpoint}, 201)
-    created = await api.ok("POST", "workspaces", {
-        "name": "secret-project", "description": "local only",
-        "preferred": {"provider": "p", "model": "rec-model"}}, 201)
+    await api.ok(
+        "POST", "providers", {"name": "p", "type": "vllm", "endpoint": upstream.endpoint}, 201
+    )
+    created = await api.ok(
+        "POST",
+        "workspaces",
+        {
+            "name": "secret-project",
+            "description": "local only",
+            "preferred": {"provider": "p", "model": "rec-model"},
+        },
+        201,
+    )
     assert created == {
-        "name": "secret-project", "description": "local only", "is_active": False,
-        "preferred": {"provider": "p", "model": "rec-model"}, "preferred_ok": True,
+        "name": "secret-project",
+        "description": "local only",
+        "is_active": False,
+        "preferred": {"provider": "p", "model": "rec-model"},
+        "preferred_ok": True,
         "problem": None,
     }
     await api.ok("PUT", "active", {"name": "secret-project"})
@@ -183,8 +228,9 @@ async def test_active_workspace_cannot_be_deleted(api):
 
 
 async def test_workspace_validation(api, upstream):
-    await api.ok("POST", "providers", {"name": "p", "type": "vllm",
-                                       "endpoint": upstream.endpoint}, 201)
+    await api.ok(
+        "POST", "providers", {"name": "p", "type": "vllm", "endpoint": upstream.endpoint}, 201
+    )
     cases = [
         ({"name": ""}, 400, "name"),
         ({"name": "default"}, 409, "default"),
@@ -203,32 +249,38 @@ async def test_workspace_validation(api, upstream):
     assert code == 404
     code, _ = await api("PATCH", "workspaces/ghost", {"description": "x"})
     assert code == 404
-    code, _ = await api("PATCH", "workspaces/default", {"preferred": {"provider": "p",
-                                                                        "model": "zzz"}})
+    code, _ = await api(
+        "PATCH", "workspaces/default", {"preferred": {"provider": "p", "model": "zzz"}}
+    )
     assert code == 400
     assert (await api.ok("GET", "workspaces/default"))["preferred"] is None
 
 
 async def test_deleted_provider_leaves_flagged_workspace(api, upstream):
-    await api.ok("POST", "providers", {"name": "p", "type": "vllm",
-                                       "endpoint": upstream.endpoint}, 201)
-    await api.ok("PATCH", "workspaces/default",
-                 {"preferred": {"provider": "p", "model": "rec-model"}})
+    await api.ok(
+        "POST", "providers", {"name": "p", "type": "vllm", "endpoint": upstream.endpoint}, 201
+    )
+    await api.ok(
+        "PATCH", "workspaces/default", {"preferred": {"provider": "p", "model": "rec-model"}}
+    )
     await api.ok("DELETE", "providers/p", status=204)
     workspace = await api.ok("GET", "workspaces/default")
     assert workspace["preferred"] == {"provider": "p", "model": "rec-model"}
     assert not workspace["preferred_ok"] and "'p'" in workspace["problem"]
     # The same provider coming back heals the workspace.
-    await api.ok("POST", "providers", {"name": "p", "type": "vllm",
-                                       "endpoint": upstream.endpoint}, 201)
+    await api.ok(
+        "POST", "providers", {"name": "p", "type": "vllm", "endpoint": upstream.endpoint}, 201
+    )
     assert (await api.ok("GET", "workspaces/default"))["preferred_ok"]
 
 
 async def test_provider_rename_follows_into_workspaces(api, upstream):
-    await api.ok("POST", "providers", {"name": "p", "type": "vllm",
-                                       "endpoint": upstream.endpoint}, 201)
-    await api.ok("PATCH", "workspaces/default",
-                 {"preferred": {"provider": "p", "model": "rec-model"}})
+    await api.ok(
+        "POST", "providers", {"name": "p", "type": "vllm", "endpoint": upstream.endpoint}, 201
+    )
+    await api.ok(
+        "PATCH", "workspaces/default", {"preferred": {"provider": "p", "model": "rec-model"}}
+    )
     await api.ok("PATCH", "providers/p", {"name": "q"})
     workspace = await api.ok("GET", "workspaces/default")
     assert workspace["preferred"] == {"provider": "q", "model": "rec-model"}
@@ -239,8 +291,16 @@ class TestPredefinedProviders:
     @pytest.fixture
     def mux_config(self, upstream, monkeypatch):
         monkeypatch.setenv("SHIPPED_KEY", SECRET)
-        return {"providers": [{"name": "shipped", "type": "openai",
-                               "endpoint": upstream.endpoint, "api_key_env": "SHIPPED_KEY"}]}
+        return {
+            "providers": [
+                {
+                    "name": "shipped",
+                    "type": "openai",
+                    "endpoint": upstream.endpoint,
+                    "api_key_env": "SHIPPED_KEY",
+                }
+            ]
+        }
 
     async def test_read_only_for_users(self, api):
         provider = await api.ok("GET", "providers/shipped")

@@ -175,9 +175,7 @@ def test_api_key(locked_server: LocalLlamaServer) -> None:
     assert refused.value.status_code == 401
 
     good = client(locked_server, api_key="sekrit")
-    answer = good.chat.completions.create(
-        model="locked", messages=MESSAGES, max_tokens=MAX_TOKENS
-    )
+    answer = good.chat.completions.create(model="locked", messages=MESSAGES, max_tokens=MAX_TOKENS)
     assert answer.model == "locked"
     assert [m.id for m in good.models.list()] == ["locked"]
 

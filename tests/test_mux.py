@@ -43,7 +43,10 @@ async def test_chat_non_streaming(two_llamas, mux_url, token):
 
 async def test_chat_streaming_passes_chunks(two_llamas, mux_url, token):
     stream = await client(mux_url, token).chat.completions.create(
-        model="x", messages=MESSAGES, max_tokens=8, stream=True,
+        model="x",
+        messages=MESSAGES,
+        max_tokens=8,
+        stream=True,
         stream_options={"include_usage": True},
     )
     chunks = [chunk async for chunk in stream]
@@ -55,11 +58,15 @@ async def test_chat_streaming_passes_chunks(two_llamas, mux_url, token):
 
 
 async def test_stream_is_event_stream_with_mux_headers(two_llamas, mux_url, token):
-    async with httpx.AsyncClient() as http, http.stream(
-        "POST", f"{mux_url}/chat/completions",
-        headers={"Authorization": f"Bearer {token}"},
-        json={"model": "x", "messages": MESSAGES, "max_tokens": 4, "stream": True},
-    ) as response:
+    async with (
+        httpx.AsyncClient() as http,
+        http.stream(
+            "POST",
+            f"{mux_url}/chat/completions",
+            headers={"Authorization": f"Bearer {token}"},
+            json={"model": "x", "messages": MESSAGES, "max_tokens": 4, "stream": True},
+        ) as response,
+    ):
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         assert response.headers["x-mux-model"] == "tiny-a"
@@ -99,9 +106,11 @@ async def test_switching_active_workspace_switches_model(two_llamas, mux_url, to
 async def test_upstream_model_matches_workspace(two_llamas, mux_url, token):
     """The answering server is the one the workspace names, not just the header."""
     a = await client(mux_url, token).chat.completions.create(
-        model="x", messages=MESSAGES, max_tokens=2)
+        model="x", messages=MESSAGES, max_tokens=2
+    )
     b = await client(mux_url + "/../w/wb/v1", token).chat.completions.create(
-        model="x", messages=MESSAGES, max_tokens=2)
+        model="x", messages=MESSAGES, max_tokens=2
+    )
     assert "tiny-a" in a.model and "tiny-b" in b.model
 
 
@@ -118,7 +127,8 @@ async def test_header_pins_workspace(two_llamas, mux_url, token):
 
 async def test_path_beats_header(two_llamas, server_url, token):
     headers = await answer_headers(
-        server_url + "mux/w/wa/v1", token, extra_headers={"X-Mux-Workspace": "wb"})
+        server_url + "mux/w/wa/v1", token, extra_headers={"X-Mux-Workspace": "wb"}
+    )
     assert headers["x-mux-workspace"] == "wa"
 
 
@@ -132,11 +142,17 @@ async def test_models_lists_workspace_models(two_llamas, mux_url, server_url, to
 # -- bad input -------------------------------------------------------------------------------
 
 
-async def raw_post(mux_url: str, token: str, body: bytes | str, path: str = "/chat/completions",
-                   headers: dict | None = None) -> httpx.Response:
+async def raw_post(
+    mux_url: str,
+    token: str,
+    body: bytes | str,
+    path: str = "/chat/completions",
+    headers: dict | None = None,
+) -> httpx.Response:
     async with httpx.AsyncClient() as http:
         return await http.post(
-            mux_url + path, content=body,
+            mux_url + path,
+            content=body,
             headers={"Authorization": f"Bearer {token}", **(headers or {})},
         )
 
@@ -176,52 +192,68 @@ async def test_body_must_be_object_and_stream_bool(two_llamas, mux_url, token):
 async def test_unknown_workspace(two_llamas, server_url, mux_url, token):
     with pytest.raises(openai.NotFoundError, match="nope"):
         await client(server_url + "mux/w/nope/v1", token).chat.completions.create(
-            model="x", messages=MESSAGES)
-    response = await raw_post(mux_url, token, json.dumps({"messages": MESSAGES}),
-                              headers={"X-Mux-Workspace": "ghost"})
+            model="x", messages=MESSAGES
+        )
+    response = await raw_post(
+        mux_url, token, json.dumps({"messages": MESSAGES}), headers={"X-Mux-Workspace": "ghost"}
+    )
     assert assert_openai_error(response, 404, "ghost")["code"] == "workspace_not_found"
 
 
 async def test_workspace_without_model(two_llamas, server_url, token):
     await two_llamas.ok("POST", "workspaces", {"name": "empty"}, 201)
-    with pytest.raises(openai.ConflictError, match="has no model.*PATCH"):
+    with pytest.raises(openai.ConflictError, match=r"has no model.*PATCH"):
         await client(server_url + "mux/w/empty/v1", token).chat.completions.create(
-            model="x", messages=MESSAGES)
+            model="x", messages=MESSAGES
+        )
 
 
 async def test_deleted_provider_is_explained(two_llamas, mux_url, token):
     await two_llamas.ok("DELETE", "providers/llama-a", status=204)
-    with pytest.raises(openai.ConflictError, match="llama-a.*no longer exists"):
+    with pytest.raises(openai.ConflictError, match=r"llama-a.*no longer exists"):
         await client(mux_url, token).chat.completions.create(model="x", messages=MESSAGES)
 
 
 async def test_provider_unreachable_is_502(api, mux_url, token):
     with RecordingUpstream() as up:
-        await api.ok("POST", "providers", {"name": "gone", "type": "vllm",
-                                           "endpoint": up.endpoint}, 201)
-        await api.ok("PATCH", "workspaces/default",
-                     {"preferred": {"provider": "gone", "model": "rec-model"}})
+        await api.ok(
+            "POST", "providers", {"name": "gone", "type": "vllm", "endpoint": up.endpoint}, 201
+        )
+        await api.ok(
+            "PATCH", "workspaces/default", {"preferred": {"provider": "gone", "model": "rec-model"}}
+        )
     # The upstream has stopped: its port now refuses connections.
     for stream in (False, True):
         with pytest.raises(openai.APIStatusError) as info:
             await client(mux_url, token).chat.completions.create(
-                model="x", messages=MESSAGES, stream=stream)
+                model="x", messages=MESSAGES, stream=stream
+            )
         assert info.value.status_code == 502
         assert "gone" in info.value.message and "connection refused" in info.value.message
 
 
 async def test_upstream_401_keeps_status_and_message(api, llama_keyed, mux_url, token):
-    provider = await api.ok("POST", "providers", {
-        "name": "keyed", "type": "llamacpp", "endpoint": llama_keyed.endpoint,
-        "api_key": "sk-upstream-secret-7f3a9c"}, 201)
+    provider = await api.ok(
+        "POST",
+        "providers",
+        {
+            "name": "keyed",
+            "type": "llamacpp",
+            "endpoint": llama_keyed.endpoint,
+            "api_key": "sk-upstream-secret-7f3a9c",
+        },
+        201,
+    )
     assert provider["status"] == "ok" and provider["has_api_key"]
-    await api.ok("PATCH", "workspaces/default",
-                 {"preferred": {"provider": "keyed", "model": "tiny-keyed"}})
+    await api.ok(
+        "PATCH", "workspaces/default", {"preferred": {"provider": "keyed", "model": "tiny-keyed"}}
+    )
     answer = await client(mux_url, token).chat.completions.create(
-        model="x", messages=MESSAGES, max_tokens=2)
+        model="x", messages=MESSAGES, max_tokens=2
+    )
     assert answer.choices
     await api.ok("PATCH", "providers/keyed", {"api_key": "sk-wrong"})
-    with pytest.raises(openai.AuthenticationError, match="keyed.*401") as info:
+    with pytest.raises(openai.AuthenticationError, match=r"keyed.*401") as info:
         await client(mux_url, token).chat.completions.create(model="x", messages=MESSAGES)
     assert info.value.status_code == 401
     assert "sk-wrong" not in info.value.message
@@ -234,10 +266,17 @@ class TestTimeouts:
 
     async def test_slow_upstream_is_504(self, api, mux_url, token, stalled_upstream):
         with RecordingUpstream() as up:
-            await api.ok("POST", "providers", {"name": "slow", "type": "openai",
-                                               "endpoint": up.endpoint}, 201)
-            await api.ok("PATCH", "workspaces/default",
-                         {"preferred": {"provider": "slow", "model": "rec-model"}})
+            await api.ok(
+                "POST",
+                "providers",
+                {"name": "slow", "type": "openai", "endpoint": up.endpoint},
+                201,
+            )
+            await api.ok(
+                "PATCH",
+                "workspaces/default",
+                {"preferred": {"provider": "slow", "model": "rec-model"}},
+            )
         await api.ok("PATCH", "providers/slow", {"endpoint": stalled_upstream})
         with pytest.raises(openai.APIStatusError) as info:
             await client(mux_url, token).chat.completions.create(model="x", messages=MESSAGES)
@@ -246,15 +285,23 @@ class TestTimeouts:
 
     async def test_stall_mid_stream_ends_with_error_event(self, api, mux_url, token):
         with RecordingUpstream(chunks=2, chunk_delay=2.0) as up:
-            await api.ok("POST", "providers", {"name": "drip", "type": "vllm",
-                                               "endpoint": up.endpoint}, 201)
-            await api.ok("PATCH", "workspaces/default",
-                         {"preferred": {"provider": "drip", "model": "rec-model"}})
-            async with httpx.AsyncClient() as http, http.stream(
-                "POST", f"{mux_url}/chat/completions",
-                headers={"Authorization": f"Bearer {token}"},
-                json={"messages": MESSAGES, "stream": True},
-            ) as response:
+            await api.ok(
+                "POST", "providers", {"name": "drip", "type": "vllm", "endpoint": up.endpoint}, 201
+            )
+            await api.ok(
+                "PATCH",
+                "workspaces/default",
+                {"preferred": {"provider": "drip", "model": "rec-model"}},
+            )
+            async with (
+                httpx.AsyncClient() as http,
+                http.stream(
+                    "POST",
+                    f"{mux_url}/chat/completions",
+                    headers={"Authorization": f"Bearer {token}"},
+                    json={"messages": MESSAGES, "stream": True},
+                ) as response,
+            ):
                 assert response.status_code == 200
                 events = [line async for line in response.aiter_lines() if line]
         assert events[0].startswith("data: {") and "part0" in events[0]
@@ -267,14 +314,25 @@ class TestTimeouts:
 
 async def test_client_credentials_never_go_upstream(api, mux_url, token):
     with RecordingUpstream() as up:
-        await api.ok("POST", "providers", {"name": "rec", "type": "vllm",
-                                           "endpoint": up.endpoint + "/v1/"}, 201)
-        await api.ok("PATCH", "workspaces/default",
-                     {"preferred": {"provider": "rec", "model": "rec-model"}})
+        await api.ok(
+            "POST",
+            "providers",
+            {"name": "rec", "type": "vllm", "endpoint": up.endpoint + "/v1/"},
+            201,
+        )
+        await api.ok(
+            "PATCH", "workspaces/default", {"preferred": {"provider": "rec", "model": "rec-model"}}
+        )
         response = await raw_post(
-            mux_url, token, json.dumps({"model": "client-model", "messages": MESSAGES}),
-            headers={"Cookie": "session=abc", "X-XSRFToken": "xsrf", "X-Mux-Workspace": "default",
-                     "OpenAI-Organization": "org-1"},
+            mux_url,
+            token,
+            json.dumps({"model": "client-model", "messages": MESSAGES}),
+            headers={
+                "Cookie": "session=abc",
+                "X-XSRFToken": "xsrf",
+                "X-Mux-Workspace": "default",
+                "OpenAI-Organization": "org-1",
+            },
         )
         assert response.status_code == 200
         assert response.json()["choices"][0]["message"]["content"] == "recorded"
@@ -282,8 +340,13 @@ async def test_client_credentials_never_go_upstream(api, mux_url, token):
     assert sent["path"] == "/v1/chat/completions"
     assert sent["body"]["model"] == "rec-model"
     assert token not in json.dumps(sent)
-    for name in ("authorization", "cookie", "x-xsrftoken", "x-mux-workspace",
-                 "openai-organization"):
+    for name in (
+        "authorization",
+        "cookie",
+        "x-xsrftoken",
+        "x-mux-workspace",
+        "openai-organization",
+    ):
         assert header(sent, name) is None
 
 
@@ -293,16 +356,28 @@ def header(request: dict, name: str) -> str | None:
 
 async def test_provider_key_goes_only_to_its_provider(api, mux_url, token):
     with RecordingUpstream() as keyed, RecordingUpstream() as open_:
-        await api.ok("POST", "providers", {"name": "k", "type": "openai",
-                                           "endpoint": keyed.endpoint, "api_key": "sk-k"}, 201)
-        await api.ok("POST", "providers", {"name": "o", "type": "vllm",
-                                           "endpoint": open_.endpoint}, 201)
+        await api.ok(
+            "POST",
+            "providers",
+            {"name": "k", "type": "openai", "endpoint": keyed.endpoint, "api_key": "sk-k"},
+            201,
+        )
+        await api.ok(
+            "POST", "providers", {"name": "o", "type": "vllm", "endpoint": open_.endpoint}, 201
+        )
         for name in ("k", "o"):
-            await api.ok("POST", "workspaces",
-                          {"name": f"w{name}", "preferred": {"provider": name,
-                                                             "model": "rec-model"}}, 201)
-            await raw_post(mux_url, token, json.dumps({"messages": MESSAGES}),
-                           headers={"X-Mux-Workspace": f"w{name}"})
+            await api.ok(
+                "POST",
+                "workspaces",
+                {"name": f"w{name}", "preferred": {"provider": name, "model": "rec-model"}},
+                201,
+            )
+            await raw_post(
+                mux_url,
+                token,
+                json.dumps({"messages": MESSAGES}),
+                headers={"X-Mux-Workspace": f"w{name}"},
+            )
     assert all(header(r, "authorization") == "Bearer sk-k" for r in keyed.requests)
     assert all(header(r, "authorization") is None for r in open_.requests)
     assert len(keyed.requests) == len(open_.requests) == 2  # discovery + one chat each
@@ -310,15 +385,21 @@ async def test_provider_key_goes_only_to_its_provider(api, mux_url, token):
 
 async def test_client_disconnect_cancels_upstream(api, mux_url, token):
     with RecordingUpstream(chunks=200, chunk_delay=0.05) as up:
-        await api.ok("POST", "providers", {"name": "long", "type": "vllm",
-                                           "endpoint": up.endpoint}, 201)
-        await api.ok("PATCH", "workspaces/default",
-                     {"preferred": {"provider": "long", "model": "rec-model"}})
-        async with httpx.AsyncClient() as http, http.stream(
-            "POST", f"{mux_url}/chat/completions",
-            headers={"Authorization": f"Bearer {token}"},
-            json={"messages": MESSAGES, "stream": True},
-        ) as response:
+        await api.ok(
+            "POST", "providers", {"name": "long", "type": "vllm", "endpoint": up.endpoint}, 201
+        )
+        await api.ok(
+            "PATCH", "workspaces/default", {"preferred": {"provider": "long", "model": "rec-model"}}
+        )
+        async with (
+            httpx.AsyncClient() as http,
+            http.stream(
+                "POST",
+                f"{mux_url}/chat/completions",
+                headers={"Authorization": f"Bearer {token}"},
+                json={"messages": MESSAGES, "stream": True},
+            ) as response,
+        ):
             async for line in response.aiter_lines():
                 if line.startswith("data:"):
                     break  # hang up after the first chunk

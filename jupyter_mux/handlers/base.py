@@ -17,6 +17,7 @@ from ..service import MuxService
 AUTH_RESOURCE = "jupyter_mux"
 SERVICE_KEY = "jupyter_mux_service"
 PROXY_KEY = "jupyter_mux_proxy"
+STARTUP_ERROR_KEY = "jupyter_mux_startup_error"
 
 
 class BaseHandler(ExtensionHandlerMixin, APIHandler):
@@ -24,6 +25,9 @@ class BaseHandler(ExtensionHandlerMixin, APIHandler):
 
     @property
     def service(self) -> MuxService:
+        error = self.settings.get(STARTUP_ERROR_KEY)
+        if error:
+            raise MuxError(error, status=503, code="mux_unavailable")
         return self.settings[SERVICE_KEY]
 
     @property

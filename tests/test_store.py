@@ -1,0 +1,176 @@
+"""The store on its own: schema versions, the default workspace, and data that survives."""
+
+from __future__ import annotations
+
+import stat
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import text
+
+from jupyter_mux.errors import Conflict, NotFound
+from jupyter_mux.secrets import SecretBox, SecretKeyError
+from jupyter_mux.store import KEEP, ModelRecord, Store, TargetRecord, migrations
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'db' / 'mux.sqlite'}")
+    store.initialize("check")
+    yield store
+    store.dispose()
+
+
+def add_provider(store: Store, name: str = "p", models=("m1", "m2")) -> None:
+    store.create_provider(name=name, type="vllm", endpoint="http://h:8000", auth_type="none")
+    store.set_models(name, [ModelRecord(m) for m in models], status="ok", error=None)
+
+
+def test_first_start(store):
+    snap = store.snapshot()
+    assert list(snap.workspaces) == ["default"] and snap.active == "default"
+    assert snap.workspaces["default"].preferred is None
+    with store.engine.connect() as conn:
+        assert migrations.current_version(conn) == migrations.LATEST
+
+
+def test_initialize_is_idempotent_and_keeps_data(tmp_path):
+    url = f"sqlite:///{tmp_path / 'mux.sqlite'}"
+    first = Store(url)
+    assert first.initialize("check-1") == "check-1"
+    add_provider(first)
+    first.create_workspace("w", "", TargetRecord("p", "m1"))
+    first.set_active("w")
+    first.dispose()
+    again = Store(url)
+    assert again.initialize("check-2") == "check-1"
+    snap = again.snapshot()
+    assert snap.active == "w" and sorted(snap.workspaces) == ["default", "w"]
+    assert [m.id for m in snap.providers["p"].models] == ["m1", "m2"]
+
+
+def test_migration_steps_run_in_order_and_keep_rows(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'mux.sqlite'}"
+    store = Store(url)
+    store.initialize("c")
+    add_provider(store)
+
+    def add_column(conn):
+        conn.execute(text("ALTER TABLE mux_provider ADD COLUMN extra VARCHAR DEFAULT 'x'"))
+
+    monkeypatch.setattr(migrations, "LATEST", migrations.LATEST + 1)
+    monkeypatch.setitem(migrations.MIGRATIONS, migrations.LATEST, add_column)
+    assert migrations.migrate(store.engine) == migrations.LATEST - 1
+    with store.engine.connect() as conn:
+        assert migrations.current_version(conn) == migrations.LATEST
+        assert conn.execute(text("SELECT name, extra FROM mux_provider")).all() == [("p", "x")]
+    assert migrations.migrate(store.engine) == migrations.LATEST  # nothing left to do
+
+
+def test_newer_schema_is_refused(store, monkeypatch):
+    monkeypatch.setattr(migrations, "LATEST", 0)
+    with pytest.raises(migrations.SchemaTooNew, match="Upgrade jupyter-mux"):
+        migrations.migrate(store.engine)
+
+
+def test_failed_discovery_keeps_last_models(store):
+    add_provider(store)
+    store.set_models("p", None, status="error", error="down")
+    provider = store.snapshot().providers["p"]
+    assert [m.id for m in provider.models] == ["m1", "m2"]
+    assert (provider.status, provider.error) == ("error", "down")
+
+
+def test_duplicate_models_are_folded(store):
+    add_provider(store, models=("a", "b", "a"))
+    assert [m.id for m in store.snapshot().providers["p"].models] == ["a", "b"]
+
+
+def test_workspace_preferred_is_catch_all_first_target(store):
+    add_provider(store)
+    store.create_workspace("w", "d", TargetRecord("p", "m1"))
+    rules = store.snapshot().workspaces["w"].rules
+    assert [(r.kind, r.targets) for r in rules] == [("catch_all", (TargetRecord("p", "m1"),))]
+    store.update_workspace("w", preferred=TargetRecord("p", "m2"))
+    store.update_workspace("w", description="kept", preferred=KEEP)
+    workspace = store.snapshot().workspaces["w"]
+    assert workspace.preferred == TargetRecord("p", "m2") and workspace.description == "kept"
+    store.update_workspace("w", preferred=None)
+    assert store.snapshot().workspaces["w"].preferred is None
+
+
+def test_deleting_provider_keeps_workspace_target(store):
+    add_provider(store)
+    store.create_workspace("w", "", TargetRecord("p", "m1"))
+    store.delete_provider("p")
+    snap = store.snapshot()
+    assert "p" not in snap.providers
+    assert snap.workspaces["w"].preferred == TargetRecord("p", "m1")
+
+
+def test_conflicts_and_missing(store):
+    add_provider(store)
+    with pytest.raises(Conflict):
+        add_provider(store)
+    with pytest.raises(Conflict):
+        store.create_workspace("default", "", None)
+    with pytest.raises(NotFound):
+        store.set_active("ghost")
+    with pytest.raises(Conflict, match="active"):
+        store.delete_workspace("default")
+    store.create_workspace("w", "", None)
+    with pytest.raises(Conflict):
+        store.update_workspace("w", new_name="default")
+    assert sorted(store.snapshot().workspaces) == ["default", "w"]
+
+
+def test_renaming_active_workspace_keeps_it_active(store):
+    store.update_workspace("default", new_name="main")
+    assert store.snapshot().active == "main"
+
+
+def test_predefined_sync(store):
+    row = {
+        "name": "shipped",
+        "type": "vllm",
+        "endpoint": "http://a",
+        "description": "",
+        "auth_type": "none",
+        "api_key_encrypted": None,
+    }
+    store.sync_predefined([row])
+    store.sync_predefined([{**row, "endpoint": "http://b"}])
+    provider = store.snapshot().providers["shipped"]
+    assert provider.predefined and provider.endpoint == "http://b"
+    store.sync_predefined([])
+    assert store.snapshot().providers["shipped"].predefined is False
+
+
+# -- secrets ---------------------------------------------------------------------------------
+
+
+def test_key_file_is_created_private_and_reused(tmp_path):
+    key_file = tmp_path / "keys" / "mux.key"
+    box = SecretBox.from_config("", key_file)
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    token = box.encrypt("sk-123")
+    assert "sk-123" not in token
+    assert SecretBox.from_config("", key_file).decrypt(token) == "sk-123"
+
+
+def test_configured_key_wins_and_wrong_key_is_caught(tmp_path):
+    key = Fernet.generate_key().decode()
+    box = SecretBox.from_config(key, tmp_path / "unused.key")
+    assert not (tmp_path / "unused.key").exists()
+    check = box.key_check()
+    box.verify(check)
+    other = SecretBox(Fernet.generate_key())
+    with pytest.raises(SecretKeyError, match="does not match"):
+        other.verify(check)
+    with pytest.raises(SecretKeyError, match="cannot be decrypted"):
+        other.decrypt(box.encrypt("sk"))
+
+
+def test_malformed_key(tmp_path):
+    with pytest.raises(SecretKeyError, match="malformed"):
+        SecretBox.from_config("not-a-key", tmp_path / "k")
