@@ -17,7 +17,7 @@ from ._version import __version__
 from .errors import MuxError
 from .handlers import HANDLERS
 from .handlers.base import PROXY_KEY, SERVICE_KEY, STARTUP_ERROR_KEY
-from .proxy import Proxy, make_client
+from .proxy import Proxy, Upstreams
 from .secrets import SecretBox, SecretKeyError
 from .service import MuxService
 from .store import Store
@@ -100,12 +100,12 @@ class MuxApp(ExtensionApp):
     startup_error: str | None = None
 
     def initialize_settings(self) -> None:
-        self.client = make_client(self.connect_timeout, self.read_timeout, self.max_connections)
+        self.upstreams = Upstreams(self.connect_timeout, self.read_timeout, self.max_connections)
         try:
             self.service = MuxService(
                 Store(self.db_url),
                 SecretBox.from_config(self.encryption_key, Path(self.encryption_key_file)),
-                self.client,
+                self.upstreams.client,
                 discovery_timeout=httpx.Timeout(
                     self.discovery_timeout, connect=self.connect_timeout
                 ),
@@ -121,7 +121,7 @@ class MuxApp(ExtensionApp):
             return
         if predefined:
             IOLoop.current().add_callback(self.service.refresh_all, predefined)
-        self.settings.update({SERVICE_KEY: self.service, PROXY_KEY: Proxy(self.client)})
+        self.settings.update({SERVICE_KEY: self.service, PROXY_KEY: Proxy(self.upstreams)})
         IOLoop.current().add_callback(self._announce)
 
     def initialize_handlers(self) -> None:
@@ -140,7 +140,7 @@ class MuxApp(ExtensionApp):
         return self.serverapp.connection_url.rstrip("/") + "/mux/v1"
 
     async def stop_extension(self) -> None:
-        await self.client.aclose()
+        await self.upstreams.aclose()
         if self.startup_error is None:
             self.service.close()
 

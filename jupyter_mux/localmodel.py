@@ -19,12 +19,12 @@ They are imported on first use so that importing this module never fails.
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import pathlib
 import socket
 import threading
 import time
-import urllib.error
 import urllib.request
 from http import HTTPStatus
 from types import ModuleType, TracebackType
@@ -200,6 +200,9 @@ def _random_weights(np: Any, rng: Any, normal_tokens: list[str], n_vocab: int) -
     return weights
 
 
+# State column of a listening socket in /proc/net/tcp (see _hang_up_connections).
+_TCP_LISTEN = "0A"
+
 # Servers that never got ready: freeing them might block forever, so they are kept.
 _ABANDONED: list[Any] = []
 
@@ -224,14 +227,20 @@ class LocalLlamaServer:
     thread; the server itself handles concurrent requests (``n_parallel`` slots).
     """
 
-    #: Total context in tokens, shared by all slots (unified KV cache).
-    n_ctx: int = 512
+    #: Context in tokens, shared by all requests in progress (unified KV cache): a request
+    #: that finds it full fails with HTTP 500. 2048 tokens take 1 MB for the tiny model.
+    n_ctx: int = 2048
     #: Requests decoded at the same time.
     n_parallel: int = 4
+    #: Most tokens one request may generate, so that a request without ``max_tokens``
+    #: leaves room for the others (llama.cpp's default is until the context is full).
+    n_predict: int = 256
     #: CPU threads for decoding; a tiny model gains nothing from more.
     n_threads: int = 2
     #: Seconds to wait for the server to get ready once it was constructed.
     start_timeout: float = 30.0
+    #: Seconds :meth:`stop` lets requests in progress finish (see there).
+    stop_timeout: float = 10.0
 
     def __init__(
         self,
@@ -315,10 +324,21 @@ class LocalLlamaServer:
 
         Dropping the last reference to the ``xllamacpp.Server`` runs its C++ destructor,
         which ends the task loop, stops the HTTP server and joins their threads before
-        returning (milliseconds); a request still being decoded may be cut short. The port
-        is closed when this returns.
+        returning; the port is closed when this returns.
+
+        First, requests in progress get up to :attr:`stop_timeout` seconds to finish
+        (milliseconds for the tiny model); then the server hangs up on all its clients,
+        cutting short what is still running. That matters: the destructor holds the GIL
+        while it waits for every HTTP handler to return, and a handler whose request was
+        still decoding returns only once its client hangs up. A client in this same process
+        cannot hang up without the GIL, so it would deadlock the process. Hanging up from
+        the server side needs ``/proc`` (Linux); elsewhere, stop a server only once its
+        in-process clients are done.
         """
         with self._lock:
+            if self._server is not None and self._port is not None:
+                self._wait_idle()
+                _hang_up_connections(self._port)
             self._stop_locked()
 
     def _stop_locked(self) -> None:
@@ -337,6 +357,7 @@ class LocalLlamaServer:
         params.model_alias = {self.alias}  # a set: llama.cpp accepts several aliases
         params.n_ctx = self.n_ctx
         params.n_parallel = self.n_parallel
+        params.n_predict = self.n_predict
         # Without a unified KV cache each slot would get only n_ctx / n_parallel tokens.
         params.kv_unified = True
         params.cpuparams.n_threads = self.n_threads
@@ -348,35 +369,49 @@ class LocalLlamaServer:
             params.api_keys = [self.api_key]
         return params
 
+    def _get(self, path: str) -> bytes:
+        """GET a path of this server (with the API key), raising ``OSError`` unless 200."""
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        request = urllib.request.Request(self.endpoint + path, headers=headers)
+        with urllib.request.urlopen(request, timeout=2) as response:
+            if response.status != HTTPStatus.OK:
+                raise OSError(f"HTTP {response.status}")
+            return response.read()
+
     def _wait_ready(self) -> None:
-        """Wait until ``/health`` answers 200, then until the decoding loop serves ``/slots``.
+        """Wait until ``/health`` answers 200, then until the task loop serves ``/slots``.
 
         The second step works around a race in xllamacpp: ``Server()`` returns before its
         background thread has entered llama.cpp's task loop, and if the object is freed in
         that window the loop misses the stop signal and the destructor waits forever.
-        ``/slots`` is answered by that loop, so an answer proves it runs; ``/health`` alone
-        is answered by the HTTP thread and proves nothing about it.
+        ``/slots`` is answered by that loop, so an answer proves it runs; ``/health`` is
+        answered by the HTTP thread alone and proves nothing about it.
         """
         deadline = time.monotonic() + self.start_timeout
-        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         for path in ("/health", "/slots"):
-            request = urllib.request.Request(self.endpoint + path, headers=headers)
             while True:
                 try:
-                    with urllib.request.urlopen(request, timeout=2) as response:
-                        if response.status == HTTPStatus.OK:
-                            break
-                        problem = f"HTTP {response.status}"
-                except urllib.error.HTTPError as exc:  # 503 while the model loads
-                    problem = f"HTTP {exc.code}"
-                except OSError as exc:
-                    problem = str(exc)
-                if time.monotonic() >= deadline:
-                    raise RuntimeError(
-                        f"llama.cpp at {self.endpoint} did not get ready within "
-                        f"{self.start_timeout}s: GET {path} failed with {problem}"
-                    )
+                    self._get(path)
+                    break
+                except OSError as exc:  # refused, or 503 while the model loads
+                    if time.monotonic() >= deadline:
+                        raise RuntimeError(
+                            f"llama.cpp at {self.endpoint} did not get ready within "
+                            f"{self.start_timeout}s: GET {path} failed: {exc}"
+                        ) from exc
                 time.sleep(0.05)
+
+    def _wait_idle(self) -> None:
+        """Wait, at most :attr:`stop_timeout` seconds, until no slot is decoding."""
+        deadline = time.monotonic() + self.stop_timeout
+        while time.monotonic() < deadline:
+            try:
+                slots = json.loads(self._get("/slots"))
+            except (OSError, ValueError):
+                return  # nothing to learn; stop anyway
+            if not any(slot.get("is_processing") for slot in slots):
+                return
+            time.sleep(0.05)
 
     def __enter__(self) -> LocalLlamaServer:
         return self.start()
@@ -392,6 +427,39 @@ class LocalLlamaServer:
     def __repr__(self) -> str:
         state = self.endpoint if self.running else "stopped"
         return f"<LocalLlamaServer {self.alias!r} {self.model_path.name} {state}>"
+
+
+def _hang_up_connections(port: int) -> None:
+    """Shut down this process's accepted TCP connections on ``port`` (Linux only).
+
+    llama.cpp's sockets are file descriptors of this process: ``/proc/self/net/tcp*``
+    tells which socket inodes have ``port`` as their local port, ``/proc/self/fd`` which
+    descriptors are those inodes. ``shutdown()`` on a duplicate acts on the shared socket,
+    so llama.cpp's handler sees its client gone and returns. The listening socket is left
+    alone: llama.cpp closes it itself, and closing it under its feet risks a double close.
+    """
+    connections: set[str] = set()
+    for table in ("/proc/self/net/tcp", "/proc/self/net/tcp6"):
+        try:
+            rows = pathlib.Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            # sl local_address rem_address st ... inode: "0100007F:1F90 ... 01 ..."
+            fields = row.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            if local_port == port and fields[3] != _TCP_LISTEN:
+                connections.add(f"socket:[{fields[9]}]")
+    if not connections:
+        return
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}") not in connections:
+                continue
+            with socket.socket(fileno=os.dup(int(fd))) as sock:
+                sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            continue  # closed meanwhile, or already shut down
 
 
 def _port_open(port: int) -> bool:

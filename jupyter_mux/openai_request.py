@@ -11,6 +11,7 @@ from .errors import InvalidRequest
 
 # Path under /v1 -> the request kind that routing rules match on.
 ROUTES = {"chat/completions": "chat", "completions": "fim"}
+MUX_PATHS = tuple("/" + route for route in ROUTES)
 
 
 @dataclass(frozen=True, slots=True)

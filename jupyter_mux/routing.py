@@ -10,7 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import httpx
+
 from .errors import NotFound, NoUsableModel
+from .openai_request import MUX_PATHS
 from .providers import openai_compat
 from .providers.registry import PROVIDER_TYPES
 from .store import ProviderRecord, Snapshot, TargetRecord
@@ -26,6 +29,8 @@ class Upstream:
     endpoint: str
     base_url: str
     headers: dict[str, str]
+    # Parsed once here rather than per request: URL parsing is a visible cost at load.
+    urls: dict[str, httpx.URL]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,16 +102,20 @@ class RoutingTable:
 
 def upstream_for(provider: ProviderRecord, api_key: str | None) -> Upstream:
     ptype = PROVIDER_TYPES[provider.type]
-    headers = {"Content-Type": "application/json"}
+    # Plain bodies: the relay passes bytes through, and a compressed stream would be held
+    # back by a decoder.
+    headers = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
     key = api_key if provider.auth_type == "api_key" else None
     headers.update(openai_compat.auth_headers(provider.type, key))
+    base_url = openai_compat.api_base(provider.endpoint)
     return Upstream(
         name=provider.name,
         type=provider.type,
         wire=ptype.wire,
         endpoint=provider.endpoint,
-        base_url=openai_compat.api_base(provider.endpoint),
+        base_url=base_url,
         headers=headers,
+        urls={path: httpx.URL(base_url + path) for path in MUX_PATHS},
     )
 
 

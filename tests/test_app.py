@@ -13,14 +13,28 @@ from cryptography.fernet import Fernet
 
 
 def test_jupyter_mux_command_prints_mux_url_and_serves(tmp_path, free_port):
-    env = {**os.environ, "JUPYTER_DATA_DIR": str(tmp_path / "data"),
-           "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
-           "JUPYTER_CONFIG_DIR": str(tmp_path / "config")}
+    env = {
+        **os.environ,
+        "JUPYTER_DATA_DIR": str(tmp_path / "data"),
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+        "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
+    }
     env.pop("JUPYTER_MUX_ENCRYPTION_KEY", None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_mux", "--no-browser", "--allow-root",
-         f"--port={free_port}", "--IdentityProvider.token=tok", f"--ServerApp.root_dir={tmp_path}"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        [
+            sys.executable,
+            "-m",
+            "jupyter_mux",
+            "--no-browser",
+            "--allow-root",
+            f"--port={free_port}",
+            "--IdentityProvider.token=tok",
+            f"--ServerApp.root_dir={tmp_path}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
     )
     try:
         deadline = time.monotonic() + 60
@@ -32,8 +46,9 @@ def test_jupyter_mux_command_prints_mux_url_and_serves(tmp_path, free_port):
             if "Jupyter Mux:" in line:
                 url = line.split("Jupyter Mux:")[1].strip()
         assert url == f"http://localhost:{free_port}/mux/v1"
-        response = httpx.get(url.replace("/v1", "/api/active"),
-                             headers={"Authorization": "token tok"})
+        response = httpx.get(
+            url.replace("/v1", "/api/active"), headers={"Authorization": "token tok"}
+        )
         assert response.json() == {"name": "default"}
         assert (tmp_path / "data" / "jupyter_mux" / "mux.sqlite").exists()
         key = tmp_path / "data" / "jupyter_mux" / "mux.key"
@@ -60,9 +75,11 @@ class TestWrongEncryptionKey:
         code, error = await api("GET", "providers")
         assert code == 503 and "encryption key does not match" in error["message"]
         async with httpx.AsyncClient() as http:
-            response = await http.post(mux_url + "/chat/completions",
-                                       headers={"Authorization": f"Bearer {token}"},
-                                       json={"messages": []})
+            response = await http.post(
+                mux_url + "/chat/completions",
+                headers={"Authorization": f"Bearer {token}"},
+                json={"messages": []},
+            )
         assert response.status_code == 503
         assert response.json()["error"]["code"] == "mux_unavailable"
 

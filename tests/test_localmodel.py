@@ -7,6 +7,8 @@ and a plain HTTP client, so the mux's own tests can rely on these servers as fix
 from __future__ import annotations
 
 import socket
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -229,6 +231,35 @@ def test_stop_frees_the_port(models: dict[str, Path]) -> None:
     with server:  # and it starts again
         assert httpx.get(server.endpoint + "/health").status_code == 200
     assert not port_accepts(server.port)
+
+
+def test_stop_while_clients_in_this_process_wait(models: dict[str, Path]) -> None:
+    """stop() lets requests in progress finish instead of deadlocking on them."""
+    server = LocalLlamaServer(models["tiny-b"], alias="busy").start()
+    busy = client(server)
+    started = threading.Barrier(5)
+    outcomes: list[str] = []
+
+    def ask() -> None:
+        started.wait()
+        for _ in range(50):
+            try:
+                busy.chat.completions.create(model="busy", messages=MESSAGES, max_tokens=200)
+            except openai.APIConnectionError:
+                outcomes.append("refused")
+                return
+        outcomes.append("done")
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    started.wait()
+    time.sleep(0.2)
+    server.stop()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads)
+    assert len(outcomes) == 4
 
 
 def test_start_errors(models: dict[str, Path], tmp_path: Path) -> None:
