@@ -14,9 +14,17 @@ from ..models import (
     WorkspaceUpdate,
     parse,
 )
+from ..openapi import build_spec
 from .base import ManagementHandler
 
 NAME = r"(?P<name>[^/]+)"
+
+
+class OpenAPIHandler(ManagementHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.write_json(build_spec())
 
 
 class ProviderTypesHandler(ManagementHandler):
@@ -120,6 +128,7 @@ class ActiveHandler(ManagementHandler):
 
 
 HANDLERS = [
+    (r"/mux/api/openapi.json", OpenAPIHandler),
     (r"/mux/api/provider-types", ProviderTypesHandler),
     (r"/mux/api/providers", ProvidersHandler),
     (rf"/mux/api/providers/{NAME}", ProviderHandler),

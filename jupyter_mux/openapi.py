@@ -1,0 +1,292 @@
+"""The OpenAPI document of the whole HTTP surface, built from the same pydantic models that
+validate requests, so the spec cannot drift from the code (a test also checks that every
+route in the server's table is described). `python -m jupyter_mux.openapi` prints it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel
+
+from ._version import __version__
+from .models import (
+    ActiveIn,
+    ActiveOut,
+    ProviderCreate,
+    ProviderOut,
+    ProviderTypeOut,
+    ProviderUpdate,
+    WorkspaceCreate,
+    WorkspaceOut,
+    WorkspaceUpdate,
+)
+
+MODELS: list[type[BaseModel]] = [
+    ActiveIn,
+    ActiveOut,
+    ProviderCreate,
+    ProviderOut,
+    ProviderTypeOut,
+    ProviderUpdate,
+    WorkspaceCreate,
+    WorkspaceOut,
+    WorkspaceUpdate,
+]
+
+OPENAI_SCHEMAS: dict[str, Any] = {
+    "OpenAIError": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["message", "type", "param", "code"],
+                "properties": {
+                    "message": {"type": "string"},
+                    "type": {"type": "string"},
+                    "param": {"type": ["string", "null"]},
+                    "code": {"type": ["string", "null"]},
+                },
+            }
+        },
+    },
+    "ChatRequest": {
+        "type": "object",
+        "required": ["messages"],
+        "description": "An OpenAI chat request; `model` is a placeholder, the workspace "
+        "decides. Other fields pass through to the provider.",
+        "properties": {
+            "model": {"type": "string"},
+            "messages": {
+                "type": "array",
+                "minItems": 1,
+                "items": {
+                    "type": "object",
+                    "required": ["role"],
+                    "properties": {"role": {"type": "string"}},
+                },
+            },
+            "stream": {"type": "boolean"},
+        },
+    },
+    "CompletionRequest": {
+        "type": "object",
+        "required": ["prompt"],
+        "properties": {
+            "model": {"type": "string"},
+            "prompt": {
+                "oneOf": [
+                    {"type": "string"},
+                    {"type": "array", "minItems": 1, "items": {"type": "string"}},
+                    {"type": "array", "minItems": 1, "items": {"type": "integer"}},
+                ]
+            },
+            "suffix": {"type": "string"},
+            "stream": {"type": "boolean"},
+        },
+    },
+    "ModelList": {
+        "type": "object",
+        "properties": {
+            "object": {"const": "list"},
+            "data": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string"},
+                        "object": {"const": "model"},
+                        "created": {"type": "integer"},
+                        "owned_by": {"type": "string"},
+                    },
+                },
+            },
+        },
+    },
+    "JupyterError": {
+        "type": "object",
+        "properties": {"message": {"type": "string"}, "reason": {"type": ["string", "null"]}},
+    },
+    "ModelInfo": {
+        "type": "object",
+        "required": ["id"],
+        "properties": {"id": {"type": "string"}},
+        "additionalProperties": True,
+    },
+}
+
+MUX_HEADERS = {
+    name: {"schema": {"type": "string"}, "description": text}
+    for name, text in (
+        ("X-Mux-Workspace", "The workspace that routed the request."),
+        ("X-Mux-Provider", "The provider that answered."),
+        ("X-Mux-Model", "The model that answered."),
+    )
+}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _op(
+    summary: str,
+    ok: int | None = 200,
+    response: Any = None,
+    body: str | None = None,
+    errors: tuple[int, ...] = (),
+    error_schema: str = "JupyterError",
+) -> dict[str, Any]:
+    operation: dict[str, Any] = {"summary": summary, "responses": {}}
+    if body:
+        operation["requestBody"] = {"required": True, **_json(_ref(body))}
+    if ok == 204:
+        operation["responses"]["204"] = {"description": "Done."}
+    elif ok is not None:
+        operation["responses"][str(ok)] = {"description": "OK.", **_json(response or {})}
+    for status in (403, *errors):
+        operation["responses"][str(status)] = {"description": "Error.", **_json(_ref(error_schema))}
+    return operation
+
+
+def _list(name: str) -> dict[str, Any]:
+    return {"type": "array", "items": _ref(name)}
+
+
+NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+WORKSPACE = {"name": "workspace", "in": "path", "required": True, "schema": {"type": "string"}}
+PIN = {
+    "name": "X-Mux-Workspace",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "Route this request by this workspace.",
+}
+
+
+def _mux_paths(prefix: str, params: list[dict]) -> dict[str, Any]:
+    errors = (400, 401, 404, 409, 429, 502, 503, 504)
+    paths = {}
+    for route, body in (("chat/completions", "ChatRequest"), ("completions", "CompletionRequest")):
+        operation = _op(
+            f"OpenAI {route}, routed by the workspace",
+            None,
+            body=body,
+            errors=errors,
+            error_schema="OpenAIError",
+        )
+        operation["responses"]["200"] = {
+            "description": "One JSON body, or an SSE stream when `stream` is true.",
+            "headers": MUX_HEADERS,
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "text/event-stream": {"schema": {"type": "string"}},
+            },
+        }
+        operation["parameters"] = [*params, PIN]
+        paths[f"{prefix}/v1/{route}"] = {"post": operation}
+    models = _op(
+        "Model ids a client may send",
+        200,
+        _ref("ModelList"),
+        errors=(404, 503),
+        error_schema="OpenAIError",
+    )
+    models["parameters"] = [*params, PIN]
+    paths[f"{prefix}/v1/models"] = {"get": models}
+    return paths
+
+
+def build_spec() -> dict[str, Any]:
+    schemas: dict[str, Any] = dict(OPENAI_SCHEMAS)
+    for model in MODELS:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+    bad = (400, 404, 409, 503)
+    paths: dict[str, Any] = {
+        **_mux_paths("/mux", []),
+        **_mux_paths("/mux/w/{workspace}", [WORKSPACE]),
+        "/mux/api/openapi.json": {"get": _op("This document", 200, {"type": "object"})},
+        "/mux/api/provider-types": {
+            "get": _op("Provider types and their defaults", 200, _list("ProviderTypeOut"))
+        },
+        "/mux/api/providers": {
+            "get": _op("List providers", 200, _list("ProviderOut"), errors=(503,)),
+            "post": _op(
+                "Add a provider and discover its models",
+                201,
+                _ref("ProviderOut"),
+                "ProviderCreate",
+                bad,
+            ),
+        },
+        "/mux/api/providers/{name}": {
+            "parameters": [NAME],
+            "get": _op("One provider", 200, _ref("ProviderOut"), errors=(404, 503)),
+            "patch": _op(
+                "Change a provider; an absent or empty api_key keeps the stored one",
+                200,
+                _ref("ProviderOut"),
+                "ProviderUpdate",
+                bad,
+            ),
+            "delete": _op("Delete a provider", 204, errors=(403, 404, 503)),
+        },
+        "/mux/api/providers/{name}/models": {
+            "parameters": [NAME],
+            "get": _op(
+                "The provider's discovered models", 200, _list("ModelInfo"), errors=(404, 503)
+            ),
+        },
+        "/mux/api/providers/{name}/refresh": {
+            "parameters": [NAME],
+            "post": _op(
+                "Discover the provider's models again", 200, _ref("ProviderOut"), errors=(404, 503)
+            ),
+        },
+        "/mux/api/workspaces": {
+            "get": _op("List workspaces", 200, _list("WorkspaceOut"), errors=(503,)),
+            "post": _op("Create a workspace", 201, _ref("WorkspaceOut"), "WorkspaceCreate", bad),
+        },
+        "/mux/api/workspaces/{name}": {
+            "parameters": [NAME],
+            "get": _op("One workspace", 200, _ref("WorkspaceOut"), errors=(404, 503)),
+            "patch": _op(
+                "Change a workspace; `preferred: null` clears its model",
+                200,
+                _ref("WorkspaceOut"),
+                "WorkspaceUpdate",
+                bad,
+            ),
+            "delete": _op("Delete a workspace (not the active one)", 204, errors=(404, 409, 503)),
+        },
+        "/mux/api/active": {
+            "get": _op("The active workspace", 200, _ref("ActiveOut"), errors=(503,)),
+            "put": _op("Activate a workspace", 200, _ref("ActiveOut"), "ActiveIn", bad),
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "jupyter-mux",
+            "version": __version__,
+            "description": "Model muxing for Jupyter. Every route needs Jupyter "
+            "authentication: `Authorization: token <t>` or `Bearer <t>`.",
+        },
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"jupyterToken": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"jupyterToken": []}],
+        "paths": paths,
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(build_spec(), indent=1, sort_keys=True))
