@@ -18,6 +18,7 @@ They are imported on first use so that importing this module never fails.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
@@ -27,6 +28,7 @@ import threading
 import time
 import urllib.request
 from http import HTTPStatus
+from socket import AF_INET, SOCK_STREAM
 from types import ModuleType, TracebackType
 from typing import Any
 
@@ -200,7 +202,7 @@ def _random_weights(np: Any, rng: Any, normal_tokens: list[str], n_vocab: int) -
     return weights
 
 
-# State column of a listening socket in /proc/net/tcp (see _hang_up_connections).
+# State column of a listening socket in /proc/net/tcp.
 _TCP_LISTEN = "0A"
 
 # Servers that never got ready: freeing them might block forever, so they are kept.
@@ -326,19 +328,19 @@ class LocalLlamaServer:
         which ends the task loop, stops the HTTP server and joins their threads before
         returning; the port is closed when this returns.
 
-        First, requests in progress get up to :attr:`stop_timeout` seconds to finish
-        (milliseconds for the tiny model); then the server hangs up on all its clients,
-        cutting short what is still running. That matters: the destructor holds the GIL
-        while it waits for every HTTP handler to return, and a handler whose request was
-        still decoding returns only once its client hangs up. A client in this same process
-        cannot hang up without the GIL, so it would deadlock the process. Hanging up from
-        the server side needs ``/proc`` (Linux); elsewhere, stop a server only once its
-        in-process clients are done.
+        Before that, requests in progress get up to :attr:`stop_timeout` seconds to finish
+        (milliseconds for the tiny model); then the listening socket and all connections
+        are shut down, cutting short what still runs. That matters: the destructor holds
+        the GIL while it waits for every HTTP handler to return, and a handler whose
+        request is unfinished returns only once its client hangs up, which a client in
+        this same process cannot do without the GIL: a deadlock. Shutting the sockets down
+        from here needs ``/proc`` (Linux); elsewhere, stop a server only once its clients
+        in this process are done.
         """
         with self._lock:
             if self._server is not None and self._port is not None:
                 self._wait_idle()
-                _hang_up_connections(self._port)
+                _hang_up(self._port, timeout=self.stop_timeout)
             self._stop_locked()
 
     def _stop_locked(self) -> None:
@@ -429,37 +431,55 @@ class LocalLlamaServer:
         return f"<LocalLlamaServer {self.alias!r} {self.model_path.name} {state}>"
 
 
-def _hang_up_connections(port: int) -> None:
-    """Shut down this process's accepted TCP connections on ``port`` (Linux only).
+def _hang_up(port: int, timeout: float) -> None:
+    """Shut down this process's TCP sockets on local ``port``, and wait until they are closed.
 
-    llama.cpp's sockets are file descriptors of this process: ``/proc/self/net/tcp*``
-    tells which socket inodes have ``port`` as their local port, ``/proc/self/fd`` which
-    descriptors are those inodes. ``shutdown()`` on a duplicate acts on the shared socket,
-    so llama.cpp's handler sees its client gone and returns. The listening socket is left
-    alone: llama.cpp closes it itself, and closing it under its feet risks a double close.
+    These are llama.cpp's listening socket and its clients' connections: once the listener
+    is shut down no request can arrive any more (its accept fails and llama.cpp closes it),
+    and a handler whose connection is shut down sees its client gone and returns. Sockets
+    accepted meanwhile are caught by the next round. Needs Linux's ``/proc``; elsewhere
+    this does nothing. ``shutdown()`` on a duplicate descriptor acts on the shared socket.
+    (The address family given to ``fromfd`` does not matter for ``shutdown``.)
     """
-    connections: set[str] = set()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        sockets = _sockets_on_port(port)
+        if not sockets:
+            return
+        for fd, inode in sockets:
+            # Errors: closed meanwhile, or shut down already.
+            with contextlib.suppress(OSError), socket.fromfd(fd, AF_INET, SOCK_STREAM) as sock:
+                if os.fstat(sock.fileno()).st_ino == inode:  # else the number was reused
+                    sock.shutdown(socket.SHUT_RDWR)
+        time.sleep(0.02)
+
+
+def _sockets_on_port(port: int) -> list[tuple[int, int]]:
+    """(descriptor, inode) of this process's TCP sockets whose local port is ``port``.
+
+    ``/proc/self/net/tcp*`` lists the sockets of the network namespace with their local
+    address and inode; ``/proc/self/fd`` tells which inodes are this process's. Listening
+    sockets come first, so that shutting down in this order admits no new connection.
+    """
+    inodes: dict[int, bool] = {}  # inode -> listening
     for table in ("/proc/self/net/tcp", "/proc/self/net/tcp6"):
         try:
             rows = pathlib.Path(table).read_text().splitlines()[1:]
         except OSError:
             continue
         for row in rows:
-            # sl local_address rem_address st ... inode: "0100007F:1F90 ... 01 ..."
+            # "sl local_address rem_address st ... inode ...", addresses as "HEXIP:HEXPORT"
             fields = row.split()
-            local_port = int(fields[1].rsplit(":", 1)[1], 16)
-            if local_port == port and fields[3] != _TCP_LISTEN:
-                connections.add(f"socket:[{fields[9]}]")
-    if not connections:
-        return
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            if os.readlink(f"/proc/self/fd/{fd}") not in connections:
-                continue
-            with socket.socket(fileno=os.dup(int(fd))) as sock:
-                sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            continue  # closed meanwhile, or already shut down
+            if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes[int(fields[9])] = fields[3] == _TCP_LISTEN
+    found = []
+    with contextlib.suppress(OSError):
+        for name in os.listdir("/proc/self/fd"):
+            with contextlib.suppress(OSError):
+                target = os.readlink(f"/proc/self/fd/{name}")
+                if target.startswith("socket:[") and int(target[8:-1]) in inodes:
+                    found.append((int(name), int(target[8:-1])))
+    return sorted(found, key=lambda fd_inode: not inodes[fd_inode[1]])
 
 
 def _port_open(port: int) -> bool:

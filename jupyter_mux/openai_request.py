@@ -11,15 +11,18 @@ from .errors import InvalidRequest
 
 # Path under /v1 -> the request kind that routing rules match on.
 ROUTES = {"chat/completions": "chat", "completions": "fim"}
-MUX_PATHS = tuple("/" + route for route in ROUTES)
 
 
 @dataclass(frozen=True, slots=True)
 class MuxRequest:
-    path: str
     kind: str
     body: dict[str, Any]
     stream: bool
+
+    @property
+    def include_usage(self) -> bool:
+        options = self.body.get("stream_options")
+        return isinstance(options, dict) and options.get("include_usage") is True
 
 
 def parse_request(route: str, raw: bytes) -> MuxRequest:
@@ -39,7 +42,7 @@ def parse_request(route: str, raw: bytes) -> MuxRequest:
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise InvalidRequest("'stream' must be true or false.", param="stream")
-    return MuxRequest("/" + route, kind, body, stream)
+    return MuxRequest(kind, body, stream)
 
 
 def _check_messages(messages: Any) -> None:

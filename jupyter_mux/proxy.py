@@ -16,6 +16,7 @@ import httpx
 from httpx_aiohttp import AiohttpTransport
 
 from .errors import MuxError, UpstreamError
+from .openai_request import MuxRequest
 from .routing import Target, Upstream
 
 MAX_ERROR_BODY = 64 * 1024
@@ -69,43 +70,95 @@ class Proxy:
     def __init__(self, upstreams: Upstreams) -> None:
         self.upstreams = upstreams
 
-    async def relay(
-        self, target: Target, path: str, content: bytes, *, stream: bool, sink: Sink
-    ) -> None:
+    async def relay(self, target: Target, request: MuxRequest, *, sink: Sink) -> None:
         upstream = target.upstream
         assert upstream is not None  # routing never selects a target without a provider
-        if upstream.wire != "openai":
+        wire = upstream.wire
+        if wire is None:
             raise MuxError(
                 f"Provider '{upstream.name}' is of type '{upstream.type}', whose wire format "
-                "the mux does not speak yet; use an OpenAI-compatible provider.",
+                "this version of the mux does not speak; use another provider.",
                 status=501,
                 code="provider_not_supported",
             )
-        request = self.upstreams.request(upstream.urls[path], upstream.headers, content)
+        content = wire.build_request(request.kind, request.body, target.model)
+        outgoing = self.upstreams.request(upstream.urls[request.kind], upstream.headers, content)
         try:
-            response = await self.upstreams.transport.handle_async_request(request)
+            response = await self.upstreams.transport.handle_async_request(outgoing)
         except httpx.HTTPError as exc:
             raise upstream_failure(upstream, exc) from None
         try:
             if response.status_code >= 400:
                 raise await error_from_response(upstream, response)
-            content_type = response.headers.get("content-type", "application/json")
-            if not stream:
-                try:
-                    body = await response.aread()
-                except httpx.HTTPError as exc:
-                    raise upstream_failure(upstream, exc) from None
-                sink.begin(response.status_code, content_type)
-                await sink.send(body)
-                return
-            sink.begin(response.status_code, content_type)
-            try:
-                async for chunk in response.aiter_raw():
-                    await sink.send(chunk)
-            except httpx.HTTPError as exc:
-                await sink.send(sse_error(upstream_failure(upstream, exc)))
+            if request.stream:
+                await self._relay_stream(upstream, target, request, response, sink)
+            else:
+                await self._relay_body(upstream, target, request, response, sink)
         finally:
             await response.aclose()
+
+    @staticmethod
+    async def _relay_body(
+        upstream: Upstream,
+        target: Target,
+        request: MuxRequest,
+        response: httpx.Response,
+        sink: Sink,
+    ) -> None:
+        try:
+            body = await response.aread()
+        except httpx.HTTPError as exc:
+            raise upstream_failure(upstream, exc) from None
+        content_type = response.headers.get("content-type", "application/json")
+        translate = upstream.wire.translate_response if upstream.wire else None
+        if translate is not None:
+            try:
+                payload = json.loads(body)
+                body = json.dumps(translate(request.kind, payload, target.model)).encode()
+            except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                raise malformed(upstream, exc) from None
+            content_type = "application/json"
+        sink.begin(response.status_code, content_type)
+        await sink.send(body)
+
+    @staticmethod
+    async def _relay_stream(
+        upstream: Upstream,
+        target: Target,
+        request: MuxRequest,
+        response: httpx.Response,
+        sink: Sink,
+    ) -> None:
+        """Chunks go on as they come; a translated stream is re-framed as OpenAI SSE."""
+        make = upstream.wire.stream_translator if upstream.wire else None
+        translator = (
+            make(request.kind, target.model, include_usage=request.include_usage)
+            if make is not None
+            else None
+        )
+        content_type = response.headers.get("content-type", "text/event-stream")
+        sink.begin(response.status_code, "text/event-stream" if translator else content_type)
+        try:
+            async for chunk in response.aiter_raw():
+                out = translator.feed(chunk) if translator else chunk
+                if out:
+                    await sink.send(out)
+            if translator:
+                tail = translator.close()
+                if tail:
+                    await sink.send(tail)
+        except httpx.HTTPError as exc:
+            await sink.send(sse_error(upstream_failure(upstream, exc)))
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            await sink.send(sse_error(malformed(upstream, exc)))
+
+
+def malformed(upstream: Upstream, exc: Exception) -> UpstreamError:
+    return UpstreamError(
+        f"Provider '{upstream.name}' sent an answer the mux could not read: {exc}.",
+        status=502,
+        code="upstream_malformed",
+    )
 
 
 def sse_error(error: MuxError) -> bytes:

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 import httpx
 
 from .errors import NotFound, NoUsableModel
-from .openai_request import MUX_PATHS
-from .providers import openai_compat
 from .providers.registry import PROVIDER_TYPES
+from .providers.wire import WIRES, Wire
 from .store import ProviderRecord, Snapshot, TargetRecord
 
 
@@ -25,11 +24,11 @@ class Upstream:
 
     name: str
     type: str
-    wire: str
     endpoint: str
+    wire: Wire | None  # None: a type whose wire format this version does not speak
     base_url: str
     headers: dict[str, str]
-    # Parsed once here rather than per request: URL parsing is a visible cost at load.
+    # Request kind -> URL, parsed once here rather than per request (a visible cost at load).
     urls: dict[str, httpx.URL]
 
 
@@ -101,21 +100,25 @@ class RoutingTable:
 
 
 def upstream_for(provider: ProviderRecord, api_key: str | None) -> Upstream:
-    ptype = PROVIDER_TYPES[provider.type]
+    wire = WIRES.get(PROVIDER_TYPES[provider.type].wire)
     # Plain bodies: the relay passes bytes through, and a compressed stream would be held
     # back by a decoder.
     headers = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
     key = api_key if provider.auth_type == "api_key" else None
-    headers.update(openai_compat.auth_headers(provider.type, key))
-    base_url = openai_compat.api_base(provider.endpoint)
+    base_url = provider.endpoint
+    urls: dict[str, httpx.URL] = {}
+    if wire is not None:
+        headers.update(wire.auth_headers(provider.type, key))
+        base_url = wire.api_base(provider.endpoint)
+        urls = {kind: httpx.URL(base_url + path) for kind, path in wire.paths.items()}
     return Upstream(
         name=provider.name,
         type=provider.type,
-        wire=ptype.wire,
         endpoint=provider.endpoint,
+        wire=wire,
         base_url=base_url,
         headers=headers,
-        urls={path: httpx.URL(base_url + path) for path in MUX_PATHS},
+        urls=urls,
     )
 
 

@@ -30,10 +30,9 @@ from .models import (
     WorkspaceUpdate,
     parse,
 )
-from .providers import openai_compat
 from .providers.registry import PROVIDER_TYPES
 from .proxy import provider_message, upstream_failure
-from .routing import RoutingTable, build_table, target_problem, upstream_for
+from .routing import RoutingTable, Upstream, build_table, target_problem, upstream_for
 from .secrets import SecretBox
 from .store import KEEP, ModelRecord, ProviderRecord, Snapshot, Store, TargetRecord
 
@@ -169,28 +168,25 @@ class MuxService:
             except Exception:  # start-up must not die because one provider is odd
                 self.log.exception("jupyter-mux: could not refresh provider %s", name)
 
-    async def _discover(self, upstream: Any) -> list[ModelRecord]:
-        if upstream.wire != "openai":
+    async def _discover(self, upstream: Upstream) -> list[ModelRecord]:
+        if upstream.wire is None:
             raise DiscoveryError(
                 f"Provider type '{upstream.type}' is not supported by this version of the mux."
             )
         try:
-            response = await self.client.get(
-                f"{upstream.base_url}/models",
-                headers=upstream.headers,
-                timeout=self.discovery_timeout,
+            return await upstream.wire.discover(
+                self.client, upstream.base_url, upstream.headers, self.discovery_timeout
             )
-        except httpx.HTTPError as exc:
-            raise DiscoveryError(upstream_failure(upstream, exc).message) from None
-        if response.status_code >= 400:
+        except httpx.HTTPStatusError as exc:
+            response = exc.response
             message = provider_message(response.content) or response.reason_phrase
             raise DiscoveryError(
-                f"{upstream.base_url}/models answered {response.status_code}: {message}"
-            )
-        try:
-            return openai_compat.parse_models(response.json())
+                f"{response.request.url} answered {response.status_code}: {message}"
+            ) from None
+        except httpx.HTTPError as exc:
+            raise DiscoveryError(upstream_failure(upstream, exc).message) from None
         except ValueError as exc:
-            raise DiscoveryError(f"{upstream.base_url}/models: {exc}") from None
+            raise DiscoveryError(f"{upstream.base_url}: {exc}") from None
 
     def _encrypt(self, api_key: str | None) -> str | None:
         return self.secrets.encrypt(api_key) if api_key else None

@@ -96,9 +96,13 @@ def test_provider_message(raw, message):
 
 def test_parse_chat_request():
     request = parse_request("chat/completions", b'{"messages": [{"role": "user"}]}')
-    assert (request.path, request.kind, request.stream) == ("/chat/completions", "chat", False)
-    fim = parse_request("completions", b'{"prompt": ["a", "b"], "suffix": "x", "stream": true}')
-    assert (fim.kind, fim.stream) == ("fim", True)
+    assert (request.kind, request.stream, request.include_usage) == ("chat", False, False)
+    fim = parse_request(
+        "completions",
+        b'{"prompt": ["a"], "suffix": "x", "stream": true, "stream_options": '
+        b'{"include_usage": true}}',
+    )
+    assert (fim.kind, fim.stream, fim.include_usage) == ("fim", True, True)
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,6 @@ from tornado.iostream import StreamClosedError
 
 from ..errors import MuxError
 from ..openai_request import parse_request
-from ..providers import openai_compat
 from ..routing import Target, WorkspaceRoute
 from .base import BaseHandler
 
@@ -55,15 +54,12 @@ class CompletionsHandler(OpenAIHandler):
         self.set_header("X-Mux-Provider", target.provider)
         self.set_header("X-Mux-Model", target.model)
         self._streaming = request.stream
-        content = openai_compat.build_body(request.body, target.model)
         # The relay runs in this handler's own task, not a new one: a task per request costs
         # an extra event-loop turn, measurable at load. A hang-up cancels this task while it
         # waits on the upstream (see on_connection_close).
         self._relaying = asyncio.current_task()
         try:
-            await self.proxy.relay(
-                target, request.path, content, stream=request.stream, sink=self
-            )
+            await self.proxy.relay(target, request, sink=self)
         except (asyncio.CancelledError, StreamClosedError):
             if self._relaying is not None:
                 raise
