@@ -14,8 +14,20 @@ from .recording_upstream import RecordingUpstream
 MESSAGES = [{"role": "user", "content": "Say something."}]
 
 
+_clients: list[openai.AsyncOpenAI] = []
+
+
 def client(mux_url: str, token: str, **kw) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(base_url=mux_url, api_key=token, max_retries=0, **kw)
+    _clients.append(openai.AsyncOpenAI(base_url=mux_url, api_key=token, max_retries=0, **kw))
+    return _clients[-1]
+
+
+@pytest.fixture(autouse=True)
+def close_clients(jp_asyncio_loop):
+    """Close each test's clients on the loop they ran on, before pytest-jupyter closes it."""
+    yield
+    jp_asyncio_loop.run_until_complete(asyncio.gather(*(c.close() for c in _clients)))
+    _clients.clear()
 
 
 async def answer_headers(mux_url: str, token: str, **kw) -> httpx.Headers:
@@ -404,3 +416,54 @@ async def test_client_disconnect_cancels_upstream(api, mux_url, token):
                 if line.startswith("data:"):
                     break  # hang up after the first chunk
         assert await asyncio.to_thread(up.disconnects.wait, 30)
+
+
+# -- the hot path ----------------------------------------------------------------------------
+
+
+async def test_mux_requests_do_not_touch_the_database(two_llamas, jp_serverapp, mux_url, token):
+    from sqlalchemy import event
+
+    engine = jp_serverapp.web_app.settings["jupyter_mux_service"].store.engine
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        async with client(mux_url, token) as c:
+            for stream in (False, True):
+                await c.chat.completions.create(model="x", messages=MESSAGES, max_tokens=2,
+                                                stream=stream)
+            await c.models.list()
+        assert statements == []
+        await two_llamas.ok("PUT", "active", {"name": "wb"})
+        assert statements, "the listener is live: a management write does use the database"
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+async def test_keys_never_reach_the_logs(api, mux_url, token):
+    import io
+    import logging
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    secret = "sk-never-log-me-5d1e"
+    try:
+        with RecordingUpstream(status=401) as up:
+            await api("POST", "providers", {"name": "k", "type": "openai",
+                                            "endpoint": up.endpoint, "api_key": secret})
+            await api("PATCH", "providers/k", {"api_key": secret + "2"})
+            await raw_post(mux_url, token, json.dumps({"messages": MESSAGES}))
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+    logged = stream.getvalue()
+    assert "/v1/models" in logged  # the capture saw the traffic
+    assert secret not in logged
