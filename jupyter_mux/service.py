@@ -107,19 +107,22 @@ class MuxService:
         return [{**m.info, "id": m.id} for m in _provider(snapshot, name).models]
 
     async def create_provider(self, body: ProviderCreate) -> ProviderOut:
-        ptype = PROVIDER_TYPES[body.type]
-        auth_type = body.auth_type or ("api_key" if body.api_key else ptype.default_auth)
-        _check_auth(body.type, auth_type, body.api_key)
-        await self._db(
-            self.store.create_provider,
-            name=body.name,
-            type=body.type,
-            endpoint=body.endpoint or ptype.default_endpoint,
-            description=body.description,
-            auth_type=auth_type,
-            api_key_encrypted=self._encrypt(body.api_key),
-        )
+        await self._db(self.store.create_provider, **self._new_provider(body, body.api_key))
         return await self.refresh_provider(body.name)
+
+    def _new_provider(self, body: ProviderCreate, api_key: str | None) -> dict[str, Any]:
+        """A new provider's row, the type's defaults filled in for what the body left out."""
+        ptype = PROVIDER_TYPES[body.type]
+        auth_type = body.auth_type or ("api_key" if api_key else ptype.default_auth)
+        _check_auth(body.type, auth_type, api_key)
+        return {
+            "name": body.name,
+            "type": body.type,
+            "endpoint": body.endpoint or ptype.default_endpoint,
+            "description": body.description,
+            "auth_type": auth_type,
+            "api_key_encrypted": self._encrypt(api_key),
+        }
 
     async def update_provider(self, name: str, body: ProviderUpdate) -> ProviderOut:
         snapshot = await self._db(self.store.snapshot)
@@ -194,19 +197,12 @@ class MuxService:
     def _predefined_row(self, index: int, spec: dict[str, Any]) -> dict[str, Any]:
         try:
             body = parse(PredefinedProvider, spec)
+            api_key = body.api_key or (
+                os.environ.get(body.api_key_env) if body.api_key_env else None
+            )
+            return self._new_provider(body, api_key)
         except InvalidRequest as exc:
             raise InvalidRequest(f"c.MuxApp.providers[{index}]: {exc.message}") from None
-        ptype = PROVIDER_TYPES[body.type]
-        api_key = body.api_key or (os.environ.get(body.api_key_env) if body.api_key_env else None)
-        auth_type = body.auth_type or ("api_key" if api_key else ptype.default_auth)
-        return {
-            "name": body.name,
-            "type": body.type,
-            "endpoint": body.endpoint or ptype.default_endpoint,
-            "description": body.description,
-            "auth_type": auth_type,
-            "api_key_encrypted": self._encrypt(api_key),
-        }
 
     # -- workspaces ------------------------------------------------------------------------
 
