@@ -15,7 +15,7 @@ import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
-from .errors import MuxError, UpstreamError
+from .errors import InvalidRequest, MuxError, UpstreamError
 from .openai_request import MuxRequest
 from .routing import Target, Upstream
 
@@ -81,7 +81,10 @@ class Proxy:
                 status=501,
                 code="provider_not_supported",
             )
-        content = wire.build_request(request.kind, request.body, target.model)
+        try:
+            content = wire.build_request(request.kind, request.body, target.model)
+        except ValueError as exc:
+            raise InvalidRequest(f"{exc} (provider '{upstream.name}', {upstream.type})") from None
         outgoing = self.upstreams.request(upstream.urls[request.kind], upstream.headers, content)
         try:
             response = await self.upstreams.transport.handle_async_request(outgoing)

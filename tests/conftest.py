@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import openai
 import pytest
 
 from jupyter_mux.localmodel import LocalLlamaServer, write_tiny_model
@@ -163,3 +165,20 @@ async def _two_llamas(api: Api, llama_a: LocalLlamaServer, llama_b: LocalLlamaSe
     )
     await api.ok("PUT", "active", {"name": "wa"})
     return api
+
+
+_clients: list[openai.AsyncOpenAI] = []
+
+
+def client(base_url: str, token: str, **kw: Any) -> openai.AsyncOpenAI:
+    """An async openai SDK client, closed after the test (see close_clients)."""
+    _clients.append(openai.AsyncOpenAI(base_url=base_url, api_key=token, max_retries=0, **kw))
+    return _clients[-1]
+
+
+@pytest.fixture(autouse=True)
+def close_clients(jp_asyncio_loop: Any) -> Iterator[None]:
+    """Close each test's clients on the loop they ran on, before pytest-jupyter closes it."""
+    yield
+    jp_asyncio_loop.run_until_complete(asyncio.gather(*(c.close() for c in _clients)))
+    _clients.clear()

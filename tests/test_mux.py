@@ -9,25 +9,10 @@ import httpx
 import openai
 import pytest
 
+from .conftest import client
 from .recording_upstream import RecordingUpstream
 
 MESSAGES = [{"role": "user", "content": "Say something."}]
-
-
-_clients: list[openai.AsyncOpenAI] = []
-
-
-def client(mux_url: str, token: str, **kw) -> openai.AsyncOpenAI:
-    _clients.append(openai.AsyncOpenAI(base_url=mux_url, api_key=token, max_retries=0, **kw))
-    return _clients[-1]
-
-
-@pytest.fixture(autouse=True)
-def close_clients(jp_asyncio_loop):
-    """Close each test's clients on the loop they ran on, before pytest-jupyter closes it."""
-    yield
-    jp_asyncio_loop.run_until_complete(asyncio.gather(*(c.close() for c in _clients)))
-    _clients.clear()
 
 
 async def answer_headers(mux_url: str, token: str, **kw) -> httpx.Headers:

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 import httpx
 
 from ..store import ModelRecord
-from . import openai_compat
+from . import ollama, openai_compat
 
 
 class StreamTranslator(Protocol):
@@ -31,6 +31,7 @@ class Wire:
     ]
     # Request kind ("chat" or "fim") -> path under api_base.
     paths: dict[str, str]
+    # Raises ValueError, with a message for the user, for a request it cannot express.
     build_request: Callable[[str, dict[str, Any], str], bytes]
     # None: the provider already answers in OpenAI's format, pass bytes through.
     translate_response: Callable[[str, dict[str, Any], str], dict[str, Any]] | None = None
@@ -46,4 +47,15 @@ OPENAI = Wire(
     build_request=lambda _kind, body, model: openai_compat.build_body(body, model),
 )
 
-WIRES: dict[str, Wire] = {w.name: w for w in (OPENAI,)}
+OLLAMA = Wire(
+    name="ollama",
+    api_base=ollama.api_base,
+    auth_headers=lambda _type, api_key: ollama.auth_headers(api_key),
+    discover=ollama.discover,
+    paths=ollama.PATHS,
+    build_request=ollama.build_request,
+    translate_response=ollama.translate_response,
+    stream_translator=ollama.StreamTranslator,
+)
+
+WIRES: dict[str, Wire] = {w.name: w for w in (OPENAI, OLLAMA)}

@@ -1,0 +1,683 @@
+"""Ollama's native REST API (`/api/tags`, `/api/chat`, `/api/generate`), spoken on behalf of
+OpenAI clients.
+
+Ollama also serves an OpenAI-compatible `/v1`, but the native API is the one its reference
+documents in full: it reports `done_reason` and token counts on every final answer, streams
+a model's `thinking` separately, and lists models with their details (family, size,
+quantization). The price is a
+translation in both directions, which lives here as pure functions over dicts and bytes so
+that it can be tested on recorded payloads without a server: only `discover` does I/O.
+
+Where the two APIs do not line up, the choices are:
+
+* Ollama streams by default and OpenAI does not, so every request states `stream` explicitly.
+* Ollama only takes images inline (base64). `data:` URLs are unpacked; an image at an
+  http(s) URL raises `ValueError`, because fetching it would be I/O, and silently dropping it
+  would have the model answer questions about an image it never saw.
+* OpenAI's `developer` role becomes `system`; a `tool` message names its tool (`tool_name`),
+  found through the `tool_call_id` of the assistant turn that asked for it.
+* Ollama has no `tool_choice`: `"none"` leaves the tools out, anything else sends them.
+* `reasoning_effort` becomes Ollama's `think` ("none" turns it off, "minimal" is "low"), and
+  a non-standard top-level `think` passes through as is; neither is sent unless asked for,
+  since models that cannot think reject the field.
+* OpenAI fields with no Ollama meaning (`n`, `logprobs`, `user`, `echo`, ...) are dropped;
+  legacy completions get no default `max_tokens` of 16, Ollama's own default applies.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+import uuid
+from datetime import datetime
+from typing import Any
+from urllib.parse import unquote_to_bytes
+
+import httpx
+
+from ..store import ModelRecord
+
+# Request kind -> path under `api_base`.
+PATHS: dict[str, str] = {"chat": "/api/chat", "fim": "/api/generate"}
+
+# OpenAI sampling fields that Ollama's `options` take under the same name. `top_k`, `min_p`
+# and `repeat_penalty` are not OpenAI's, but clients written for local servers send them.
+_SAME_NAME_OPTIONS = (
+    "temperature",
+    "top_p",
+    "top_k",
+    "min_p",
+    "seed",
+    "presence_penalty",
+    "frequency_penalty",
+    "repeat_penalty",
+)
+
+# OpenAI `reasoning_effort` -> Ollama `think`; Ollama knows only off/on and three levels.
+_THINK_LEVELS: dict[str, bool | str] = {
+    "none": False,
+    "minimal": "low",
+    "low": "low",
+    "medium": "medium",
+    "high": "high",
+}
+
+# The fields of a `/api/tags` entry's `details` kept as model metadata, flattened.
+_DETAIL_FIELDS = (
+    "format",
+    "family",
+    "families",
+    "parameter_size",
+    "quantization_level",
+    "parent_model",
+)
+
+
+# --- endpoint and discovery -------------------------------------------------------------
+
+
+def api_base(endpoint: str) -> str:
+    """Users paste Ollama's root, its OpenAI-compatible `/v1`, or its native `/api`; all
+    three mean the same server, and the native paths are appended to the root."""
+    base = endpoint.strip().rstrip("/")
+    for suffix in ("/v1", "/api"):
+        if base.endswith(suffix):
+            base = base[: -len(suffix)].rstrip("/")
+            break
+    return base
+
+
+def auth_headers(api_key: str | None) -> dict[str, str]:
+    """Ollama itself has no authentication, but one published behind a reverse proxy (or
+    Ollama's hosted service) expects a bearer token."""
+    return {"Authorization": f"Bearer {api_key}"} if api_key else {}
+
+
+def parse_models(payload: Any) -> list[ModelRecord]:
+    """Read `GET /api/tags`. The model's `name` ("llama3.2:1b") is what `/api/chat` takes;
+    size, digest, date and the `details` (family, parameter size, quantization) are kept
+    flat as metadata so the UI can tell a 1B Q4 model from a 70B one."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("models"), list):
+        raise ValueError("the Ollama tags endpoint did not answer a {'models': [...]} list")
+    models = []
+    for entry in payload["models"]:
+        if not isinstance(entry, dict):
+            continue
+        name = entry.get("name") or entry.get("model")
+        if not isinstance(name, str) or not name:
+            continue
+        info: dict[str, Any] = {
+            k: v
+            for k, v in entry.items()
+            if k not in ("name", "details") and v is not None and not (k == "model" and v == name)
+        }
+        details = entry.get("details")
+        if isinstance(details, dict):
+            info.update({k: details[k] for k in _DETAIL_FIELDS if details.get(k) not in (None, "")})
+        models.append(ModelRecord(name, info))
+    return models
+
+
+async def discover(
+    client: httpx.AsyncClient, base_url: str, headers: dict[str, str], timeout: httpx.Timeout
+) -> list[ModelRecord]:
+    """List the models pulled into this Ollama (its `/api/tags`)."""
+    response = await client.get(f"{base_url}/api/tags", headers=headers, timeout=timeout)
+    response.raise_for_status()
+    return parse_models(response.json())
+
+
+def request_path(kind: str) -> str:
+    """Chat goes to `/api/chat`; fill-in-the-middle to `/api/generate`, the one endpoint
+    that takes a `suffix`."""
+    try:
+        return PATHS[kind]
+    except KeyError:
+        raise ValueError(f"unknown request kind {kind!r}") from None
+
+
+def error_message(payload: Any) -> str | None:
+    """Ollama reports failures as `{"error": "..."}`, both as an error response's body and
+    as a line of a stream; a proxy in front of it may use OpenAI's `{"error": {"message"}}`.
+    Raw bytes or text are parsed first; anything else yields None."""
+    if isinstance(payload, (bytes, bytearray, str)):
+        try:
+            payload = json.loads(payload)
+        except ValueError:
+            return None
+    if not isinstance(payload, dict):
+        return None
+    error = payload.get("error")
+    if isinstance(error, str) and error:
+        return error
+    if isinstance(error, dict) and isinstance(error.get("message"), str) and error["message"]:
+        return error["message"]
+    return None
+
+
+# --- requests ---------------------------------------------------------------------------
+
+
+def build_request(kind: str, body: dict[str, Any], model: str) -> bytes:
+    """Turn an OpenAI request body into the body of Ollama's native endpoint for `kind`.
+
+    The workspace, not the client, decides the model. Raises `ValueError` for content Ollama
+    cannot take (an image by URL, a token-id prompt, an unknown role), with a message meant
+    for the client."""
+    if kind == "chat":
+        request = _chat_request(body, model)
+    elif kind == "fim":
+        request = _generate_request(body, model)
+    else:
+        raise ValueError(f"unknown request kind {kind!r}")
+    return json.dumps(request, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _chat_request(body: dict[str, Any], model: str) -> dict[str, Any]:
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        raise ValueError("'messages' must be an array")
+    request: dict[str, Any] = {
+        "model": model,
+        "messages": _messages(messages),
+        # Ollama streams unless told otherwise; OpenAI does not.
+        "stream": body.get("stream") is True,
+    }
+    tools = body.get("tools")
+    if tools and body.get("tool_choice") != "none":
+        if not isinstance(tools, list):
+            raise ValueError("'tools' must be an array")
+        # Ollama takes OpenAI's {"type": "function", "function": {...}} shape as it is.
+        request["tools"] = tools
+    fmt = _format(body.get("response_format"))
+    if fmt is not None:
+        request["format"] = fmt
+    think = _think(body)
+    if think is not None:
+        request["think"] = think
+    options = _options(body)
+    if options:
+        request["options"] = options
+    return request
+
+
+def _generate_request(body: dict[str, Any], model: str) -> dict[str, Any]:
+    prompt = body.get("prompt", "")
+    if isinstance(prompt, list):
+        # One completion per request: an array of prompts is answered for its first.
+        prompt = prompt[0] if prompt else ""
+    if not isinstance(prompt, str):
+        raise ValueError("Ollama takes the prompt as text; token-id prompts cannot be sent to it")
+    request: dict[str, Any] = {
+        "model": model,
+        "prompt": prompt,
+        # Not raw: Ollama's template is what turns prompt + suffix into the model's own
+        # fill-in-the-middle tokens.
+        "raw": False,
+        "stream": body.get("stream") is True,
+    }
+    suffix = body.get("suffix")
+    if isinstance(suffix, str) and suffix:
+        request["suffix"] = suffix
+    options = _options(body)
+    if options:
+        request["options"] = options
+    return request
+
+
+def _options(body: dict[str, Any]) -> dict[str, Any]:
+    """OpenAI's sampling fields, in Ollama's `options` (a Modelfile's parameters)."""
+    options: dict[str, Any] = {}
+    limit = body.get("max_completion_tokens")
+    if limit is None:
+        limit = body.get("max_tokens")
+    if limit is not None:
+        options["num_predict"] = limit
+    for name in _SAME_NAME_OPTIONS:
+        if body.get(name) is not None:
+            options[name] = body[name]
+    stop = body.get("stop")
+    if isinstance(stop, str):
+        options["stop"] = [stop]
+    elif isinstance(stop, list) and stop:
+        options["stop"] = stop
+    return options
+
+
+def _format(response_format: Any) -> str | dict[str, Any] | None:
+    """JSON mode is Ollama's `format: "json"`; a JSON schema goes in `format` itself."""
+    if not isinstance(response_format, dict):
+        return None
+    kind = response_format.get("type")
+    if kind == "json_object":
+        return "json"
+    if kind == "json_schema":
+        spec = response_format.get("json_schema")
+        schema = spec.get("schema") if isinstance(spec, dict) else None
+        if not isinstance(schema, dict):
+            raise ValueError("response_format 'json_schema' needs a 'json_schema.schema' object")
+        return schema
+    return None
+
+
+def _think(body: dict[str, Any]) -> bool | str | None:
+    think = body.get("think")
+    if isinstance(think, (bool, str)):
+        return think
+    effort = body.get("reasoning_effort")
+    if isinstance(effort, str):
+        return _THINK_LEVELS.get(effort)
+    return None
+
+
+def _messages(messages: list[Any]) -> list[dict[str, Any]]:
+    tool_names: dict[str, str] = {}  # tool_call_id -> function name, for `tool` messages
+    out = []
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict):
+            raise ValueError(f"messages[{i}] must be an object")
+        role = message.get("role")
+        where = f"messages[{i}]"
+        text, images = _content(message.get("content"), where)
+        if role in ("system", "developer"):
+            converted: dict[str, Any] = {"role": "system", "content": text}
+        elif role == "user":
+            converted = {"role": "user", "content": text}
+        elif role == "assistant":
+            converted = {"role": "assistant", "content": text}
+            reasoning = message.get("reasoning_content") or message.get("reasoning")
+            if isinstance(reasoning, str) and reasoning:
+                converted["thinking"] = reasoning
+            calls = message.get("tool_calls")
+            if calls:
+                converted["tool_calls"] = _tool_calls_out(calls, where, tool_names)
+        elif role in ("tool", "function"):
+            converted = {"role": "tool", "content": text}
+            name = tool_names.get(message.get("tool_call_id") or "") or message.get("name")
+            if isinstance(name, str) and name:
+                converted["tool_name"] = name
+        else:
+            raise ValueError(f"{where} has role {role!r}, which Ollama does not know")
+        if images:
+            converted["images"] = images
+        out.append(converted)
+    return out
+
+
+def _tool_calls_out(calls: Any, where: str, tool_names: dict[str, str]) -> list[dict[str, Any]]:
+    """OpenAI's tool calls carry their arguments as a JSON string, Ollama's as an object."""
+    if not isinstance(calls, list):
+        raise ValueError(f"{where}.tool_calls must be an array")
+    out = []
+    for j, call in enumerate(calls):
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            raise ValueError(f"{where}.tool_calls[{j}] must have a function with a name")
+        arguments = function.get("arguments")
+        if arguments is None or arguments == "":
+            arguments = {}
+        elif isinstance(arguments, str):
+            try:
+                arguments = json.loads(arguments)
+            except ValueError:
+                arguments = None
+        if not isinstance(arguments, dict):
+            raise ValueError(
+                f"{where}.tool_calls[{j}].function.arguments must be a JSON object, "
+                "which is how Ollama takes a tool call's arguments"
+            )
+        if isinstance(call.get("id"), str):
+            tool_names[call["id"]] = function["name"]
+        out.append({"function": {"name": function["name"], "arguments": arguments}})
+    return out
+
+
+def _content(content: Any, where: str) -> tuple[str, list[str]]:
+    """Ollama's message content is one string plus a list of base64 images; OpenAI's may be
+    an array of parts. Text parts are joined with newlines, so that words from adjacent
+    parts cannot run together."""
+    if content is None:
+        return "", []
+    if isinstance(content, str):
+        return content, []
+    if not isinstance(content, list):
+        raise ValueError(f"{where}.content must be a string or an array of content parts")
+    texts: list[str] = []
+    images: list[str] = []
+    for j, part in enumerate(content):
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind == "text" and isinstance(part.get("text"), str):
+            texts.append(part["text"])
+        elif kind == "refusal" and isinstance(part.get("refusal"), str):
+            texts.append(part["refusal"])
+        elif kind == "image_url":
+            images.append(_image(part.get("image_url"), f"{where}.content[{j}]"))
+        else:
+            raise ValueError(f"{where}.content[{j}] is a {kind!r} part, which Ollama cannot take")
+    return "\n".join(texts), images
+
+
+def _image(image_url: Any, where: str) -> str:
+    url = image_url.get("url") if isinstance(image_url, dict) else image_url
+    if not isinstance(url, str) or not url:
+        raise ValueError(f"{where}.image_url needs a 'url'")
+    if not url.startswith("data:"):
+        shown = url if len(url) <= 80 else url[:77] + "..."
+        raise ValueError(
+            f"{where} is an image at a URL ({shown}); Ollama takes images inline only, "
+            "so send it as a base64 'data:' URL"
+        )
+    header, comma, data = url[5:].partition(",")
+    if not comma:
+        raise ValueError(f"{where} is not a valid data: URL (no comma)")
+    if header.endswith(";base64"):
+        data = "".join(data.split())
+        try:
+            base64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError(f"{where} is a data: URL whose base64 does not decode") from None
+        return data
+    return base64.b64encode(unquote_to_bytes(data)).decode("ascii")
+
+
+# --- responses --------------------------------------------------------------------------
+
+
+def translate_response(kind: str, payload: dict[str, Any], model: str) -> dict[str, Any]:
+    """Turn Ollama's non-streamed answer into OpenAI's: a `chat.completion` for `/api/chat`,
+    a `text_completion` for `/api/generate`. Raises `ValueError` for a payload that is not
+    an answer (an `{"error"}` body included)."""
+    if not isinstance(payload, dict):
+        raise ValueError("Ollama's answer is not a JSON object")
+    message = error_message(payload)
+    if message is not None:
+        raise ValueError(f"Ollama answered with an error: {message}")
+    created = _created(payload)
+    usage = _usage(payload)
+    if kind == "fim":
+        text = payload.get("response")
+        return {
+            "id": _new_id("cmpl-"),
+            "object": "text_completion",
+            "created": created,
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "text": text if isinstance(text, str) else "",
+                    "logprobs": None,
+                    "finish_reason": _finish_reason(payload.get("done_reason"), False),
+                }
+            ],
+            "usage": usage,
+        }
+    if kind != "chat":
+        raise ValueError(f"unknown request kind {kind!r}")
+    ollama_message = payload.get("message")
+    if not isinstance(ollama_message, dict):
+        raise ValueError("Ollama's chat answer has no 'message' object")
+    content = ollama_message.get("content")
+    text = content if isinstance(content, str) else ""
+    raw_calls = ollama_message.get("tool_calls")
+    calls = [_tool_call_in(c) for c in raw_calls] if isinstance(raw_calls, list) else []
+    out_message: dict[str, Any] = {
+        "role": "assistant",
+        # OpenAI's convention: no text alongside tool calls is null, not "".
+        "content": None if calls and not text else text,
+    }
+    thinking = ollama_message.get("thinking")
+    if isinstance(thinking, str) and thinking:
+        out_message["reasoning_content"] = thinking
+    if calls:
+        out_message["tool_calls"] = calls
+    return {
+        "id": _new_id("chatcmpl-"),
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": out_message,
+                "logprobs": None,
+                "finish_reason": _finish_reason(payload.get("done_reason"), bool(calls)),
+            }
+        ],
+        "usage": usage,
+    }
+
+
+def _tool_call_in(call: Any) -> dict[str, Any]:
+    """Ollama's tool call -> OpenAI's: arguments as a JSON string, an id (Ollama's own
+    when it sends one, else a fresh `call_...`, since clients match results to ids)."""
+    function = call.get("function") if isinstance(call, dict) else None
+    if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+        raise ValueError("Ollama sent a tool call without a function name")
+    arguments = function.get("arguments")
+    if not isinstance(arguments, str):
+        arguments = json.dumps(arguments if arguments is not None else {}, ensure_ascii=False)
+    call_id = call.get("id")
+    return {
+        "id": call_id if isinstance(call_id, str) and call_id else _new_id("call_"),
+        "type": "function",
+        "function": {"name": function["name"], "arguments": arguments},
+    }
+
+
+def _finish_reason(done_reason: Any, tool_calls: bool) -> str:
+    """Ollama's `done_reason` is "stop", "length", or "load"/"unload" for the no-op requests
+    that only (un)load a model; OpenAI knows "stop", "length" and "tool_calls"."""
+    if tool_calls:
+        return "tool_calls"
+    if done_reason == "length":
+        return "length"
+    return "stop"
+
+
+def _usage(payload: dict[str, Any]) -> dict[str, int]:
+    """Ollama omits `prompt_eval_count` when the whole prompt came from its cache."""
+    prompt = _count(payload.get("prompt_eval_count"))
+    completion = _count(payload.get("eval_count"))
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _created(payload: dict[str, Any]) -> int:
+    """OpenAI's `created` is Unix seconds; Ollama's `created_at` is RFC 3339, sometimes with
+    nanoseconds, which Python's parser does not take, so the fraction is dropped first."""
+    stamp = payload.get("created_at")
+    if isinstance(stamp, str) and stamp:
+        head, dot, tail = stamp.partition(".")
+        if dot:
+            digits = len(tail) - len(tail.lstrip("0123456789"))
+            stamp = head + tail[digits:]
+        try:
+            return int(datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp())
+        except ValueError:
+            pass
+    return int(time.time())
+
+
+def _new_id(prefix: str) -> str:
+    return prefix + uuid.uuid4().hex[:24]
+
+
+# --- streams ----------------------------------------------------------------------------
+
+
+def _sse(event: Any) -> bytes:
+    data = json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
+    return b"data: " + data + b"\n\n"
+
+
+_DONE = b"data: [DONE]\n\n"
+
+
+class StreamTranslator:
+    """Ollama's stream (one JSON object per line, NDJSON) -> OpenAI's SSE chunks.
+
+    The proxy hands over the upstream's bytes as they arrive, cut anywhere, even inside a
+    UTF-8 character; lines are only parsed once their newline has arrived, and since a
+    newline byte never occurs inside a multi-byte UTF-8 sequence, whole lines always decode.
+    `[DONE]` is sent exactly once: after the usage chunk on Ollama's `done` line, after an
+    error event for an `{"error"}` line, or by `close` for a stream that was cut short.
+    """
+
+    def __init__(self, kind: str, model: str, *, include_usage: bool) -> None:
+        if kind not in PATHS:
+            raise ValueError(f"unknown request kind {kind!r}")
+        self._chat = kind == "chat"
+        self._model = model
+        self._include_usage = include_usage
+        self._id = _new_id("chatcmpl-" if self._chat else "cmpl-")
+        self._created: int | None = None
+        self._buffer = bytearray()
+        self._started = False
+        self._finished = False
+        self._tool_calls = 0
+
+    def feed(self, data: bytes) -> bytes:
+        """Take upstream bytes; answer the SSE bytes they complete (often b"")."""
+        if self._finished or not data:
+            return b""
+        self._buffer += data
+        if b"\n" not in data:
+            return b""
+        *lines, rest = self._buffer.split(b"\n")
+        self._buffer = bytearray(rest)
+        out = []
+        for line in lines:
+            out.append(self._line(bytes(line)))
+            if self._finished:
+                self._buffer.clear()
+                break
+        return b"".join(out)
+
+    def close(self) -> bytes:
+        """The upstream is done sending: answer what is still owed to the client."""
+        if self._finished:
+            return b""
+        rest, self._buffer = bytes(self._buffer), bytearray()
+        out = b""
+        if rest.strip():
+            # Ollama ends every line with a newline, but a last line that lacks only that is
+            # still read; one cut off mid-object is what a dropped connection leaves behind.
+            try:
+                line = json.loads(rest)
+            except ValueError:
+                line = None
+            if line is not None:
+                out = self._event(line)
+        if not self._finished:
+            out += self._fail(
+                "The Ollama stream ended before its final message; the answer is incomplete.",
+                "upstream_truncated",
+            )
+        return out
+
+    def _line(self, raw: bytes) -> bytes:
+        raw = raw.strip()
+        if not raw:
+            return b""
+        try:
+            line = json.loads(raw)
+        except ValueError:
+            return self._fail("Ollama sent a stream line that is not JSON.", "upstream_malformed")
+        return self._event(line)
+
+    def _event(self, line: Any) -> bytes:
+        if not isinstance(line, dict):
+            return self._fail(
+                "Ollama sent a stream line that is not an object.", "upstream_malformed"
+            )
+        message = error_message(line)
+        if message is not None:
+            return self._fail(f"Ollama: {message}", "upstream_error")
+        if self._created is None:
+            self._created = _created(line)
+        try:
+            out = self._chat_line(line) if self._chat else self._generate_line(line)
+        except ValueError as exc:
+            return self._fail(
+                f"Ollama sent a stream line the mux could not read: {exc}.", "upstream_malformed"
+            )
+        if line.get("done") is True:
+            out.append(self._finish(line))
+        return b"".join(out)
+
+    def _chat_line(self, line: dict[str, Any]) -> list[bytes]:
+        out = []
+        if not self._started:
+            self._started = True
+            out.append(self._chunk({"role": "assistant", "content": ""}))
+        message = line.get("message")
+        if not isinstance(message, dict):
+            return out
+        thinking = message.get("thinking")
+        if isinstance(thinking, str) and thinking:
+            out.append(self._chunk({"reasoning_content": thinking}))
+        content = message.get("content")
+        if isinstance(content, str) and content:
+            out.append(self._chunk({"content": content}))
+        calls = message.get("tool_calls")
+        if isinstance(calls, list) and calls:
+            deltas = []
+            for call in calls:
+                deltas.append({"index": self._tool_calls, **_tool_call_in(call)})
+                self._tool_calls += 1
+            out.append(self._chunk({"tool_calls": deltas}))
+        return out
+
+    def _generate_line(self, line: dict[str, Any]) -> list[bytes]:
+        # Thinking models also stream `thinking` here; legacy completions have no place
+        # for it, so only the answer is passed on.
+        text = line.get("response")
+        return [self._chunk(text)] if isinstance(text, str) and text else []
+
+    def _finish(self, line: dict[str, Any]) -> bytes:
+        self._finished = True
+        reason = _finish_reason(line.get("done_reason"), self._tool_calls > 0)
+        out = [self._chunk({} if self._chat else "", reason)]
+        if self._include_usage:
+            out.append(_sse({**self._envelope(), "choices": [], "usage": _usage(line)}))
+        out.append(_DONE)
+        return b"".join(out)
+
+    def _fail(self, message: str, code: str) -> bytes:
+        """An OpenAI error event, then the end of the stream."""
+        self._finished = True
+        self._buffer.clear()
+        error = {"message": message, "type": "upstream_error", "param": None, "code": code}
+        return _sse({"error": error}) + _DONE
+
+    def _envelope(self) -> dict[str, Any]:
+        return {
+            "id": self._id,
+            "object": "chat.completion.chunk" if self._chat else "text_completion",
+            "created": self._created if self._created is not None else int(time.time()),
+            "model": self._model,
+        }
+
+    def _chunk(self, delta: dict[str, Any] | str, finish_reason: str | None = None) -> bytes:
+        """A chat chunk carries a `delta`; a legacy completion chunk carries `text`."""
+        choice: dict[str, Any] = {"index": 0}
+        if isinstance(delta, dict):
+            choice["delta"] = delta
+        else:
+            choice["text"] = delta
+        choice["logprobs"] = None
+        choice["finish_reason"] = finish_reason
+        event = {**self._envelope(), "choices": [choice]}
+        if self._include_usage:
+            # OpenAI: with include_usage, every chunk but the last has `usage: null`.
+            event["usage"] = None
+        return _sse(event)
