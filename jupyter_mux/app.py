@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import httpx
@@ -11,9 +12,10 @@ from jupyter_server.extension.application import ExtensionApp
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from tornado.ioloop import IOLoop
-from traitlets import Dict, Float, Int, List, Unicode, default
+from traitlets import Bool, Dict, Float, Int, List, Unicode, default
 
 from ._version import __version__
+from .demo import Demo
 from .errors import MuxError
 from .handlers import HANDLERS
 from .handlers.base import PROXY_KEY, SERVICE_KEY, STARTUP_ERROR_KEY
@@ -99,6 +101,15 @@ class MuxApp(ExtensionApp):
 
     startup_error: str | None = None
 
+    demo = Bool(
+        False,
+        config=True,
+        help="""Serve two tiny local models with llama.cpp inside this server, registered as
+        the read-only providers demo-a and demo-b, with a workspace preferring each (and
+        `default` preferring demo-a if it has no model): the mux answers with no API key.
+        Needs the demo extra (pip install jupyter-mux[demo]); `jupyter mux demo` sets it.""",
+    )
+
     def initialize_settings(self) -> None:
         self.upstreams = Upstreams(self.connect_timeout, self.read_timeout, self.max_connections)
         try:
@@ -111,8 +122,21 @@ class MuxApp(ExtensionApp):
                 ),
                 log=self.log,
             )
-            predefined = self.service.start(list(self.providers))
-        except (SecretKeyError, SchemaTooNew, MuxError, SQLAlchemyError, OSError) as exc:
+            providers, seeds = list(self.providers), []
+            if self.demo:
+                self._demo = Demo(Path(jupyter_data_dir()) / "jupyter_mux" / "demo")
+                providers += self._demo.start()
+                seeds = self._demo.workspaces()
+            predefined = self.service.start(providers, seeds)
+        except (
+            SecretKeyError,
+            SchemaTooNew,
+            MuxError,
+            SQLAlchemyError,
+            OSError,
+            ImportError,
+            RuntimeError,
+        ) as exc:
             # Keep Jupyter up (the user's notebooks matter more than the mux) but make every
             # mux route answer 503 with the reason, and say it loudly in the log now.
             self.startup_error = f"jupyter-mux could not start: {exc}"
@@ -139,10 +163,20 @@ class MuxApp(ExtensionApp):
     def mux_url(self) -> str:
         return self.serverapp.connection_url.rstrip("/") + "/mux/v1"
 
+    _demo: Demo | None = None
+
     async def stop_extension(self) -> None:
+        if self._demo is not None:
+            self._demo.stop()
         await self.upstreams.aclose()
         if self.startup_error is None:
             self.service.close()
 
 
-main = launch_new_instance = MuxApp.launch_instance
+def main(argv: list[str] | None = None) -> None:
+    """`jupyter mux [options]` starts Jupyter with the mux; `jupyter mux demo [options]`
+    adds the local demo models."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    if args[:1] == ["demo"]:
+        args = ["--MuxApp.demo=True", *args[1:]]
+    MuxApp.launch_instance(args)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, TypeVar
@@ -59,14 +59,21 @@ class MuxService:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def start(self, predefined: list[dict[str, Any]]) -> list[str]:
+    def start(
+        self,
+        predefined: list[dict[str, Any]],
+        seeds: Sequence[tuple[str, TargetRecord]] = (),
+    ) -> list[str]:
         """Blocking start-up, before the server takes requests: migrate, check the key, load
-        the configured providers, build the first routing table. Returns the names of the
-        configured providers, whose models the caller discovers once the loop runs."""
+        the configured providers and seeded workspaces, build the first routing table.
+        Returns the names of the configured providers, whose models the caller discovers
+        once the loop runs."""
         self.secrets.verify(self.store.initialize(self.secrets.key_check()))
         rows = [self._predefined_row(i, p) for i, p in enumerate(predefined)]
         if rows:
             self.store.sync_predefined(rows)
+        if seeds:
+            self.store.seed_workspaces(list(seeds))
         self.routing = build_table(self.store.snapshot(), self._api_key)
         return [row["name"] for row in rows]
 

@@ -227,6 +227,25 @@ class Store:
                 raise Conflict(f"A workspace named '{name}' already exists.")
             self._add_workspace(s, name, description, preferred)
 
+    def seed_workspaces(self, seeds: list[tuple[str, TargetRecord]]) -> None:
+        """Create the workspaces that are missing, and give `default` the first seed's model
+        if it has none: a user's own choices are never overwritten."""
+        with self._session() as s:
+            for name, target in seeds:
+                if self._workspace(s, name, required=False) is None:
+                    self._add_workspace(s, name, "", target)
+            default = self._workspace(s, DEFAULT_WORKSPACE, required=False)
+            if (
+                default is not None
+                and seeds
+                and not s.exec(
+                    select(TargetRow.id)
+                    .join(RuleRow, TargetRow.rule_id == RuleRow.id)
+                    .where(RuleRow.workspace_id == default.id, RuleRow.kind == "catch_all")
+                ).first()
+            ):
+                self._set_preferred(s, default, seeds[0][1])
+
     def update_workspace(
         self,
         name: str,

@@ -1,0 +1,45 @@
+"""`jupyter mux demo`: local models, no key, two workspaces that answer differently."""
+
+from __future__ import annotations
+
+import pytest
+
+from jupyter_mux.store import Store, TargetRecord
+
+from .conftest import client
+from .test_mux import MESSAGES
+
+
+class TestDemoServer:
+    @pytest.fixture
+    def mux_config(self):
+        return {"demo": True}
+
+    async def test_answers_without_a_key(self, api, mux_url, server_url, token):
+        workspaces = {w["name"]: w for w in await api.ok("GET", "workspaces")}
+        assert workspaces["default"]["preferred"] == {"provider": "demo-a", "model": "tiny-a"}
+        assert workspaces["demo-b"]["preferred"] == {"provider": "demo-b", "model": "tiny-b"}
+        providers = await api.ok("GET", "providers")
+        assert all(p["predefined"] and not p["has_api_key"] for p in providers)
+        a = await client(mux_url, token).chat.completions.create(
+            model="x", messages=MESSAGES, max_tokens=4)
+        assert a.model == "tiny-a" and a.choices[0].message.content
+        await api.ok("PUT", "active", {"name": "demo-b"})
+        b = await client(mux_url, token).chat.completions.create(
+            model="x", messages=MESSAGES, max_tokens=4)
+        assert b.model == "tiny-b"
+
+
+def test_seeding_is_idempotent_and_keeps_user_choices(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'mux.sqlite'}")
+    store.initialize("c")
+    seeds = [("demo-a", TargetRecord("demo-a", "tiny-a")),
+             ("demo-b", TargetRecord("demo-b", "tiny-b"))]
+    store.seed_workspaces(seeds)
+    store.update_workspace("demo-b", description="mine", preferred=TargetRecord("x", "y"))
+    store.update_workspace("default", preferred=TargetRecord("hosted", "big"))
+    store.seed_workspaces(seeds)
+    snap = store.snapshot()
+    assert sorted(snap.workspaces) == ["default", "demo-a", "demo-b"]
+    assert snap.workspaces["demo-b"].preferred == TargetRecord("x", "y")
+    assert snap.workspaces["default"].preferred == TargetRecord("hosted", "big")
