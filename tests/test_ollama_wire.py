@@ -3,7 +3,6 @@ fake Ollama server used by other tests answers as the translation expects."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 from pathlib import Path
@@ -748,9 +747,10 @@ def test_a_line_that_is_not_json() -> None:
 # --- the fake server ---------------------------------------------------------------------
 
 
-def test_fake_ollama_tags_and_discover() -> None:
+async def test_fake_ollama_tags_and_discover() -> None:
     with FakeOllama() as fake:
-        response = httpx.get(f"{fake.endpoint}/api/tags")
+        async with httpx.AsyncClient() as http:
+            response = await http.get(f"{fake.endpoint}/api/tags")
         assert response.status_code == 200
         assert [m.id for m in ollama.parse_models(response.json())] == list(DEFAULT_MODELS)
 
@@ -763,7 +763,7 @@ def test_fake_ollama_tags_and_discover() -> None:
                     httpx.Timeout(5),
                 )
 
-        models = asyncio.run(run())
+        models = await run()
         assert [m.id for m in models] == list(DEFAULT_MODELS)
         assert models[0].info["quantization_level"] == "Q4_K_M"
         assert fake.requests[-1] == ("/api/tags", None)

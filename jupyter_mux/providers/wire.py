@@ -10,7 +10,7 @@ from typing import Any, Protocol
 import httpx
 
 from ..store import ModelRecord
-from . import ollama, openai_compat
+from . import anthropic, ollama, openai_compat
 
 
 class StreamTranslator(Protocol):
@@ -47,6 +47,17 @@ OPENAI = Wire(
     build_request=lambda _kind, body, model: openai_compat.build_body(body, model),
 )
 
+ANTHROPIC = Wire(
+    name="anthropic",
+    api_base=anthropic.api_base,
+    auth_headers=lambda _type, api_key: anthropic.auth_headers(api_key),
+    discover=anthropic.discover,
+    paths={"chat": "/messages", "fim": "/messages"},
+    build_request=anthropic.build_request,
+    translate_response=anthropic.translate_response,
+    stream_translator=anthropic.StreamTranslator,
+)
+
 OLLAMA = Wire(
     name="ollama",
     api_base=ollama.api_base,
@@ -58,4 +69,4 @@ OLLAMA = Wire(
     stream_translator=ollama.StreamTranslator,
 )
 
-WIRES: dict[str, Wire] = {w.name: w for w in (OPENAI, OLLAMA)}
+WIRES: dict[str, Wire] = {w.name: w for w in (OPENAI, ANTHROPIC, OLLAMA)}
