@@ -74,13 +74,6 @@ class Proxy:
         upstream = target.upstream
         assert upstream is not None  # routing never selects a target without a provider
         wire = upstream.wire
-        if wire is None:
-            raise MuxError(
-                f"Provider '{upstream.name}' is of type '{upstream.type}', whose wire format "
-                "this version of the mux does not speak; use another provider.",
-                status=501,
-                code="provider_not_supported",
-            )
         try:
             content = wire.build_request(request.kind, request.body, target.model)
         except ValueError as exc:
@@ -113,7 +106,7 @@ class Proxy:
         except httpx.HTTPError as exc:
             raise upstream_failure(upstream, exc) from None
         content_type = response.headers.get("content-type", "application/json")
-        translate = upstream.wire.translate_response if upstream.wire else None
+        translate = upstream.wire.translate_response
         if translate is not None:
             try:
                 payload = json.loads(body)
@@ -133,7 +126,7 @@ class Proxy:
         sink: Sink,
     ) -> None:
         """Chunks go on as they come; a translated stream is re-framed as OpenAI SSE."""
-        make = upstream.wire.stream_translator if upstream.wire else None
+        make = upstream.wire.stream_translator
         translator = (
             make(request.kind, target.model, include_usage=request.include_usage)
             if make is not None

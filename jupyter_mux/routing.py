@@ -25,7 +25,7 @@ class Upstream:
     name: str
     type: str
     endpoint: str
-    wire: Wire | None  # None: a type whose wire format this version does not speak
+    wire: Wire
     base_url: str
     headers: dict[str, str]
     # Request kind -> URL, parsed once here rather than per request (a visible cost at load).
@@ -100,17 +100,14 @@ class RoutingTable:
 
 
 def upstream_for(provider: ProviderRecord, api_key: str | None) -> Upstream:
-    wire = WIRES.get(PROVIDER_TYPES[provider.type].wire)
+    wire = WIRES[PROVIDER_TYPES[provider.type].wire]
     # Plain bodies: the relay passes bytes through, and a compressed stream would be held
     # back by a decoder.
     headers = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
     key = api_key if provider.auth_type == "api_key" else None
-    base_url = provider.endpoint
-    urls: dict[str, httpx.URL] = {}
-    if wire is not None:
-        headers.update(wire.auth_headers(provider.type, key))
-        base_url = wire.api_base(provider.endpoint)
-        urls = {kind: httpx.URL(base_url + path) for kind, path in wire.paths.items()}
+    headers.update(wire.auth_headers(provider.type, key))
+    base_url = wire.api_base(provider.endpoint)
+    urls = {kind: httpx.URL(base_url + path) for kind, path in wire.paths.items()}
     return Upstream(
         name=provider.name,
         type=provider.type,

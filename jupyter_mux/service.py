@@ -179,10 +179,6 @@ class MuxService:
                 self.log.exception("jupyter-mux: could not refresh provider %s", name)
 
     async def _discover(self, upstream: Upstream) -> list[ModelRecord]:
-        if upstream.wire is None:
-            raise DiscoveryError(
-                f"Provider type '{upstream.type}' is not supported by this version of the mux."
-            )
         try:
             return await upstream.wire.discover(
                 self.client, upstream.base_url, upstream.headers, self.discovery_timeout
