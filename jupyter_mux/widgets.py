@@ -1,0 +1,376 @@
+"""An ipywidgets control panel for the mux, for notebooks and other widget front ends.
+
+The JupyterLab side panel is not available everywhere (classic notebook, VS Code, Voila),
+but widgets are; this panel offers the everyday operations there: switch the active
+workspace, choose its model, see which providers answer and add one. Everything goes through
+the management API (`MuxClient`), never the database, so the panel, the lab UI and REST
+callers all see one state; the Refresh button picks up what the others changed.
+
+The handlers call a blocking client. That is fine in a kernel (a separate process from the
+server) but would deadlock on the server's own event loop, which is why tests drive the
+panel from a worker thread.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import ipywidgets as widgets
+
+from .client import MuxAPIError, MuxClient
+
+__all__ = ["NO_MODEL", "MuxPanel"]
+
+#: The model picker's value for "no preferred model". A Dropdown treats a value of None as
+#: "nothing selected", so clearing needs a real value of its own.
+NO_MODEL: tuple[str, str] = ("", "")
+
+_COLOURS = {
+    "ok": "var(--jp-success-color1, #2e7d32)",
+    "error": "var(--jp-error-color1, #c62828)",
+    "warn": "var(--jp-warn-color1, #e65100)",
+    "info": "var(--jp-ui-font-color1, inherit)",
+}
+_STYLE = {"description_width": "7em"}
+_WIDE = widgets.Layout(width="32em")
+
+
+def _explain(exc: Exception) -> str:
+    """The words to show a user for a failed call: the server's own message when there is
+    one (it already says what to fix), else the exception, so nothing fails silently."""
+    if isinstance(exc, MuxAPIError):
+        return f"{exc.message} (HTTP {exc.status})"
+    return f"{type(exc).__name__}: {exc}"
+
+
+class MuxPanel(widgets.VBox):
+    """Workspace switcher, model picker, provider list and add-provider form in one box.
+
+    `client` defaults to a `MuxClient()` that finds the running Jupyter server itself.
+    `refresh()` reloads all state from the server; `last_feedback` is the latest
+    `(kind, text)` message shown (kind is "ok", "error", "warn" or "info").
+    """
+
+    def __init__(self, client: MuxClient | None = None, **kwargs: Any) -> None:
+        # A client the panel made is the panel's to close; a caller's stays the caller's.
+        self._owns_client = client is None
+        self.client = client if client is not None else MuxClient()
+        # Server state as of the last refresh(); the observers compare against it so that a
+        # selection equal to what the server already has never becomes a write.
+        self._workspaces: dict[str, dict] = {}
+        self._providers: list[dict] = []
+        self._types: list[dict] = []
+        self._active: str | None = None
+        # Non-zero while code (not the user) sets widget values: setting a Dropdown's
+        # options or value fires its observers, which must not turn into API writes.
+        self._syncing = 0
+        self.last_feedback: tuple[str, str] = ("info", "")
+
+        self.workspace_picker = widgets.Dropdown(
+            description="Workspace",
+            tooltip="Active workspace: the one whose model answers requests to mux/v1",
+            style=_STYLE,
+            layout=_WIDE,
+        )
+        self.refresh_button = widgets.Button(
+            description="Refresh",
+            icon="refresh",
+            tooltip="Reload workspaces and providers from the server",
+        )
+        self.model_picker = widgets.Dropdown(
+            description="Model",
+            tooltip="Preferred model of the active workspace, as provider/model",
+            style=_STYLE,
+            layout=_WIDE,
+        )
+        self.problem = widgets.HTML(
+            description="Note",
+            tooltip="Why the active workspace's model may not answer, if anything is wrong",
+            style=_STYLE,
+        )
+        self.providers_table = widgets.HTML(
+            description="Providers",
+            tooltip="Configured providers, whether they answered, and how many models they list",
+            style=_STYLE,
+        )
+        self.add_name = widgets.Text(
+            description="Name",
+            placeholder="e.g. local-llama",
+            tooltip="Name of the new provider: letters, digits, '.', '_' or '-'",
+            style=_STYLE,
+            layout=_WIDE,
+        )
+        self.add_type = widgets.Dropdown(
+            description="Type",
+            tooltip="Kind of server; choosing one fills in its usual endpoint",
+            style=_STYLE,
+            layout=_WIDE,
+        )
+        self.add_endpoint = widgets.Text(
+            description="Endpoint",
+            placeholder="http://host:port (with or without /v1)",
+            tooltip="Base URL of the provider; leave empty for the type's default",
+            style=_STYLE,
+            layout=_WIDE,
+        )
+        self.add_key = widgets.Password(
+            description="API key",
+            placeholder="optional",
+            tooltip="API key for the provider; stored encrypted on the server, never shown",
+            style=_STYLE,
+            layout=_WIDE,
+        )
+        self.add_button = widgets.Button(
+            description="Add provider",
+            icon="plus",
+            button_style="primary",
+            tooltip="Save the provider and discover its models",
+        )
+        self.feedback = widgets.HTML(
+            description="Status",
+            tooltip="Result of the last action",
+            style=_STYLE,
+        )
+
+        self.workspace_picker.observe(self._on_activate, names="value")
+        self.model_picker.observe(self._on_pick_model, names="value")
+        self.add_type.observe(self._on_type_change, names="value")
+        self.refresh_button.on_click(self._on_refresh_clicked)
+        self.add_button.on_click(self._on_add_provider)
+
+        heading = widgets.HTML
+        super().__init__(
+            children=[
+                heading("<b>Workspace</b>"),
+                widgets.HBox([self.workspace_picker, self.refresh_button]),
+                self.model_picker,
+                self.problem,
+                heading("<b>Providers</b>"),
+                self.providers_table,
+                heading("<b>Add a provider</b>"),
+                self.add_name,
+                self.add_type,
+                self.add_endpoint,
+                self.add_key,
+                self.add_button,
+                self.feedback,
+            ],
+            **kwargs,
+        )
+        self.refresh()
+
+    def close(self) -> None:
+        """Close the widget and, if the panel made its own client, that client's
+        connections, so a discarded panel leaves no sockets open in the kernel."""
+        super().close()
+        if self._owns_client:
+            self.client.close()
+
+    # -- state -----------------------------------------------------------------------------
+
+    @contextmanager
+    def _programmatic(self) -> Iterator[None]:
+        """Mark widget updates as ours, so observers know they are not user choices."""
+        self._syncing += 1
+        try:
+            yield
+        finally:
+            self._syncing -= 1
+
+    @property
+    def active(self) -> str | None:
+        """The active workspace as of the last refresh."""
+        return self._active
+
+    def refresh(self) -> bool:
+        """Reload workspaces and providers and redraw; False (and an error shown) if the
+        server could not be reached, in which case the last known state stays on screen."""
+        try:
+            if not self._types:  # fixed per server version: fetched once
+                self._types = self.client.provider_types()
+            workspaces = self.client.workspaces()
+            providers = self.client.providers()
+        except Exception as exc:  # shown to the user instead of lost in a log
+            self._say(f"Could not load the mux state: {_explain(exc)}", "error")
+            return False
+        self._workspaces = {w["name"]: w for w in workspaces}
+        self._providers = sorted(providers, key=lambda p: p["name"])
+        self._active = next((w["name"] for w in workspaces if w["is_active"]), None)
+        with self._programmatic():
+            self.workspace_picker.options = [
+                (self._workspace_label(w), w["name"]) for w in workspaces
+            ]
+            self.workspace_picker.value = self._active
+            self._render_models()
+            self._render_types()
+        self.providers_table.value = self._providers_html()
+        return True
+
+    def _workspace_label(self, workspace: dict) -> str:
+        label = workspace["name"]
+        if workspace.get("description"):
+            label += f" — {workspace['description']}"
+        return label if workspace.get("preferred_ok") else label + " ⚠"
+
+    def _preferred(self, name: str | None) -> tuple[str, str]:
+        workspace = self._workspaces.get(name or "")
+        preferred = workspace.get("preferred") if workspace else None
+        return (preferred["provider"], preferred["model"]) if preferred else NO_MODEL
+
+    def _render_models(self) -> None:
+        """Offer every listed model, grouped by provider, plus the current choice even when
+        it is no longer listed (so the picker shows the truth rather than a neighbour)."""
+        options: list[tuple[str, tuple[str, str]]] = [("(no model)", NO_MODEL)]
+        for provider in self._providers:
+            flag = "" if provider["status"] == "ok" else " (provider not answering)"
+            for model in sorted(provider["models"]):
+                options.append((f"{provider['name']} / {model}{flag}", (provider["name"], model)))
+        current = self._preferred(self._active)
+        if current not in [value for _, value in options]:
+            options.append((f"{current[0]} / {current[1]} (unavailable)", current))
+        self.model_picker.options = options
+        self.model_picker.value = current
+        self.model_picker.disabled = self._active is None
+        workspace = self._workspaces.get(self._active or "")
+        problem = workspace.get("problem") if workspace else None
+        self.problem.value = (
+            f'<span style="color:{_COLOURS["warn"]}">{html.escape(problem)}</span>'
+            if problem
+            else ""
+        )
+
+    def _render_types(self) -> None:
+        options = [(t["label"], t["type"]) for t in self._types]
+        if list(self.add_type.options) != options:
+            keep = self.add_type.value
+            self.add_type.options = options
+            if keep in [value for _, value in options]:
+                self.add_type.value = keep
+            self._on_type_change()
+
+    def _providers_html(self) -> str:
+        if not self._providers:
+            return "<i>No providers yet: add one below.</i>"
+        labels = {t["type"]: t["label"] for t in self._types}
+        cell = 'style="padding:0 0.8em 0 0; text-align:left; vertical-align:top"'
+        rows = [
+            f"<tr><th {cell}>Name</th><th {cell}>Type</th><th {cell}>Endpoint</th>"
+            f"<th {cell}>Status</th><th {cell}>Models</th><th {cell}>Used by</th></tr>"
+        ]
+        for p in self._providers:
+            if p["status"] == "ok":
+                status = f'<span style="color:{_COLOURS["ok"]}">ok</span>'
+            else:
+                reason = html.escape(p.get("error") or "unknown error")
+                status = f'<span style="color:{_COLOURS["error"]}">error: {reason}</span>'
+            name = html.escape(p["name"]) + (" 🔒" if p.get("predefined") else "")
+            kind = html.escape(labels.get(p["type"], p["type"]))
+            used_by = html.escape(", ".join(p.get("used_by") or [])) or "—"
+            rows.append(
+                f"<tr><td {cell}>{name}</td><td {cell}>{kind}</td>"
+                f"<td {cell}><code>{html.escape(p['endpoint'])}</code></td>"
+                f"<td {cell}>{status}</td><td {cell}>{len(p['models'])}</td>"
+                f"<td {cell}>{used_by}</td></tr>"
+            )
+        return "<table>" + "".join(rows) + "</table>"
+
+    def _say(self, text: str, kind: str = "info") -> None:
+        """Show the outcome of an action; kept in `last_feedback` for scripts and tests."""
+        self.last_feedback = (kind, text)
+        stamp = time.strftime("%H:%M:%S")
+        self.feedback.value = (
+            f'<span style="color:{_COLOURS[kind]}">{html.escape(text)}</span> '
+            f'<small style="opacity:0.6">{stamp}</small>'
+        )
+
+    # -- user actions ----------------------------------------------------------------------
+
+    def _on_activate(self, change: dict | None = None) -> None:
+        """Make the workspace chosen in the dropdown the active one."""
+        name = self.workspace_picker.value
+        if self._syncing or not name or name == self._active:
+            return
+        try:
+            self.client.activate(name)
+        except Exception as exc:  # shown to the user instead of lost in a log
+            self._say(f"Could not activate workspace {name}: {_explain(exc)}", "error")
+        else:
+            target = self._preferred(name)
+            model = f"{target[0]}/{target[1]}" if target != NO_MODEL else "no model yet"
+            self._say(f"Workspace {name} is now active ({model}).", "ok")
+        # Either way, show what the server now has (on failure: the dropdown snaps back).
+        self.refresh()
+
+    def _on_pick_model(self, change: dict | None = None) -> None:
+        """Save the picked model as the active workspace's preferred model."""
+        target = self.model_picker.value
+        name = self._active
+        if self._syncing or name is None or target is None or target == self._preferred(name):
+            return
+        try:
+            workspace = self.client.update_workspace(
+                name, preferred=None if target == NO_MODEL else tuple(target)
+            )
+        except Exception as exc:  # shown to the user instead of lost in a log
+            self._say(f"Could not change the model of {name}: {_explain(exc)}", "error")
+        else:
+            if target == NO_MODEL:
+                self._say(f"Workspace {name} has no model now.", "warn")
+            elif workspace.get("problem"):
+                self._say(f"Workspace {name} saved, but: {workspace['problem']}", "warn")
+            else:
+                self._say(f"Workspace {name} now uses {target[0]}/{target[1]}.", "ok")
+        self.refresh()
+
+    def _on_type_change(self, change: dict | None = None) -> None:
+        """Fill in the chosen type's usual endpoint, unless the user typed their own, and
+        say whether the type needs a key. Touches only the form: never a write."""
+        ptype = next((t for t in self._types if t["type"] == self.add_type.value), None)
+        if ptype is None:
+            return
+        current = self.add_endpoint.value.strip()
+        if not current or current in {t["default_endpoint"] for t in self._types}:
+            self.add_endpoint.value = ptype["default_endpoint"]
+        self.add_key.placeholder = "required" if ptype["default_auth"] == "api_key" else "optional"
+
+    def _on_add_provider(self, _button: widgets.Button | None = None) -> None:
+        """Create a provider from the form and say whether it answered."""
+        name = self.add_name.value.strip()
+        ptype = self.add_type.value
+        if not ptype:
+            self._say("Choose a provider type first.", "error")
+            return
+        self.add_button.disabled = True
+        try:
+            provider = self.client.add_provider(
+                name,
+                ptype,
+                endpoint=self.add_endpoint.value.strip() or None,
+                api_key=self.add_key.value or None,
+            )
+        except Exception as exc:  # shown to the user instead of lost in a log
+            self._say(f"Could not add provider {name or '(no name)'}: {_explain(exc)}", "error")
+            return
+        finally:
+            self.add_button.disabled = False
+        # The key has done its job; do not leave it sitting in the browser's widget state.
+        self.add_key.value = ""
+        self.add_name.value = ""
+        if provider["status"] == "ok":
+            count = len(provider["models"])
+            self._say(f"Added provider {provider['name']}: {count} model(s) found.", "ok")
+        else:
+            self._say(
+                f"Added provider {provider['name']}, but it did not answer: "
+                f"{provider.get('error') or 'unknown error'}",
+                "warn",
+            )
+        self.refresh()
+
+    def _on_refresh_clicked(self, _button: widgets.Button | None = None) -> None:
+        if self.refresh():
+            self._say("Reloaded from the server.", "info")

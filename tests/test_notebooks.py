@@ -1,0 +1,90 @@
+"""The example notebooks run top to bottom against `jupyter mux demo`, and say what they
+should: the answering model changes with the workspace."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
+TOKEN = "notebook-test-token"
+
+
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`jupyter mux demo` in its own process, as a user would start it."""
+    home = tmp_path_factory.mktemp("demo-home")
+    with __import__("socket").socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "JUPYTER_DATA_DIR": str(home / "data"),
+           "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+           "JUPYTER_CONFIG_DIR": str(home / "config")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_mux", "demo", "--no-browser", "--allow-root",
+         f"--port={port}", f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={home}"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(url + "mux/api/providers",
+                             headers={"Authorization": f"token {TOKEN}"}).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline and process.poll() is None, "demo did not start"
+            time.sleep(0.3)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def run(name: str, server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("JUPYTER_MUX_URL", server)
+    monkeypatch.setenv("JUPYTER_MUX_TOKEN", TOKEN)
+    notebook = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    NotebookClient(notebook, timeout=120, kernel_name="python3",
+                   resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+    texts = []
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            texts.append(output.get("text", ""))
+            for value in output.get("data", {}).values():
+                texts.append(value if isinstance(value, str) else str(value))
+    return "\n".join(texts)
+
+
+def test_quickstart(demo_server, monkeypatch):
+    out = run("quickstart", demo_server, monkeypatch)
+    assert "workspace: default | model: tiny-a" in out
+    assert "workspace: demo-b | model: tiny-b" in out
+
+
+def test_magics(demo_server, monkeypatch):
+    out = run("magics", demo_server, monkeypatch)
+    assert "demo-a" in out and "demo-b" in out and "tiny-b" in out
+
+
+def test_widgets(demo_server, monkeypatch):
+    out = run("widgets", demo_server, monkeypatch)
+    assert "active: demo-b" in out and "active: default" in out
+    assert "MuxPanel(children=" in out  # the widget itself was displayed
+
+
+def test_langchain(demo_server, monkeypatch):
+    out = run("langchain", demo_server, monkeypatch)
+    assert f"base API URL: {demo_server}mux/v1" in out
+    assert "tiny-a ->" in out
