@@ -1,0 +1,217 @@
+"""IPython magics: see and switch the mux's workspace, and ask its model, from a notebook.
+
+`%load_ext jupyter_mux`, then:
+
+    %mux                    the active workspace and its model
+    %mux use NAME           make NAME the active workspace
+    %mux workspaces         all workspaces, the active one marked
+    %mux providers          all providers with their status
+
+    %%mux [-w WORKSPACE] [-m MAX_TOKENS]
+    a prompt, answered as Markdown while it streams in
+
+The magics are a thin layer over `jupyter_mux.client`, so what they do a script can do with
+`MuxClient` and `openai_client`. Failures print the server's explanation rather than a
+traceback: in a notebook the message (which says how to fix it) is what the user needs.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.display import Markdown, display
+
+from .client import (
+    MuxAPIError,
+    MuxClient,
+    MuxServerNotFound,
+    Workspace,
+    _import_openai,
+    openai_client,
+)
+
+__all__ = ["MuxMagics", "load_ipython_extension"]
+
+USAGE = "%mux | %mux use NAME | %mux workspaces | %mux providers | %%mux [-w WS] [-m N]"
+
+# Redrawing Markdown for every token makes long answers crawl in the browser; a few redraws
+# a second look just as live.
+UPDATE_INTERVAL = 0.1
+
+
+def _error(message: str) -> None:
+    print(f"mux: {message}", file=sys.stderr)
+
+
+@contextmanager
+def _reported() -> Iterator[None]:
+    """Turn the failures a user can act on into one printed line instead of a traceback."""
+    try:
+        yield
+    except MuxAPIError as exc:
+        _error(exc.message)
+    except MuxServerNotFound as exc:
+        _error(str(exc))
+    except httpx.HTTPError as exc:
+        _error(f"cannot reach the Jupyter server: {exc}")
+    except ImportError as exc:
+        _error(str(exc))
+
+
+def _model(workspace: Workspace) -> str:
+    preferred = workspace["preferred"]
+    return f"{preferred['provider']} / {preferred['model']}" if preferred else "no model chosen"
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A plain-text table: it reads the same in a notebook, a terminal and a log."""
+    cells = [[str(h) for h in headers]] + [["" if v is None else str(v) for v in r] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = [
+        "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in cells
+    ]
+    return "\n".join(lines)
+
+
+def _openai_error_message(exc: Exception) -> str:
+    """The mux's own message from an OpenAI-format error body, else the SDK's summary."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return body["message"]
+    return str(getattr(exc, "message", None) or exc)
+
+
+@magics_class
+class MuxMagics(Magics):
+    """The `%mux` line magic and `%%mux` cell magic (one name, told apart by the cell)."""
+
+    @magic_arguments()
+    @argument(
+        "-w",
+        "--workspace",
+        help="cell magic: answer with this workspace's model instead of the active one's.",
+    )
+    @argument("-m", "--max-tokens", type=int, help="cell magic: the longest answer, in tokens.")
+    @argument(
+        "command",
+        nargs="*",
+        help="line magic: nothing (show the active workspace), 'use NAME', 'workspaces' "
+        "or 'providers'.",
+    )
+    @line_cell_magic
+    def mux(self, line: str, cell: str | None = None) -> None:
+        """Show and switch the mux's workspaces (%mux), or ask the model (%%mux).
+
+        %mux shows the active workspace and its model; `%mux use NAME` activates NAME;
+        `%mux workspaces` and `%mux providers` list them. In a %%mux cell the cell is sent as
+        a user prompt through the mux and the answer is shown as Markdown as it streams in.
+        """
+        args = parse_argstring(self.mux, line)
+        if cell is not None:
+            if args.command:
+                raise UsageError(f"%%mux takes only -w and -m. Usage: {USAGE}")
+            if not cell.strip():
+                raise UsageError("%%mux needs a prompt in the cell body.")
+            self._ask(cell, args.workspace, args.max_tokens)
+            return
+        if args.workspace is not None or args.max_tokens is not None:
+            raise UsageError(f"-w and -m belong to the %%mux cell magic. Usage: {USAGE}")
+        command = args.command
+        # A client per call finds the server afresh, so a restarted server (new port or
+        # token) is picked up without reloading the extension.
+        with _reported(), MuxClient() as client:
+            if not command:
+                self._show_active(client)
+            elif command[0] == "use" and len(command) == 2:
+                name = client.activate(command[1])
+                print(f"Active workspace is now {name} ({_model(client.workspace(name))}).")
+            elif command == ["workspaces"]:
+                self._show_workspaces(client)
+            elif command == ["providers"]:
+                self._show_providers(client)
+            else:
+                raise UsageError(f"unknown %mux command {' '.join(command)!r}. Usage: {USAGE}")
+
+    @staticmethod
+    def _show_active(client: MuxClient) -> None:
+        workspaces = client.workspaces()
+        active = next((w for w in workspaces if w["is_active"]), None)
+        if active is None:  # the server always has one; a stale answer is the only way here
+            print(f"Active workspace: {client.active()}")
+            return
+        print(f"Active workspace: {active['name']} ({_model(active)})")
+        if active["problem"]:
+            print(f"Problem: {active['problem']}")
+
+    @staticmethod
+    def _show_workspaces(client: MuxClient) -> None:
+        rows = [
+            ("*" if w["is_active"] else "", w["name"], _model(w), w["problem"])
+            for w in client.workspaces()
+        ]
+        print(_table(("", "workspace", "model", "problem"), rows) if rows else "No workspaces.")
+
+    @staticmethod
+    def _show_providers(client: MuxClient) -> None:
+        rows = [
+            (p["name"], p["type"], p["status"], len(p["models"]), p["error"])
+            for p in client.providers()
+        ]
+        headers = ("provider", "type", "status", "models", "error")
+        print(_table(headers, rows) if rows else "No providers.")
+
+    def _ask(self, prompt: str, workspace: str | None, max_tokens: int | None) -> None:
+        """Stream the answer into one display that is redrawn in place."""
+        with _reported():
+            openai = _import_openai()
+            options: dict[str, Any] = {} if max_tokens is None else {"max_tokens": max_tokens}
+            text = ""
+            handle = None
+            served: dict[str, str | None] = {}
+            try:
+                with (
+                    openai_client(workspace, max_retries=0) as client,
+                    client.chat.completions.with_streaming_response.create(
+                        model="mux",  # a placeholder: the workspace chooses the model
+                        messages=[{"role": "user", "content": prompt}],
+                        stream=True,
+                        **options,
+                    ) as response,
+                ):
+                    # Shown only once the mux has accepted the request, so a refusal (no
+                    # model chosen, unknown workspace) leaves just its message.
+                    served = {
+                        k: response.headers.get(f"x-mux-{k}")
+                        for k in ("workspace", "provider", "model")
+                    }
+                    handle = display(Markdown("…"), display_id=True)
+                    shown = time.monotonic()
+                    for chunk in response.parse():
+                        text += "".join(c.delta.content or "" for c in chunk.choices)
+                        if time.monotonic() - shown >= UPDATE_INTERVAL:
+                            handle.update(Markdown(text))
+                            shown = time.monotonic()
+            except openai.APIConnectionError as exc:
+                cause = f": {exc.__cause__}" if exc.__cause__ else ""
+                _error(f"cannot reach the mux at {exc.request.url}{cause}")
+            except openai.APIError as exc:
+                _error(_openai_error_message(exc))
+            finally:
+                if handle is not None:
+                    # Which model answered travels in the output's metadata, for tools that
+                    # read notebooks; the answer itself stays the model's words.
+                    final = text or "*(no answer)*"
+                    handle.update(Markdown(final, metadata={"jupyter_mux": served}))
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """`%load_ext jupyter_mux`: register the `%mux` / `%%mux` magics."""
+    ipython.register_magics(MuxMagics)
