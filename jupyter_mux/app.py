@@ -107,8 +107,13 @@ class MuxApp(ExtensionApp):
         help="""Serve two tiny local models with llama.cpp inside this server, registered as
         the read-only providers demo-a and demo-b, with a workspace preferring each (and
         `default` preferring demo-a if it has no model): the mux answers with no API key.
-        Needs the demo extra (pip install jupyter-mux[demo]); `jupyter mux demo` sets it.""",
+        Needs the demo extra (pip install jupyter-mux[demo]); `jupyter mux demo` sets it.
+        Defaults to true when the environment has JUPYTER_MUX_DEMO=1 (Binder's start).""",
     )
+
+    @default("demo")
+    def _default_demo(self) -> bool:
+        return os.environ.get("JUPYTER_MUX_DEMO") == "1"
 
     def initialize_settings(self) -> None:
         self.upstreams = Upstreams(self.connect_timeout, self.read_timeout, self.max_connections)
