@@ -88,6 +88,17 @@ class MuxApp(ExtensionApp):
     max_connections = Int(
         100, config=True, help="Most simultaneous connections to providers, all together."
     )
+    max_attempts = Int(
+        3,
+        config=True,
+        help="""Most targets one request tries: a rule's first target, then its fallbacks,
+        used when a target fails before answering (unreachable, timeout, 5xx, 429).""",
+    )
+    fallback_budget = Float(
+        60.0,
+        config=True,
+        help="Seconds after which a failing request stops trying further fallback targets.",
+    )
     providers = List(
         Dict(),
         config=True,
@@ -150,7 +161,17 @@ class MuxApp(ExtensionApp):
             return
         if predefined:
             IOLoop.current().add_callback(self.service.refresh_all, predefined)
-        self.settings.update({SERVICE_KEY: self.service, PROXY_KEY: Proxy(self.upstreams)})
+        self.settings.update(
+            {
+                SERVICE_KEY: self.service,
+                PROXY_KEY: Proxy(
+                    self.upstreams,
+                    max_attempts=self.max_attempts,
+                    fallback_budget=self.fallback_budget,
+                    log=self.log,
+                ),
+            }
+        )
         IOLoop.current().add_callback(self._announce)
 
     def initialize_handlers(self) -> None:

@@ -99,7 +99,14 @@ class NoUsableModel(MuxError):
 
 
 class UpstreamError(MuxError):
-    """The provider failed or refused; `status` is the one the client should see."""
+    """The provider failed or refused; `status` is the one the client should see.
+
+    `retryable` failures (unreachable, timed out, 5xx, 429) send the request on to the next
+    target of a rule, as long as nothing has reached the client yet."""
 
     status = 502
     code = "upstream_error"
+
+    @property
+    def retryable(self) -> bool:
+        return self.status >= 500 or self.status == 429

@@ -4,6 +4,7 @@ malformed request gets a 400 that names the field instead of a provider's puzzli
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,18 @@ class MuxRequest:
     kind: str
     body: dict[str, Any]
     stream: bool
+
+    @property
+    def model(self) -> str:
+        """The model the client asked for: a placeholder, unless a `model` rule maps it."""
+        model = self.body.get("model")
+        return model if isinstance(model, str) else ""
+
+    @property
+    def request_type(self) -> str:
+        """What `request_type` rules match: FIM for /completions, or any prompt carrying a
+        suffix; chat otherwise."""
+        return "fim" if self.kind == "fim" or self.body.get("suffix") is not None else "chat"
 
     @property
     def include_usage(self) -> bool:
@@ -73,3 +86,42 @@ def _check_prompt(prompt: Any) -> None:
         "'prompt' must be a string, an array of strings, or an array of token ids.",
         param="prompt",
     )
+
+
+# A code fence's info string names a file in the forms editors and assistants write:
+# ```python src/app.py, ```src/app.py, ```py:src/app.py or ```python title="src/app.py".
+_FENCE = re.compile(r"^[ \t]*(?:```|~~~)[ \t]*([^\n`]*)$", re.MULTILINE)
+_FILE_TOKEN = re.compile(r"""(?:title=)?["']?([\w./\\-]*[./\\][\w./\\-]*)["']?""")
+
+
+def mentioned_files(body: dict[str, Any], header: str | None = None) -> tuple[str, ...]:
+    """File names a request carries: the `X-Mux-File` header (comma-separated) and the
+    paths in code-fence info strings of its messages or prompt."""
+    files = [f.strip() for f in (header or "").split(",") if f.strip()]
+    for text in _texts(body):
+        for info in _FENCE.findall(text):
+            for token in re.split(r"[\s:]+", info.strip()):
+                match = _FILE_TOKEN.fullmatch(token)
+                if match and not match.group(1).startswith("."):
+                    files.append(match.group(1))
+    return tuple(dict.fromkeys(files))
+
+
+def _texts(body: dict[str, Any]) -> list[str]:
+    texts = []
+    prompt = body.get("prompt")
+    if isinstance(prompt, str):
+        texts.append(prompt)
+    elif isinstance(prompt, list):
+        texts += [p for p in prompt if isinstance(p, str)]
+    for message in body.get("messages") or []:
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, str):
+            texts.append(content)
+        elif isinstance(content, list):
+            texts += [
+                part["text"]
+                for part in content
+                if isinstance(part, dict) and isinstance(part.get("text"), str)
+            ]
+    return texts

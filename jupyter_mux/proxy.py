@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import time
 from typing import Protocol
 
 import aiohttp
@@ -17,7 +19,7 @@ from httpx_aiohttp import AiohttpTransport
 
 from .errors import InvalidRequest, MuxError, UpstreamError
 from .openai_request import MuxRequest
-from .routing import Target, Upstream
+from .routing import Rule, Target, Upstream
 
 MAX_ERROR_BODY = 64 * 1024
 
@@ -25,7 +27,9 @@ MAX_ERROR_BODY = 64 * 1024
 class Sink(Protocol):
     """Where the relay writes the answer: the mux handler's response."""
 
-    def begin(self, status: int, content_type: str) -> None: ...
+    def begin(self, status: int, content_type: str, target: Target, attempts: int) -> None:
+        """Called once, just before the first byte: which target answers, after how many
+        tries."""
 
     async def send(self, chunk: bytes) -> None: ...
 
@@ -67,12 +71,49 @@ class Upstreams:
 
 
 class Proxy:
-    def __init__(self, upstreams: Upstreams) -> None:
+    def __init__(
+        self,
+        upstreams: Upstreams,
+        *,
+        max_attempts: int = 3,
+        fallback_budget: float = 60.0,
+        log: logging.Logger | None = None,
+    ) -> None:
         self.upstreams = upstreams
+        self.max_attempts = max_attempts
+        self.fallback_budget = fallback_budget
+        self.log = log or logging.getLogger(__name__)
 
-    async def relay(self, target: Target, request: MuxRequest, *, sink: Sink) -> None:
+    async def relay(self, rule: Rule, request: MuxRequest, *, sink: Sink) -> None:
+        """Serve the request from the rule's targets in order: a target that fails before
+        anything reached the client (unreachable, timeout, 5xx, 429) hands over to the next,
+        within `max_attempts` tries and `fallback_budget` seconds; after the first byte the
+        answer is the target's, failures included."""
+        targets = [t for t in rule.targets if t.upstream is not None][: self.max_attempts]
+        deadline = time.monotonic() + self.fallback_budget
+        failures: list[str] = []
+        for attempt, target in enumerate(targets, 1):
+            try:
+                await self._attempt(target, request, sink, attempt)
+                return
+            except UpstreamError as exc:
+                last = attempt == len(targets) or time.monotonic() >= deadline
+                if not exc.retryable or last:
+                    if failures:
+                        exc.message = f"{exc.message} (after: {'; '.join(failures)})"
+                        exc.args = (exc.message,)
+                    raise
+                failures.append(f"{target.provider}/{target.model}: {exc.message}")
+                self.log.warning(
+                    "jupyter-mux: %s/%s failed (%s); trying the next target",
+                    target.provider, target.model, exc.message,
+                )
+
+    async def _attempt(
+        self, target: Target, request: MuxRequest, sink: Sink, attempt: int
+    ) -> None:
         upstream = target.upstream
-        assert upstream is not None  # routing never selects a target without a provider
+        assert upstream is not None
         wire = upstream.wire
         try:
             content = wire.build_request(request.kind, request.body, target.model)
@@ -87,9 +128,9 @@ class Proxy:
             if response.status_code >= 400:
                 raise await error_from_response(upstream, response)
             if request.stream:
-                await self._relay_stream(upstream, target, request, response, sink)
+                await self._relay_stream(upstream, target, request, response, sink, attempt)
             else:
-                await self._relay_body(upstream, target, request, response, sink)
+                await self._relay_body(upstream, target, request, response, sink, attempt)
         finally:
             await response.aclose()
 
@@ -100,6 +141,7 @@ class Proxy:
         request: MuxRequest,
         response: httpx.Response,
         sink: Sink,
+        attempt: int,
     ) -> None:
         try:
             body = await response.aread()
@@ -114,7 +156,7 @@ class Proxy:
             except (ValueError, TypeError, KeyError, AttributeError) as exc:
                 raise malformed(upstream, exc) from None
             content_type = "application/json"
-        sink.begin(response.status_code, content_type)
+        sink.begin(response.status_code, content_type, target, attempt)
         await sink.send(body)
 
     @staticmethod
@@ -124,6 +166,7 @@ class Proxy:
         request: MuxRequest,
         response: httpx.Response,
         sink: Sink,
+        attempt: int,
     ) -> None:
         """Chunks go on as they come; a translated stream is re-framed as OpenAI SSE."""
         make = upstream.wire.stream_translator
@@ -133,7 +176,12 @@ class Proxy:
             else None
         )
         content_type = response.headers.get("content-type", "text/event-stream")
-        sink.begin(response.status_code, "text/event-stream" if translator else content_type)
+        sink.begin(
+            response.status_code,
+            "text/event-stream" if translator else content_type,
+            target,
+            attempt,
+        )
         try:
             async for chunk in response.aiter_raw():
                 out = translator.feed(chunk) if translator else chunk

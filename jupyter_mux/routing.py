@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from pathlib import PurePosixPath
 
 import httpx
 
 from .errors import NotFound, NoUsableModel
+from .openai_request import MuxRequest, mentioned_files
 from .providers.registry import PROVIDER_TYPES
 from .providers.wire import WIRES, Wire
 from .store import ProviderRecord, Snapshot, TargetRecord
@@ -45,23 +48,51 @@ class Rule:
     pattern: str | None
     targets: tuple[Target, ...]
 
+    def matches(self, request: MuxRequest, files: Callable[[], tuple[str, ...]]) -> bool:
+        """Whether this rule routes the request. `files` is called only by filename rules,
+        so the scan for file names costs nothing in workspaces that have none."""
+        if self.kind == "catch_all":
+            return True
+        pattern = self.pattern or ""
+        if self.kind == "request_type":
+            return request.request_type == pattern
+        if self.kind == "model":
+            return fnmatchcase(request.model, pattern)
+        if self.kind == "filename":
+            return any(
+                fnmatchcase(path, pattern) or fnmatchcase(PurePosixPath(path).name, pattern)
+                for path in files()
+            )
+        return False
+
 
 @dataclass(frozen=True, slots=True)
 class WorkspaceRoute:
     name: str
     rules: tuple[Rule, ...]
 
-    def select(self, request_kind: str) -> Target:
-        """The target that serves a request: the first rule that matches, its first target."""
+    def select(self, request: MuxRequest, file_header: str | None = None) -> Rule:
+        """The first rule that matches; its targets serve in order (the first, then the
+        fallbacks). Fails when that rule has nothing that can answer."""
+        found: list[tuple[str, ...]] = []
+
+        def files() -> tuple[str, ...]:
+            if not found:
+                found.append(mentioned_files(request.body, file_header))
+            return found[0]
+
         for rule in self.rules:
-            if rule.kind == "catch_all" and rule.targets:
-                target = rule.targets[0]
-                if target.upstream is None:
+            if rule.matches(request, files):
+                if not rule.targets:
+                    break
+                if all(t.upstream is None for t in rule.targets):
+                    gone = rule.targets[0]
                     raise NoUsableModel(
-                        f"Workspace '{self.name}' prefers model '{target.model}' of provider "
-                        f"'{target.provider}', which no longer exists. {_how_to_fix(self.name)}"
+                        f"Workspace '{self.name}' routes this request to model '{gone.model}' "
+                        f"of provider '{gone.provider}', which no longer exists. "
+                        f"{_how_to_fix(self.name)}"
                     )
-                return target
+                return rule
         raise NoUsableModel(f"Workspace '{self.name}' has no model. {_how_to_fix(self.name)}")
 
     def models(self) -> list[Target]:

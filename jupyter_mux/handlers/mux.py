@@ -50,16 +50,14 @@ class CompletionsHandler(OpenAIHandler):
     async def post(self, workspace: str | None, route: str) -> None:
         workspace_route = self.route(workspace)
         request = parse_request(route, self.request.body)
-        target = workspace_route.select(request.kind)
-        self.set_header("X-Mux-Provider", target.provider)
-        self.set_header("X-Mux-Model", target.model)
+        rule = workspace_route.select(request, self.request.headers.get("X-Mux-File"))
         self._streaming = request.stream
         # The relay runs in this handler's own task, not a new one: a task per request costs
         # an extra event-loop turn, measurable at load. A hang-up cancels this task while it
         # waits on the upstream (see on_connection_close).
         self._relaying = asyncio.current_task()
         try:
-            await self.proxy.relay(target, request, sink=self)
+            await self.proxy.relay(rule, request, sink=self)
         except (asyncio.CancelledError, StreamClosedError):
             if self._relaying is not None:
                 raise
@@ -77,7 +75,10 @@ class CompletionsHandler(OpenAIHandler):
         super().on_connection_close()
 
     # The proxy's Sink.
-    def begin(self, status: int, content_type: str) -> None:
+    def begin(self, status: int, content_type: str, target: Target, attempts: int) -> None:
+        self.set_header("X-Mux-Provider", target.provider)
+        self.set_header("X-Mux-Model", target.model)
+        self.set_header("X-Mux-Attempts", str(attempts))
         self.set_status(status)
         self.set_header("Content-Type", content_type)
         if self._streaming:

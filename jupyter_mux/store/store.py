@@ -227,6 +227,44 @@ class Store:
                 raise Conflict(f"A workspace named '{name}' already exists.")
             self._add_workspace(s, name, description, preferred)
 
+    def replace_rules(
+        self, name: str, rules: list[RuleRecord], *, create_description: str | None = None
+    ) -> None:
+        """Swap a workspace's whole rule list in one transaction. With `create_description`
+        the workspace is created first (an import), and a taken name is a conflict."""
+        with self._session() as s:
+            if create_description is not None:
+                if self._workspace(s, name, required=False) is not None:
+                    raise Conflict(f"A workspace named '{name}' already exists.")
+                now = utcnow()
+                row = WorkspaceRow(
+                    name=name, description=create_description, created_at=now, updated_at=now
+                )
+                s.add(row)
+                s.flush()
+            else:
+                row = self._workspace(s, name)
+                rule_ids = s.exec(select(RuleRow.id).where(RuleRow.workspace_id == row.id)).all()
+                s.exec(delete(TargetRow).where(TargetRow.rule_id.in_(rule_ids)))
+                s.exec(delete(RuleRow).where(RuleRow.workspace_id == row.id))
+                row.updated_at = utcnow()
+                s.add(row)
+            for position, rule in enumerate(rules):
+                rule_row = RuleRow(
+                    workspace_id=row.id, position=position, kind=rule.kind, pattern=rule.pattern
+                )
+                s.add(rule_row)
+                s.flush()
+                for index, target in enumerate(rule.targets):
+                    s.add(
+                        TargetRow(
+                            rule_id=rule_row.id,
+                            position=index,
+                            provider_name=target.provider,
+                            model=target.model,
+                        )
+                    )
+
     def seed_workspaces(self, seeds: list[tuple[str, TargetRecord]]) -> None:
         """Create the workspaces that are missing, and give `default` the first seed's model
         if it has none: a user's own choices are never overwritten."""
