@@ -340,7 +340,8 @@ class LocalLlamaServer:
         request is unfinished returns only once its client hangs up, which a client in
         this same process cannot do without the GIL: a deadlock. Shutting the sockets down
         from here needs ``/proc`` (Linux); elsewhere, stop a server only once its clients
-        in this process are done.
+        in this process are done. (llama.cpp then logs that its listener "stopped
+        unexpectedly"; that is this shutdown.)
         """
         with self._lock:
             if self._server is not None and self._port is not None:
@@ -443,8 +444,8 @@ def _hang_up(port: int, timeout: float) -> None:
     is shut down no request can arrive any more (its accept fails and llama.cpp closes it),
     and a handler whose connection is shut down sees its client gone and returns. Sockets
     accepted meanwhile are caught by the next round. Needs Linux's ``/proc``; elsewhere
-    this does nothing. ``shutdown()`` on a duplicate descriptor acts on the shared socket.
-    (The address family given to ``fromfd`` does not matter for ``shutdown``.)
+    this does nothing. ``shutdown()`` on a duplicate descriptor (``fromfd`` duplicates)
+    acts on the shared socket, whatever address family ``fromfd`` is told.
     """
     deadline = time.monotonic() + timeout
     while True:

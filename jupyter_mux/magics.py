@@ -17,9 +17,10 @@ traceback: in a notebook the message (which says how to fix it) is what the user
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -124,21 +125,31 @@ class MuxMagics(Magics):
             return
         if args.workspace is not None or args.max_tokens is not None:
             raise UsageError(f"-w and -m belong to the %%mux cell magic. Usage: {USAGE}")
-        command = args.command
+        action = self._line_action(args.command)
         # A client per call finds the server afresh, so a restarted server (new port or
         # token) is picked up without reloading the extension.
         with _reported(), MuxClient() as client:
-            if not command:
-                self._show_active(client)
-            elif command[0] == "use" and len(command) == 2:
-                name = client.activate(command[1])
-                print(f"Active workspace is now {name} ({_model(client.workspace(name))}).")
-            elif command == ["workspaces"]:
-                self._show_workspaces(client)
-            elif command == ["providers"]:
-                self._show_providers(client)
-            else:
-                raise UsageError(f"unknown %mux command {' '.join(command)!r}. Usage: {USAGE}")
+            action(client)
+
+    def _line_action(self, command: list[str]) -> Callable[[MuxClient], None]:
+        """Check the command before any server is looked for, so a typo is reported as such."""
+        if command and command[0] == "use":
+            if len(command) != 2:
+                raise UsageError("%mux use takes one workspace name: %mux use NAME")
+            return functools.partial(self._use, command[1])
+        actions = {
+            (): self._show_active,
+            ("workspaces",): self._show_workspaces,
+            ("providers",): self._show_providers,
+        }
+        if tuple(command) not in actions:
+            raise UsageError(f"unknown %mux command {' '.join(command)!r}. Usage: {USAGE}")
+        return actions[tuple(command)]
+
+    @staticmethod
+    def _use(name: str, client: MuxClient) -> None:
+        name = client.activate(name)
+        print(f"Active workspace is now {name} ({_model(client.workspace(name))}).")
 
     @staticmethod
     def _show_active(client: MuxClient) -> None:

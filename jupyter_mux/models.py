@@ -16,6 +16,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    TypeAdapter,
     ValidationError,
 )
 
@@ -93,14 +94,58 @@ class ProviderUpdate(Body):
     api_key: ApiKey | None = None
 
 
-class WorkspaceCreate(Body):
+def _not_reserved(value: str) -> str:
+    if value in RESERVED_WORKSPACE_NAMES:
+        raise ValueError(f"'{value}' is reserved (it is a route of the API)")
+    return value
+
+
+RESERVED_WORKSPACE_NAMES = frozenset({"import"})
+WorkspaceName = Annotated[Name, AfterValidator(_not_reserved)]
+RuleKind = Literal["catch_all", "request_type", "filename", "model"]
+Pattern = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+class RuleIn(Body):
+    kind: RuleKind
+    pattern: Pattern | None = None
+    targets: Annotated[list[TargetIn], Field(max_length=5)] = []
+    # Read-only fields of a rule as GET returns it, accepted and ignored so that a client
+    # can PUT back what it read.
+    ok: bool | None = None
+    problem: str | None = None
+
+
+Rules = Annotated[list[RuleIn], Field(min_length=1, max_length=50)]
+
+
+class ProviderRef(Body):
     name: Name
+    type: ProviderTypeName
+
+
+EXPORT_FORMAT = "jupyter-mux.workspace/1"
+
+
+class WorkspaceExport(Body):
+    """A workspace to share: its rules, and the providers they use by name and type, never
+    their endpoints or keys."""
+
+    format: Literal["jupyter-mux.workspace/1"] = EXPORT_FORMAT
+    name: WorkspaceName
+    description: Description = ""
+    rules: Rules
+    providers: list[ProviderRef] = []
+
+
+class WorkspaceCreate(Body):
+    name: WorkspaceName
     description: Description = ""
     preferred: TargetIn | None = None
 
 
 class WorkspaceUpdate(Body):
-    name: Name | None = None
+    name: WorkspaceName | None = None
     description: Description | None = None
     preferred: TargetIn | None = None
 
@@ -150,6 +195,14 @@ class ActiveOut(BaseModel):
     name: str
 
 
+class RuleOut(BaseModel):
+    kind: RuleKind
+    pattern: str | None
+    targets: list[TargetOut]
+    ok: bool
+    problem: str | None
+
+
 def parse(model: type[Body], data: Any) -> Any:
     """Validate a request body; the first problem becomes a 400 naming the field."""
     if not isinstance(data, dict):
@@ -160,10 +213,25 @@ def parse(model: type[Body], data: Any) -> Any:
         raise InvalidRequest(describe(exc)) from None
 
 
-def describe(exc: ValidationError) -> str:
+_RULES = TypeAdapter(Rules)
+
+
+def parse_rules(data: Any) -> list[RuleIn]:
+    if not isinstance(data, list):
+        raise InvalidRequest("The request body must be a JSON array of rules.")
+    try:
+        return _RULES.validate_python(data, strict=True)
+    except ValidationError as exc:
+        raise InvalidRequest(describe(exc, prefix="rules")) from None
+
+
+def describe(exc: ValidationError, prefix: str = "") -> str:
     messages = []
     for error in exc.errors()[:3]:
-        field = ".".join(str(p) for p in error["loc"]) or "body"
+        field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"]).lstrip(
+            "."
+        )
+        field = (prefix + field) if prefix else (field or "body")
         kind = error["type"]
         if kind == "extra_forbidden":
             messages.append(f"'{field}' is not a field of this request")

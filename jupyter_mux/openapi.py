@@ -17,7 +17,10 @@ from .models import (
     ProviderOut,
     ProviderTypeOut,
     ProviderUpdate,
+    RuleIn,
+    RuleOut,
     WorkspaceCreate,
+    WorkspaceExport,
     WorkspaceOut,
     WorkspaceUpdate,
 )
@@ -29,7 +32,10 @@ MODELS: list[type[BaseModel]] = [
     ProviderOut,
     ProviderTypeOut,
     ProviderUpdate,
+    RuleIn,
+    RuleOut,
     WorkspaceCreate,
+    WorkspaceExport,
     WorkspaceOut,
     WorkspaceUpdate,
 ]
@@ -265,6 +271,32 @@ def build_spec() -> dict[str, Any]:
                 bad,
             ),
             "delete": _op("Delete a workspace (not the active one)", 204, errors=(404, 409, 503)),
+        },
+        "/mux/api/workspaces/{name}/rules": {
+            "parameters": [NAME],
+            "get": _op(
+                "The workspace's rules, in priority order", 200, _list("RuleOut"), errors=(404, 503)
+            ),
+            "put": _op("Replace the rule list atomically", 200, _list("RuleOut"), errors=bad)
+            | {"requestBody": {"required": True, **_json(_list("RuleIn"))}},
+        },
+        "/mux/api/workspaces/{name}/export": {
+            "parameters": [NAME],
+            "get": _op(
+                "The workspace as portable JSON (providers by name and type, no keys)",
+                200,
+                _ref("WorkspaceExport"),
+                errors=(404, 503),
+            ),
+        },
+        "/mux/api/workspaces/import": {
+            "post": _op(
+                "Create a workspace from an export",
+                201,
+                _ref("WorkspaceOut"),
+                "WorkspaceExport",
+                bad,
+            ),
         },
         "/mux/api/active": {
             "get": _op("The active workspace", 200, _ref("ActiveOut"), errors=(503,)),

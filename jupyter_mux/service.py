@@ -22,10 +22,15 @@ from .models import (
     PredefinedProvider,
     ProviderCreate,
     ProviderOut,
+    ProviderRef,
     ProviderTypeOut,
     ProviderUpdate,
+    RuleIn,
+    RuleOut,
+    TargetIn,
     TargetOut,
     WorkspaceCreate,
+    WorkspaceExport,
     WorkspaceOut,
     WorkspaceUpdate,
     parse,
@@ -34,7 +39,15 @@ from .providers.registry import PROVIDER_TYPES
 from .proxy import provider_message, upstream_failure
 from .routing import RoutingTable, Upstream, build_table, target_problem, upstream_for
 from .secrets import SecretBox
-from .store import KEEP, ModelRecord, ProviderRecord, Snapshot, Store, TargetRecord
+from .store import (
+    KEEP,
+    ModelRecord,
+    ProviderRecord,
+    RuleRecord,
+    Snapshot,
+    Store,
+    TargetRecord,
+)
 
 T = TypeVar("T")
 
@@ -241,6 +254,64 @@ class MuxService:
         )
         return workspace_view(body.name or name, await self._reload())
 
+    async def get_rules(self, name: str) -> list[RuleOut]:
+        snapshot = await self._db(self.store.snapshot)
+        _workspace(snapshot, name)
+        return rules_view(snapshot.workspaces[name].rules, snapshot)
+
+    async def set_rules(self, name: str, rules: list[RuleIn]) -> list[RuleOut]:
+        snapshot = await self._db(self.store.snapshot)
+        _workspace(snapshot, name)
+        records = _checked_rules(rules, snapshot)
+        await self._db(self.store.replace_rules, name, records)
+        snapshot = await self._reload()
+        return rules_view(snapshot.workspaces[name].rules, snapshot)
+
+    async def export_workspace(self, name: str) -> WorkspaceExport:
+        snapshot = await self._db(self.store.snapshot)
+        _workspace(snapshot, name)
+        workspace = snapshot.workspaces[name]
+        used = dict.fromkeys(t.provider for r in workspace.rules for t in r.targets)
+        return WorkspaceExport(
+            name=name,
+            description=workspace.description,
+            rules=[
+                RuleIn(
+                    kind=r.kind,
+                    pattern=r.pattern,
+                    targets=[TargetIn(provider=t.provider, model=t.model) for t in r.targets],
+                )
+                for r in workspace.rules
+            ],
+            providers=[
+                ProviderRef(name=p, type=snapshot.providers[p].type)
+                for p in used
+                if p in snapshot.providers
+            ],
+        )
+
+    async def import_workspace(self, body: WorkspaceExport) -> WorkspaceOut:
+        """Providers are matched by name, then by type; a rule whose provider has no match
+        here is kept and flagged, like one whose provider was deleted."""
+        snapshot = await self._db(self.store.snapshot)
+        mapping = _match_providers(body.providers, snapshot)
+        rules = [
+            rule.model_copy(
+                update={
+                    "targets": [
+                        t.model_copy(update={"provider": mapping.get(t.provider, t.provider)})
+                        for t in rule.targets
+                    ]
+                }
+            )
+            for rule in body.rules
+        ]
+        records = _checked_rules(rules, snapshot, require_known=False)
+        await self._db(
+            self.store.replace_rules, body.name, records, create_description=body.description
+        )
+        return workspace_view(body.name, await self._reload())
+
     async def delete_workspace(self, name: str) -> None:
         await self._db(self.store.delete_workspace, name)
         await self._reload()
@@ -314,6 +385,77 @@ def _checked_target(target: Any, snapshot: Snapshot) -> TargetRecord | None:
             param="preferred.model",
         )
     return TargetRecord(target.provider, target.model)
+
+
+def _checked_rules(
+    rules: list[RuleIn], snapshot: Snapshot, *, require_known: bool = True
+) -> list[RuleRecord]:
+    """A rule list the router can use: one catch_all, last; patterns that fit their kind;
+    targets that exist (unless importing, where unknown ones are kept and flagged)."""
+    records = []
+    for i, rule in enumerate(rules):
+        where = f"rules[{i}] ({rule.kind})"
+        last = i == len(rules) - 1
+        if rule.kind == "catch_all":
+            if not last:
+                raise InvalidRequest(f"{where}: the catch_all rule must be the last rule.")
+            if rule.pattern is not None:
+                raise InvalidRequest(f"{where}: a catch_all rule takes no pattern.")
+        else:
+            if last:
+                raise InvalidRequest(
+                    "The last rule must be the catch_all rule, which serves every request "
+                    "the others do not match."
+                )
+            if rule.pattern is None:
+                raise InvalidRequest(f"{where}: a pattern is required.")
+            if rule.kind == "request_type" and rule.pattern not in ("chat", "fim"):
+                raise InvalidRequest(f"{where}: the pattern must be 'chat' or 'fim'.")
+            if not rule.targets:
+                raise InvalidRequest(f"{where}: at least one target is required.")
+        targets = []
+        for j, target in enumerate(rule.targets):
+            if require_known:
+                try:
+                    _checked_target(target, snapshot)
+                except InvalidRequest as exc:
+                    raise InvalidRequest(
+                        f"{where}, target {j}: {exc.message}", param=f"rules[{i}].targets[{j}]"
+                    ) from None
+            targets.append(TargetRecord(target.provider, target.model))
+        records.append(RuleRecord(rule.kind, rule.pattern, tuple(targets)))
+    return records
+
+
+def _match_providers(refs: list[ProviderRef], snapshot: Snapshot) -> dict[str, str]:
+    mapping = {}
+    for ref in refs:
+        if ref.name in snapshot.providers:
+            mapping[ref.name] = ref.name
+            continue
+        same_type = [p.name for p in snapshot.providers.values() if p.type == ref.type]
+        if same_type:
+            mapping[ref.name] = same_type[0]
+    return mapping
+
+
+def rules_view(rules: tuple[RuleRecord, ...], snapshot: Snapshot) -> list[RuleOut]:
+    views = []
+    for rule in rules:
+        problems = [target_problem(t, snapshot.providers) for t in rule.targets]
+        problem = next((p for p in problems if p), None)
+        if problem is None and not rule.targets:
+            problem = "No model chosen."
+        views.append(
+            RuleOut(
+                kind=rule.kind,
+                pattern=rule.pattern,
+                targets=[TargetOut(provider=t.provider, model=t.model) for t in rule.targets],
+                ok=problem is None,
+                problem=problem,
+            )
+        )
+    return views
 
 
 def provider_view(provider: ProviderRecord, snapshot: Snapshot) -> ProviderOut:

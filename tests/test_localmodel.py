@@ -248,10 +248,16 @@ def test_stop_lets_requests_in_progress_finish(models: dict[str, Path]) -> None:
         assert answer.usage is not None
         answers.append(answer.usage.completion_tokens)
 
+    def in_progress() -> int:
+        slots = httpx.get(server.endpoint + "/slots").json()
+        return sum(slot["is_processing"] for slot in slots)
+
     threads = [threading.Thread(target=ask) for _ in range(4)]
     for thread in threads:
         thread.start()
-    time.sleep(0.05)
+    deadline = time.monotonic() + 30
+    while in_progress() + len(answers) < 4 and time.monotonic() < deadline:
+        time.sleep(0.005)
     server.stop()
     for thread in threads:
         thread.join(timeout=60)

@@ -19,20 +19,19 @@ def test_committed_document_is_current():
 
 
 def test_every_route_and_method_is_described(jp_serverapp):
+    """Each documented path goes, as Tornado routes it (first match wins), to a handler with
+    exactly the documented methods; and every route is documented."""
     spec_paths = build_spec()["paths"]
     base = jp_serverapp.base_url.rstrip("/")
-    described: set[tuple[str, str]] = set()
+    routes = mux_routes(jp_serverapp.web_app)
+    reached = set()
     for template, operations in spec_paths.items():
-        regex = re.sub(r"\{\w+\}", "[^/]+", template)
-        described |= {(regex, m) for m in operations if m in METHODS}
-    served: set[tuple[str, str]] = set()
-    for pattern, handler in mux_routes(jp_serverapp.web_app):
-        templates = [t for t in spec_paths
-                     if re.fullmatch(pattern, base + re.sub(r"\{\w+\}", "x", t))]
-        assert templates, f"route {pattern} is not in the OpenAPI document"
-        served |= {(re.sub(r"\{\w+\}", "[^/]+", t), m)
-                   for t in templates for m in METHODS if m in vars(handler)}
-    assert served == described
+        path = base + re.sub(r"\{\w+\}", "x", template)
+        pattern, handler = next((p, h) for p, h in routes if re.fullmatch(p, path))
+        reached.add(pattern)
+        served = {m for m in METHODS if m in vars(handler)}
+        assert served == {m for m in operations if m in METHODS}, template
+    assert reached == {p for p, _ in routes}
 
 
 async def test_served_at_api_openapi_json(api):

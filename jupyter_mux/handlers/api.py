@@ -11,8 +11,10 @@ from ..models import (
     ProviderCreate,
     ProviderUpdate,
     WorkspaceCreate,
+    WorkspaceExport,
     WorkspaceUpdate,
     parse,
+    parse_rules,
 )
 from ..openapi import build_spec
 from .base import ManagementHandler
@@ -114,6 +116,36 @@ class WorkspaceHandler(ManagementHandler):
         self.finish()
 
 
+class RulesHandler(ManagementHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        self.write_json(await self.service.get_rules(name))
+
+    @web.authenticated
+    @authorized
+    async def put(self, name: str) -> None:
+        rules = parse_rules(self.json_body())
+        self.write_json(await self.service.set_rules(name, rules))
+
+
+class ExportHandler(ManagementHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        export = await self.service.export_workspace(name)
+        self.set_header("Content-Disposition", f'attachment; filename="{name}.mux.json"')
+        self.write_json(export)
+
+
+class ImportHandler(ManagementHandler):
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        body = parse(WorkspaceExport, self.json_body())
+        self.write_json(await self.service.import_workspace(body), status=201)
+
+
 class ActiveHandler(ManagementHandler):
     @web.authenticated
     @authorized
@@ -135,6 +167,10 @@ HANDLERS = [
     (rf"/mux/api/providers/{NAME}/models", ProviderModelsHandler),
     (rf"/mux/api/providers/{NAME}/refresh", ProviderRefreshHandler),
     (r"/mux/api/workspaces", WorkspacesHandler),
+    # Before the {name} route: "import" is a reserved workspace name.
+    (r"/mux/api/workspaces/import", ImportHandler),
     (rf"/mux/api/workspaces/{NAME}", WorkspaceHandler),
+    (rf"/mux/api/workspaces/{NAME}/rules", RulesHandler),
+    (rf"/mux/api/workspaces/{NAME}/export", ExportHandler),
     (r"/mux/api/active", ActiveHandler),
 ]

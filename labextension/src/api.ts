@@ -1,0 +1,134 @@
+/**
+ * A typed client of the jupyter-mux management API, one function per route.
+ *
+ * Requests go through ServerConnection so the token / cookie and XSRF header are handled
+ * exactly like JupyterLab's own calls.
+ */
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+
+import type {
+  IActive,
+  IModelInfo,
+  IProvider,
+  IProviderCreate,
+  IProviderType,
+  IProviderUpdate,
+  IWorkspace,
+  IWorkspaceCreate,
+  IWorkspaceUpdate
+} from './types';
+
+/** An error answered by the API, with Jupyter's `{message, reason}` message. */
+export class MuxApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string
+  ) {
+    super(message);
+    this.name = 'MuxApiError';
+  }
+}
+
+/** Pull a readable message out of an error body (Jupyter's or OpenAI's shape). */
+export function errorMessage(status: number, body: unknown): string {
+  if (body && typeof body === 'object') {
+    const b = body as Record<string, any>;
+    if (typeof b.message === 'string' && b.message) {
+      return b.message;
+    }
+    if (b.error && typeof b.error.message === 'string') {
+      return b.error.message;
+    }
+    if (typeof b.reason === 'string' && b.reason) {
+      return b.reason;
+    }
+  }
+  return `HTTP ${status}`;
+}
+
+let settings: ServerConnection.ISettings | undefined;
+
+/** Use these server settings (tests and custom deployments); default: makeSettings(). */
+export function setServerSettings(value: ServerConnection.ISettings): void {
+  settings = value;
+}
+
+function serverSettings(): ServerConnection.ISettings {
+  if (!settings) {
+    settings = ServerConnection.makeSettings();
+  }
+  return settings;
+}
+
+const seg = encodeURIComponent;
+
+async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const s = serverSettings();
+  const url = URLExt.join(s.baseUrl, 'mux', 'api', path);
+  const init: RequestInit = { method };
+  if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    init.headers = { 'Content-Type': 'application/json' };
+  }
+  let response: Response;
+  try {
+    response = await ServerConnection.makeRequest(url, init, s);
+  } catch (error) {
+    throw new MuxApiError(0, `Cannot reach the server: ${String(error)}`);
+  }
+  const text = await response.text();
+  let data: unknown = undefined;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = text;
+    }
+  }
+  if (!response.ok) {
+    throw new MuxApiError(response.status, errorMessage(response.status, data));
+  }
+  return data as T;
+}
+
+export const listProviderTypes = (): Promise<IProviderType[]> =>
+  request('GET', 'provider-types');
+
+export const listProviders = (): Promise<IProvider[]> => request('GET', 'providers');
+
+export const createProvider = (body: IProviderCreate): Promise<IProvider> =>
+  request('POST', 'providers', body);
+
+export const getProvider = (name: string): Promise<IProvider> =>
+  request('GET', `providers/${seg(name)}`);
+
+export const updateProvider = (name: string, body: IProviderUpdate): Promise<IProvider> =>
+  request('PATCH', `providers/${seg(name)}`, body);
+
+export const deleteProvider = (name: string): Promise<void> =>
+  request('DELETE', `providers/${seg(name)}`);
+
+export const listProviderModels = (name: string): Promise<IModelInfo[]> =>
+  request('GET', `providers/${seg(name)}/models`);
+
+export const refreshProvider = (name: string): Promise<IProvider> =>
+  request('POST', `providers/${seg(name)}/refresh`);
+
+export const listWorkspaces = (): Promise<IWorkspace[]> => request('GET', 'workspaces');
+
+export const createWorkspace = (body: IWorkspaceCreate): Promise<IWorkspace> =>
+  request('POST', 'workspaces', body);
+
+export const getWorkspace = (name: string): Promise<IWorkspace> =>
+  request('GET', `workspaces/${seg(name)}`);
+
+export const updateWorkspace = (name: string, body: IWorkspaceUpdate): Promise<IWorkspace> =>
+  request('PATCH', `workspaces/${seg(name)}`, body);
+
+export const deleteWorkspace = (name: string): Promise<void> =>
+  request('DELETE', `workspaces/${seg(name)}`);
+
+export const getActive = (): Promise<IActive> => request('GET', 'active');
+
+export const setActive = (name: string): Promise<IActive> => request('PUT', 'active', { name });

@@ -1,0 +1,297 @@
+"""jupyter_mux.client: finding the server, the OpenAI SDK pointed at the mux, and MuxClient,
+all against a real Jupyter server over sockets.
+
+The sync clients block, and pytest-jupyter runs the server on the test's own loop, so they
+run in a thread (`asyncio.to_thread`) while the loop serves them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jupyter_mux.client import (
+    MuxAPIError,
+    MuxClient,
+    MuxServerNotFound,
+    ServerInfo,
+    async_openai_client,
+    find_server,
+    openai_client,
+)
+
+MESSAGES = [{"role": "user", "content": "Say something."}]
+ENV = ("JUPYTER_MUX_URL", "JUPYTER_MUX_TOKEN", "JUPYTER_TOKEN", "JPY_PARENT_PID")
+
+
+@pytest.fixture
+def runtime_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """An empty Jupyter runtime directory, and no discovery variables set."""
+    for name in ENV:
+        monkeypatch.delenv(name, raising=False)
+    folder = tmp_path / "discovery-runtime"
+    folder.mkdir()
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(folder))
+    return folder
+
+
+def write_server_file(folder: Path, key: object, pid: int, port: int, token: str) -> str:
+    """A running-server file as jupyter_server writes it; answers the server's URL."""
+    url = f"http://127.0.0.1:{port}/lab/"
+    info = {
+        "url": url,
+        "hostname": "127.0.0.1",
+        "port": port,
+        "sock": "",
+        "secure": False,
+        "base_url": "/lab/",
+        "token": token,
+        "root_dir": str(folder),
+        "password": False,
+        "pid": pid,
+        "version": "2.0.0",
+    }
+    (folder / f"jpserver-{key}.json").write_text(json.dumps(info))
+    return url
+
+
+@pytest.fixture
+def other_process() -> Iterator[int]:
+    """A live process that is not our parent (list_running_servers drops dead pids)."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        yield proc.pid
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture
+def mux_env(monkeypatch: pytest.MonkeyPatch, server_url: str, token: str) -> ServerInfo:
+    """Point discovery at the test's Jupyter server, as a user outside a kernel would."""
+    monkeypatch.setenv("JUPYTER_MUX_URL", server_url)
+    monkeypatch.setenv("JUPYTER_MUX_TOKEN", token)
+    return ServerInfo(server_url, token)
+
+
+# --- find_server ------------------------------------------------------------------------------
+
+
+def test_environment_overrides_server_files(runtime_dir, monkeypatch):
+    write_server_file(runtime_dir, os.getppid(), os.getppid(), 1111, "file-token")
+    monkeypatch.setenv("JUPYTER_MUX_URL", "http://127.0.0.1:4321/base")
+    assert find_server() == ServerInfo("http://127.0.0.1:4321/base/", "")
+    monkeypatch.setenv("JUPYTER_TOKEN", "jupyter-token")
+    assert find_server() == ServerInfo("http://127.0.0.1:4321/base/", "jupyter-token")
+    monkeypatch.setenv("JUPYTER_MUX_TOKEN", "mux-token")
+    server = find_server()
+    assert server == ServerInfo("http://127.0.0.1:4321/base/", "mux-token")
+    assert "mux-token" not in repr(server)
+
+
+def test_parent_server_is_chosen(runtime_dir, monkeypatch):
+    parent_url = write_server_file(runtime_dir, os.getppid(), os.getppid(), 1111, "parent-tok")
+    write_server_file(runtime_dir, "other", os.getpid(), 2222, "other-tok")
+    assert find_server() == ServerInfo(parent_url, "parent-tok")
+    # A token from the environment still wins over the file's.
+    monkeypatch.setenv("JUPYTER_TOKEN", "env-tok")
+    assert find_server() == ServerInfo(parent_url, "env-tok")
+
+
+def test_recorded_parent_pid_is_chosen(runtime_dir, monkeypatch, other_process):
+    """A kernel started through a wrapper finds its server by JPY_PARENT_PID."""
+    write_server_file(runtime_dir, "mine", os.getpid(), 1111, "a")
+    url = write_server_file(runtime_dir, "launcher", other_process, 2222, "b")
+    with pytest.raises(MuxServerNotFound):
+        find_server()
+    monkeypatch.setenv("JPY_PARENT_PID", str(other_process))
+    assert find_server() == ServerInfo(url, "b")
+
+
+def test_single_unrelated_server_is_chosen(runtime_dir):
+    url = write_server_file(runtime_dir, "only", os.getpid(), 3333, "only-tok")
+    assert find_server() == ServerInfo(url, "only-tok")
+
+
+def test_no_server_found(runtime_dir):
+    with pytest.raises(MuxServerNotFound) as caught:
+        find_server()
+    message = str(caught.value)
+    assert "JUPYTER_MUX_URL" in message and str(runtime_dir) in message
+    assert isinstance(caught.value, RuntimeError)
+
+
+def test_several_unrelated_servers_are_ambiguous(runtime_dir, other_process):
+    write_server_file(runtime_dir, "one", os.getpid(), 1111, "token-one")
+    write_server_file(runtime_dir, "two", other_process, 2222, "token-two")
+    with pytest.raises(MuxServerNotFound) as caught:
+        find_server()
+    message = str(caught.value)
+    assert "127.0.0.1:1111" in message and "127.0.0.1:2222" in message
+    assert "JUPYTER_MUX_URL" in message and str(os.getppid()) in message
+    assert "token-" not in message
+
+
+# --- the OpenAI clients ----------------------------------------------------------------------
+
+
+def ask(workspace: str | None = None) -> tuple[str, str, str]:
+    """A chat completion through `openai_client`: (base_url, serving workspace, text)."""
+    with openai_client(workspace, max_retries=0, timeout=60) as client:
+        raw = client.chat.completions.with_raw_response.create(
+            model="anything", messages=MESSAGES, max_tokens=4
+        )
+        text = raw.parse().choices[0].message.content
+        return str(client.base_url), raw.headers["x-mux-workspace"], text
+
+
+async def test_openai_client_answers_through_the_mux(two_llamas, mux_env):
+    base_url, workspace, text = await asyncio.to_thread(ask)
+    assert base_url == mux_env.url + "mux/v1/"
+    assert workspace == "wa" and isinstance(text, str)
+
+
+async def test_openai_client_pinned_to_a_workspace(two_llamas, mux_env, api):
+    base_url, workspace, _ = await asyncio.to_thread(ask, "wb")
+    assert base_url == mux_env.url + "mux/w/wb/v1/"
+    assert workspace == "wb"
+    assert (await api.ok("GET", "active"))["name"] == "wa"  # pinning is not activating
+
+
+async def test_async_openai_client(two_llamas, mux_env):
+    async with async_openai_client("wb", max_retries=0) as client:
+        raw = await client.chat.completions.with_raw_response.create(
+            model="x", messages=MESSAGES, max_tokens=4
+        )
+        assert raw.parse().choices[0].message.content is not None
+    assert (raw.headers["x-mux-workspace"], raw.headers["x-mux-model"]) == ("wb", "tiny-b")
+
+
+def test_openai_client_kwargs_pass_through(runtime_dir, monkeypatch):
+    monkeypatch.setenv("JUPYTER_MUX_URL", "http://127.0.0.1:4321/")
+    monkeypatch.setenv("JUPYTER_MUX_TOKEN", "tok")
+    with openai_client(max_retries=5, default_headers={"X-Mux-Workspace": "wb"}) as client:
+        assert (client.max_retries, client.api_key) == (5, "tok")
+        assert client.default_headers["X-Mux-Workspace"] == "wb"
+        assert str(client.base_url) == "http://127.0.0.1:4321/mux/v1/"
+
+
+# --- MuxClient -------------------------------------------------------------------------------
+
+
+def crud_round_trip(endpoint: str) -> None:
+    with MuxClient() as mux:  # found through the environment
+        assert "llamacpp" in {t["type"] for t in mux.provider_types()}
+        assert mux.providers() == []
+
+        created = mux.add_provider("lp", "llamacpp", endpoint=endpoint, description="local")
+        assert (created["status"], created["models"]) == ("ok", ["tiny-a"])
+        assert (created["description"], created["auth_type"]) == ("local", "none")
+        assert mux.provider("lp") == created
+        assert mux.providers() == [created]
+        assert [m["id"] for m in mux.provider_models("lp")] == ["tiny-a"]
+        assert mux.refresh_provider("lp")["status"] == "ok"
+        assert mux.update_provider("lp", description="changed")["description"] == "changed"
+
+        workspace = mux.create_workspace("w1", "first", preferred=("lp", "tiny-a"))
+        assert workspace["preferred"] == {"provider": "lp", "model": "tiny-a"}
+        assert workspace["preferred_ok"] and workspace["problem"] is None
+        assert mux.workspace("w1") == workspace
+        assert mux.provider("lp")["used_by"] == ["w1"]
+
+        assert mux.active() == "default"
+        assert mux.activate("w1") == "w1"
+        assert mux.active() == "w1"
+
+        cleared = mux.update_workspace("w1", preferred=None)
+        assert cleared["preferred"] is None and cleared["problem"]
+        renamed = mux.update_workspace(
+            "w1", name="w2", preferred={"provider": "lp", "model": "tiny-a"}
+        )
+        assert (renamed["name"], renamed["preferred_ok"], renamed["is_active"]) == (
+            "w2",
+            True,
+            True,
+        )
+        assert sorted(w["name"] for w in mux.workspaces()) == ["default", "w2"]
+
+        assert mux.update_provider("lp", name="lp2")["used_by"] == ["w2"]
+        assert mux.workspace("w2")["preferred"] == {"provider": "lp2", "model": "tiny-a"}
+
+        mux.activate("default")
+        assert mux.delete_workspace("w2") is None
+        assert mux.delete_provider("lp2") is None
+        assert mux.providers() == []
+        assert [w["name"] for w in mux.workspaces()] == ["default"]
+
+
+async def test_mux_client_round_trip(mux_env, llama_a):
+    await asyncio.to_thread(crud_round_trip, llama_a.endpoint)
+
+
+def refusals(url: str, token: str) -> dict[str, MuxAPIError]:
+    caught: dict[str, MuxAPIError] = {}
+
+    def expect(label: str, call: Any, *args: Any, **kwargs: Any) -> None:
+        with pytest.raises(MuxAPIError) as error:
+            call(*args, **kwargs)
+        caught[label] = error.value
+
+    with MuxClient(url, token, timeout=10) as mux:
+        mux.create_workspace("dup")
+        expect("duplicate", mux.create_workspace, "dup")
+        expect("unknown", mux.workspace, "ghost")
+        expect("unknown provider", mux.refresh_provider, "ghost")
+        expect("bad name", mux.add_provider, "a b", "vllm")
+        expect("bad type", mux.add_provider, "ok", "gpt")
+        expect("bad field", mux.update_workspace, "dup", colour="red")
+        expect("bad preferred", mux.create_workspace, "w", preferred=("ghost", "m"))
+        expect("active", mux.delete_workspace, "default")
+    with MuxClient(url, "") as anonymous:
+        expect("no token", anonymous.providers)
+    return caught
+
+
+async def test_errors_carry_the_server_message(mux_env, api):
+    errors = await asyncio.to_thread(refusals, mux_env.url, mux_env.token)
+    statuses = {label: e.status for label, e in errors.items()}
+    assert statuses == {
+        "duplicate": 409,
+        "unknown": 404,
+        "unknown provider": 404,
+        "bad name": 400,
+        "bad type": 400,
+        "bad field": 400,
+        "bad preferred": 400,
+        "active": 409,
+        "no token": 403,
+    }
+    # The message is the server's own, word for word.
+    code, body = await api("GET", "workspaces/ghost")
+    assert code == 404 and errors["unknown"].message == body["message"]
+    assert "dup" in errors["duplicate"].message
+    assert "ghost" in errors["unknown provider"].message
+    assert "name" in errors["bad name"].message and "letters" in errors["bad name"].message
+    assert "vllm" in errors["bad type"].message
+    assert "colour" in errors["bad field"].message
+    assert "ghost" in errors["bad preferred"].message
+    assert "active" in errors["active"].message
+    assert str(errors["unknown"]) == f"404: {errors['unknown'].message}"
+
+
+async def test_mux_client_finds_the_server_and_hides_the_token(mux_env):
+    def build() -> tuple[str, str]:
+        with MuxClient() as mux:
+            return repr(mux), mux.active()
+
+    shown, active = await asyncio.to_thread(build)
+    assert active == "default"
+    assert mux_env.url in shown and mux_env.token not in shown
