@@ -11,7 +11,7 @@ from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
-from tornado.ioloop import IOLoop
+from tornado.ioloop import IOLoop, PeriodicCallback
 from traitlets import Bool, Dict, Float, Int, List, Unicode, default
 
 from ._version import __version__
@@ -24,6 +24,7 @@ from .secrets import SecretBox, SecretKeyError
 from .service import MuxService
 from .store import Store
 from .store.migrations import SchemaTooNew
+from .usage import UsageRecorder
 
 
 class MuxApp(ExtensionApp):
@@ -99,6 +100,11 @@ class MuxApp(ExtensionApp):
         config=True,
         help="Seconds after which a failing request stops trying further fallback targets.",
     )
+    usage_retention_days = Int(
+        90,
+        config=True,
+        help="Days of per-request usage records kept for spend tracking; 0 keeps them all.",
+    )
     providers = List(
         Dict(),
         config=True,
@@ -161,6 +167,11 @@ class MuxApp(ExtensionApp):
             return
         if predefined:
             IOLoop.current().add_callback(self.service.refresh_all, predefined)
+        self.recorder = UsageRecorder(
+            self.service.record_usage, self.service.purge_usage, self.usage_retention_days
+        )
+        self._flusher = PeriodicCallback(self.recorder.flush, 1000)
+        self._flusher.start()
         self.settings.update(
             {
                 SERVICE_KEY: self.service,
@@ -169,6 +180,7 @@ class MuxApp(ExtensionApp):
                     max_attempts=self.max_attempts,
                     fallback_budget=self.fallback_budget,
                     log=self.log,
+                    recorder=self.recorder,
                 ),
             }
         )
@@ -191,7 +203,12 @@ class MuxApp(ExtensionApp):
 
     _demo: Demo | None = None
 
+    recorder: UsageRecorder | None = None
+
     async def stop_extension(self) -> None:
+        if self.recorder is not None:
+            self._flusher.stop()
+            await self.recorder.flush()
         if self._demo is not None:
             self._demo.stop()
         await self.upstreams.aclose()

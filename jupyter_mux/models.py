@@ -242,3 +242,36 @@ def describe(exc: ValidationError, prefix: str = "") -> str:
         else:
             messages.append(f"'{field}': {error['msg'].removeprefix('Value error, ')}")
     return "Invalid request: " + "; ".join(messages) + "."
+
+
+class UsageQuery(Body):
+    # Query strings are text: lax parsing turns "2026-11-01" into a datetime.
+    model_config = ConfigDict(extra="forbid", strict=False)
+
+    since: datetime | None = None
+    until: datetime | None = None
+    group_by: Literal["workspace", "provider", "model", "day"] = "workspace"
+    workspace: Name | None = None
+
+
+class UsageRowOut(BaseModel):
+    key: str
+    requests: int = 0
+    errors: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float | None = Field(0.0, description="USD; null when a price is unknown.")
+
+    def add(
+        self, requests: int, errors: int, prompt: int, completion: int, cost: float | None
+    ) -> None:
+        self.requests += requests
+        self.errors += errors
+        self.prompt_tokens += prompt
+        self.completion_tokens += completion
+        self.cost = None if self.cost is None or cost is None else self.cost + cost
+
+
+class UsageOut(BaseModel):
+    rows: list[UsageRowOut]
+    totals: UsageRowOut

@@ -19,6 +19,7 @@ from .models import (
     ProviderUpdate,
     RuleIn,
     RuleOut,
+    UsageOut,
     WorkspaceCreate,
     WorkspaceExport,
     WorkspaceOut,
@@ -38,6 +39,7 @@ MODELS: list[type[BaseModel]] = [
     WorkspaceExport,
     WorkspaceOut,
     WorkspaceUpdate,
+    UsageOut,
 ]
 
 OPENAI_SCHEMAS: dict[str, Any] = {
@@ -175,6 +177,18 @@ PIN = {
 }
 
 
+USAGE_PARAMETERS = [
+    {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+    {"name": "until", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+    {
+        "name": "group_by",
+        "in": "query",
+        "schema": {"enum": ["workspace", "provider", "model", "day"], "default": "workspace"},
+    },
+    {"name": "workspace", "in": "query", "schema": {"type": "string"}},
+]
+
+
 def _mux_paths(prefix: str, params: list[dict]) -> dict[str, Any]:
     errors = (400, 401, 404, 409, 429, 502, 503, 504)
     paths = {}
@@ -297,6 +311,12 @@ def build_spec() -> dict[str, Any]:
                 "WorkspaceExport",
                 bad,
             ),
+        },
+        "/mux/api/usage": {
+            "get": _op(
+                "Requests, tokens and cost, grouped", 200, _ref("UsageOut"), errors=(400, 503)
+            )
+            | {"parameters": USAGE_PARAMETERS},
         },
         "/mux/api/active": {
             "get": _op("The active workspace", 200, _ref("ActiveOut"), errors=(503,)),

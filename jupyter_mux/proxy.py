@@ -20,6 +20,7 @@ from httpx_aiohttp import AiohttpTransport
 from .errors import InvalidRequest, MuxError, UpstreamError
 from .openai_request import MuxRequest
 from .routing import Rule, Target, Upstream
+from .usage import UsageEvent, UsageRecorder, UsageTap
 
 MAX_ERROR_BODY = 64 * 1024
 
@@ -78,45 +79,65 @@ class Proxy:
         max_attempts: int = 3,
         fallback_budget: float = 60.0,
         log: logging.Logger | None = None,
+        recorder: UsageRecorder | None = None,
     ) -> None:
         self.upstreams = upstreams
+        self.recorder = recorder
         self.max_attempts = max_attempts
         self.fallback_budget = fallback_budget
         self.log = log or logging.getLogger(__name__)
 
-    async def relay(self, rule: Rule, request: MuxRequest, *, sink: Sink) -> None:
+    async def relay(
+        self, rule: Rule, request: MuxRequest, *, sink: Sink, workspace: str = ""
+    ) -> None:
         """Serve the request from the rule's targets in order: a target that fails before
         anything reached the client (unreachable, timeout, 5xx, 429) hands over to the next,
         within `max_attempts` tries and `fallback_budget` seconds; after the first byte the
         answer is the target's, failures included."""
+        usage = UsageEvent(workspace, rule_label(rule), request.stream)
         targets = [t for t in rule.targets if t.upstream is not None][: self.max_attempts]
         deadline = time.monotonic() + self.fallback_budget
         failures: list[str] = []
-        for attempt, target in enumerate(targets, 1):
-            try:
-                await self._attempt(target, request, sink, attempt)
-                return
-            except UpstreamError as exc:
-                last = attempt == len(targets) or time.monotonic() >= deadline
-                if not exc.retryable or last:
-                    if failures:
-                        exc.message = f"{exc.message} (after: {'; '.join(failures)})"
-                        exc.args = (exc.message,)
-                    raise
-                failures.append(f"{target.provider}/{target.model}: {exc.message}")
-                self.log.warning(
-                    "jupyter-mux: %s/%s failed (%s); trying the next target",
-                    target.provider, target.model, exc.message,
-                )
+        try:
+            for attempt, target in enumerate(targets, 1):
+                usage.provider, usage.model = target.provider, target.model
+                try:
+                    await self._attempt(target, request, sink, attempt, usage)
+                    return
+                except UpstreamError as exc:
+                    last = attempt == len(targets) or time.monotonic() >= deadline
+                    if not exc.retryable or last:
+                        if failures:
+                            exc.message = f"{exc.message} (after: {'; '.join(failures)})"
+                            exc.args = (exc.message,)
+                        raise
+                    failures.append(f"{target.provider}/{target.model}: {exc.message}")
+                    self.log.warning(
+                        "jupyter-mux: %s/%s failed (%s); trying the next target",
+                        target.provider,
+                        target.model,
+                        exc.message,
+                    )
+        except MuxError as exc:
+            usage.status = exc.status
+            raise
+        finally:
+            if self.recorder is not None:
+                self.recorder.record(usage)
 
     async def _attempt(
-        self, target: Target, request: MuxRequest, sink: Sink, attempt: int
+        self, target: Target, request: MuxRequest, sink: Sink, attempt: int, usage: UsageEvent
     ) -> None:
         upstream = target.upstream
         assert upstream is not None
         wire = upstream.wire
+        body = request.body
+        if request.stream and not request.include_usage and wire.stream_translator is None:
+            # Usage is recorded for every stream; the extra chunk is dropped again (UsageTap).
+            options = body.get("stream_options")
+            body = {**body, "stream_options": {**(options or {}), "include_usage": True}}
         try:
-            content = wire.build_request(request.kind, request.body, target.model)
+            content = wire.build_request(request.kind, body, target.model)
         except ValueError as exc:
             raise InvalidRequest(f"{exc} (provider '{upstream.name}', {upstream.type})") from None
         outgoing = self.upstreams.request(upstream.urls[request.kind], upstream.headers, content)
@@ -127,10 +148,11 @@ class Proxy:
         try:
             if response.status_code >= 400:
                 raise await error_from_response(upstream, response)
+            usage.status = response.status_code
             if request.stream:
-                await self._relay_stream(upstream, target, request, response, sink, attempt)
+                await self._relay_stream(upstream, target, request, response, sink, attempt, usage)
             else:
-                await self._relay_body(upstream, target, request, response, sink, attempt)
+                await self._relay_body(upstream, target, request, response, sink, attempt, usage)
         finally:
             await response.aclose()
 
@@ -142,6 +164,7 @@ class Proxy:
         response: httpx.Response,
         sink: Sink,
         attempt: int,
+        usage: UsageEvent,
     ) -> None:
         try:
             body = await response.aread()
@@ -156,6 +179,7 @@ class Proxy:
             except (ValueError, TypeError, KeyError, AttributeError) as exc:
                 raise malformed(upstream, exc) from None
             content_type = "application/json"
+        usage.first_byte, usage.body = time.monotonic(), body
         sink.begin(response.status_code, content_type, target, attempt)
         await sink.send(body)
 
@@ -167,15 +191,17 @@ class Proxy:
         response: httpx.Response,
         sink: Sink,
         attempt: int,
+        usage: UsageEvent,
     ) -> None:
-        """Chunks go on as they come; a translated stream is re-framed as OpenAI SSE."""
+        """Chunks go on as they come; a translated stream is re-framed as OpenAI SSE. Either
+        way the usage tap reads the usage chunk, and drops it if the client did not ask."""
         make = upstream.wire.stream_translator
         translator = (
-            make(request.kind, target.model, include_usage=request.include_usage)
-            if make is not None
-            else None
+            make(request.kind, target.model, include_usage=True) if make is not None else None
         )
+        tap = UsageTap(usage, keep_usage_chunk=request.include_usage)
         content_type = response.headers.get("content-type", "text/event-stream")
+        usage.first_byte = time.monotonic()
         sink.begin(
             response.status_code,
             "text/event-stream" if translator else content_type,
@@ -184,17 +210,21 @@ class Proxy:
         )
         try:
             async for chunk in response.aiter_raw():
-                out = translator.feed(chunk) if translator else chunk
+                out = tap.feed(translator.feed(chunk) if translator else chunk)
                 if out:
                     await sink.send(out)
-            if translator:
-                tail = translator.close()
-                if tail:
-                    await sink.send(tail)
+            tail = tap.feed(translator.close()) if translator else b""
+            tail += tap.close()
+            if tail:
+                await sink.send(tail)
         except httpx.HTTPError as exc:
-            await sink.send(sse_error(upstream_failure(upstream, exc)))
+            await sink.send(tap.close() + sse_error(upstream_failure(upstream, exc)))
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            await sink.send(sse_error(malformed(upstream, exc)))
+            await sink.send(tap.close() + sse_error(malformed(upstream, exc)))
+
+
+def rule_label(rule: Rule) -> str:
+    return rule.kind if rule.pattern is None else f"{rule.kind}:{rule.pattern}"
 
 
 def malformed(upstream: Upstream, exc: Exception) -> UpstreamError:

@@ -12,6 +12,7 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
@@ -29,6 +30,9 @@ from .models import (
     RuleOut,
     TargetIn,
     TargetOut,
+    UsageOut,
+    UsageQuery,
+    UsageRowOut,
     WorkspaceCreate,
     WorkspaceExport,
     WorkspaceOut,
@@ -48,6 +52,7 @@ from .store import (
     Store,
     TargetRecord,
 )
+from .usage import price
 
 T = TypeVar("T")
 
@@ -316,6 +321,47 @@ class MuxService:
         await self._db(self.store.delete_workspace, name)
         await self._reload()
 
+    async def record_usage(self, rows: list[dict[str, Any]]) -> None:
+        await self._db(self.store.add_usage, rows)
+
+    async def purge_usage(self, before: datetime) -> None:
+        await self._db(self.store.purge_usage, before)
+
+    async def usage(self, query: UsageQuery) -> UsageOut:
+        """Totals per group; cost from the models' prices, None where any part is unknown."""
+        rows = await self._db(
+            self.store.usage_totals,
+            query.group_by,
+            since=query.since,
+            until=query.until,
+            workspace=query.workspace,
+        )
+        snapshot = await self._db(self.store.snapshot)
+        prices: dict[tuple[str, str], tuple[float, float] | None] = {}
+        for provider in snapshot.providers.values():
+            for model in provider.models:
+                prices[(provider.name, model.id)] = price(model.info)
+        groups: dict[str, UsageRowOut] = {}
+        for key, provider, model, requests, errors, prompt, completion in rows:
+            group = groups.setdefault(str(key), UsageRowOut(key=str(key)))
+            group.add(
+                requests,
+                errors or 0,
+                prompt or 0,
+                completion or 0,
+                _cost(prices.get((provider, model)), prompt or 0, completion or 0),
+            )
+        totals = UsageRowOut(key="total")
+        for group in groups.values():
+            totals.add(
+                group.requests,
+                group.errors,
+                group.prompt_tokens,
+                group.completion_tokens,
+                group.cost,
+            )
+        return UsageOut(rows=sorted(groups.values(), key=lambda g: g.key), totals=totals)
+
     async def get_active(self) -> str:
         return (await self._db(self.store.snapshot)).active
 
@@ -385,6 +431,12 @@ def _checked_target(target: Any, snapshot: Snapshot) -> TargetRecord | None:
             param="preferred.model",
         )
     return TargetRecord(target.provider, target.model)
+
+
+def _cost(unit: tuple[float, float] | None, prompt: int, completion: int) -> float | None:
+    if unit is None:
+        return None if prompt or completion else 0.0
+    return prompt * unit[0] + completion * unit[1]
 
 
 def _checked_rules(

@@ -9,6 +9,7 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import openai
 import pytest
@@ -112,7 +113,10 @@ class Api:
         self.fetch = fetch
 
     async def __call__(self, method: str, path: str, body: Any = None, **kw: Any) -> tuple:
+        path, _, query = path.partition("?")
         kwargs: dict[str, Any] = {"method": method, "raise_error": False, **kw}
+        if query:
+            kwargs["params"] = dict(parse_qsl(query))
         if body is not None:
             kwargs["body"] = body if isinstance(body, (str, bytes)) else json.dumps(body)
         elif method in ("POST", "PUT", "PATCH"):

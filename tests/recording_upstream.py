@@ -16,6 +16,9 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+# OpenRouter's way of publishing prices: USD per token, as strings.
+PRICING = {"prompt": "0.000001", "completion": "0.000002"}
+
 
 class RecordingUpstream:
     def __init__(self, *, chunks: int = 3, chunk_delay: float = 0.0, status: int = 200) -> None:
@@ -64,7 +67,14 @@ class RecordingUpstream:
                     200,
                     {
                         "object": "list",
-                        "data": [{"id": "rec-model", "object": "model", "owned_by": "test"}],
+                        "data": [
+                            {
+                                "id": "rec-model",
+                                "object": "model",
+                                "owned_by": "test",
+                                "pricing": PRICING,
+                            }
+                        ],
                     },
                 )
 
@@ -93,6 +103,10 @@ class RecordingUpstream:
                             b"data: " + json.dumps(_chunk(body["model"], i)).encode() + b"\n\n"
                         )
                         time.sleep(upstream.chunk_delay)
+                    if (body.get("stream_options") or {}).get("include_usage"):
+                        self._chunk(
+                            b"data: " + json.dumps(_usage_chunk(body["model"])).encode() + b"\n\n"
+                        )
                     self._chunk(b"data: [DONE]\n\n")
                     self._chunk(b"")
                 except (BrokenPipeError, ConnectionResetError):
@@ -137,4 +151,15 @@ def _chunk(model: str, i: int) -> dict[str, Any]:
         "created": 0,
         "model": model,
         "choices": [{"index": 0, "delta": {"content": f"part{i} "}, "finish_reason": None}],
+    }
+
+
+def _usage_chunk(model: str) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-rec",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": model,
+        "choices": [],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
     }

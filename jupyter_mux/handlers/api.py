@@ -10,6 +10,7 @@ from ..models import (
     ActiveOut,
     ProviderCreate,
     ProviderUpdate,
+    UsageQuery,
     WorkspaceCreate,
     WorkspaceExport,
     WorkspaceUpdate,
@@ -146,6 +147,14 @@ class ImportHandler(ManagementHandler):
         self.write_json(await self.service.import_workspace(body), status=201)
 
 
+class UsageHandler(ManagementHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        query = parse(UsageQuery, {k: self.get_argument(k) for k in self.request.arguments})
+        self.write_json(await self.service.usage(query))
+
+
 class ActiveHandler(ManagementHandler):
     @web.authenticated
     @authorized
@@ -173,4 +182,5 @@ HANDLERS = [
     (rf"/mux/api/workspaces/{NAME}/rules", RulesHandler),
     (rf"/mux/api/workspaces/{NAME}/export", ExportHandler),
     (r"/mux/api/active", ActiveHandler),
+    (r"/mux/api/usage", UsageHandler),
 ]

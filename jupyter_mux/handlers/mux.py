@@ -57,7 +57,7 @@ class CompletionsHandler(OpenAIHandler):
         # waits on the upstream (see on_connection_close).
         self._relaying = asyncio.current_task()
         try:
-            await self.proxy.relay(rule, request, sink=self)
+            await self.proxy.relay(rule, request, sink=self, workspace=workspace_route.name)
         except (asyncio.CancelledError, StreamClosedError):
             if self._relaying is not None:
                 raise

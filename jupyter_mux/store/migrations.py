@@ -14,11 +14,17 @@ from collections.abc import Callable
 from sqlalchemy import Connection, Engine, inspect, select
 from sqlmodel import SQLModel
 
-from .tables import SchemaVersion
+from .tables import SchemaVersion, UsageRow
 
-LATEST = 1
+LATEST = 2
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+
+def _add_usage(conn: Connection) -> None:
+    """Version 2: the usage log for spend tracking."""
+    UsageRow.__table__.create(conn)  # type: ignore[attr-defined]
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _add_usage}
 
 
 class SchemaTooNew(RuntimeError):

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, case, event, func
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, create_engine, delete, select, update
@@ -25,7 +25,15 @@ from .records import (
     TargetRecord,
     WorkspaceRecord,
 )
-from .tables import ModelRow, ProviderRow, RuleRow, Setting, TargetRow, WorkspaceRow
+from .tables import (
+    ModelRow,
+    ProviderRow,
+    RuleRow,
+    Setting,
+    TargetRow,
+    UsageRow,
+    WorkspaceRow,
+)
 
 DEFAULT_WORKSPACE = "default"
 ACTIVE_KEY = "active_workspace"
@@ -327,6 +335,46 @@ class Store:
         with self._session() as s:
             self._workspace(s, name)
             s.merge(Setting(key=ACTIVE_KEY, value=name))
+
+    # -- usage -----------------------------------------------------------------------------
+
+    def add_usage(self, rows: list[dict[str, Any]]) -> None:
+        with self._session() as s:
+            s.add_all(UsageRow(**row) for row in rows)
+
+    def usage_totals(
+        self,
+        group_by: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        workspace: str | None = None,
+    ) -> list[tuple[Any, ...]]:
+        """(key, provider, model, requests, errors, prompt_tokens, completion_tokens) per
+        group; provider and model ride along so the caller can price each part."""
+        key = func.date(UsageRow.ts) if group_by == "day" else getattr(UsageRow, group_by)
+        errors = func.sum(case((UsageRow.status >= 400, 1), else_=0))
+        query = select(
+            key,
+            UsageRow.provider,
+            UsageRow.model,
+            func.count(),
+            errors,
+            func.sum(UsageRow.prompt_tokens),
+            func.sum(UsageRow.completion_tokens),
+        ).group_by(key, UsageRow.provider, UsageRow.model)
+        if since is not None:
+            query = query.where(UsageRow.ts >= since)
+        if until is not None:
+            query = query.where(UsageRow.ts < until)
+        if workspace is not None:
+            query = query.where(UsageRow.workspace == workspace)
+        with self._session() as s:
+            return [tuple(row) for row in s.exec(query).all()]
+
+    def purge_usage(self, before: datetime) -> None:
+        with self._session() as s:
+            s.exec(delete(UsageRow).where(UsageRow.ts < before))
 
     # -- helpers ---------------------------------------------------------------------------
 

@@ -86,3 +86,23 @@ class TargetRow(SQLModel, table=True):
     position: int
     provider_name: str = Field(max_length=64)
     model: str = Field(max_length=512)
+
+
+class UsageRow(SQLModel, table=True):
+    """One mux request, for spend tracking. Names, not row ids: usage outlives renames and
+    deletions of what it was spent on."""
+
+    __tablename__ = "mux_usage"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ts: datetime = Field(index=True)
+    workspace: str = Field(max_length=64)
+    rule: str = Field(default="", max_length=300)
+    provider: str = Field(default="", max_length=64)
+    model: str = Field(default="", max_length=512)
+    status: int
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    latency_ms: float
+    ttft_ms: float | None = None
+    streamed: bool = False

@@ -1,0 +1,113 @@
+"""Spend tracking: every mux request recorded off the request path, summed by the API."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+from sqlalchemy import inspect, text
+
+from jupyter_mux.store import Store, migrations
+from jupyter_mux.usage import UsageEvent, UsageTap
+
+from .conftest import client
+from .recording_upstream import RecordingUpstream
+from .test_mux import MESSAGES
+
+
+@pytest.fixture
+def flush(jp_serverapp):
+    """Write buffered usage now (the server does it every second on its own)."""
+    return jp_serverapp.web_app.settings["jupyter_mux_proxy"].recorder.flush
+
+
+async def test_usage_of_llamacpp_requests(two_llamas, mux_url, server_url, token, flush):
+    oai = client(mux_url, token)
+    await oai.chat.completions.create(model="x", messages=MESSAGES, max_tokens=3)
+    stream = await oai.chat.completions.create(model="x", messages=MESSAGES, max_tokens=3,
+                                               stream=True)
+    chunks = [c async for c in stream]
+    assert all(c.choices for c in chunks), "the usage chunk the mux asked for is dropped"
+    await client(server_url + "mux/w/wb/v1", token).chat.completions.create(
+        model="x", messages=MESSAGES, max_tokens=2)
+    await flush()
+    usage = await two_llamas.ok("GET", "usage")
+    rows = {r["key"]: r for r in usage["rows"]}
+    assert rows["wa"]["requests"] == 2 and rows["wa"]["completion_tokens"] == 6
+    assert rows["wa"]["prompt_tokens"] > 0 and rows["wa"]["errors"] == 0
+    assert rows["wb"]["requests"] == 1 and rows["wb"]["completion_tokens"] == 2
+    assert usage["totals"]["requests"] == 3
+    assert rows["wa"]["cost"] is None  # llama.cpp publishes no price
+    by_model = await two_llamas.ok("GET", "usage?group_by=model")
+    assert {r["key"] for r in by_model["rows"]} == {"tiny-a", "tiny-b"}
+    by_day = await two_llamas.ok("GET", "usage?group_by=day&workspace=wb")
+    assert by_day["totals"]["requests"] == 1 and len(by_day["rows"]) == 1
+
+
+async def test_usage_cost_errors_and_stream_usage(api, mux_url, token, flush):
+    with RecordingUpstream() as up:
+        await api.ok("POST", "providers", {"name": "priced", "type": "vllm",
+                                           "endpoint": up.endpoint}, 201)
+        await api.ok("PATCH", "workspaces/default",
+                     {"preferred": {"provider": "priced", "model": "rec-model"}})
+        async with httpx.AsyncClient() as http:
+            headers = {"Authorization": f"Bearer {token}"}
+            url = f"{mux_url}/chat/completions"
+            await http.post(url, headers=headers, json={"messages": MESSAGES})
+            asked = await http.post(url, headers=headers, json={
+                "messages": MESSAGES, "stream": True,
+                "stream_options": {"include_usage": True}})
+            assert '"usage": {"prompt_tokens": 3' in asked.text  # kept: the client asked
+            plain = await http.post(url, headers=headers,
+                                    json={"messages": MESSAGES, "stream": True})
+            assert '"usage"' not in plain.text and "[DONE]" in plain.text
+            assert up.requests[-1]["body"]["stream_options"] == {"include_usage": True}
+            up.status = 500
+            await http.post(url, headers=headers, json={"messages": MESSAGES})
+    await flush()
+    usage = await api.ok("GET", "usage?group_by=provider")
+    (row,) = usage["rows"]
+    assert (row["key"], row["requests"], row["errors"]) == ("priced", 4, 1)
+    assert (row["prompt_tokens"], row["completion_tokens"]) == (1 + 3 + 3, 1 + 2 + 2)
+    assert row["cost"] == pytest.approx(7 * 0.000001 + 5 * 0.000002)
+
+
+async def test_usage_query_validation(api):
+    for query in ("usage?group_by=color", "usage?since=yesterday", "usage?foo=1"):
+        code, error = await api("GET", query)
+        assert code == 400 and error["message"], query
+    assert (await api.ok("GET", "usage?since=2026-01-01T00:00:00Z"))["rows"] == []
+
+
+@pytest.mark.parametrize("split", [1, 2, 7, 64])
+def test_usage_tap_reframes_and_drops_the_usage_chunk(split):
+    usage_chunk = {"choices": [], "usage": {"prompt_tokens": 4, "completion_tokens": 9}}
+    stream = (b"data: {\"choices\": [{\"delta\": {\"content\": \"hi\"}}], \"usage\": null}\r\n\r\n"
+              + b"data: " + json.dumps(usage_chunk).encode() + b"\n\ndata: [DONE]\n\n")
+    for keep in (False, True):
+        event = UsageEvent("w", "catch_all", True)
+        tap = UsageTap(event, keep_usage_chunk=keep)
+        out = b"".join(tap.feed(stream[i:i + split]) for i in range(0, len(stream), split))
+        out += tap.close()
+        assert event.usage == usage_chunk["usage"]
+        assert out.endswith(b"data: [DONE]\n\n") and b'"content": "hi"' in out
+        assert (b'"prompt_tokens": 4' in out) is keep
+
+
+def test_version_1_database_gains_usage_table(tmp_path):
+    """A database written by the first release (schema 1) keeps its rows on upgrade."""
+    url = f"sqlite:///{tmp_path / 'mux.sqlite'}"
+    store = Store(url)
+    store.initialize("check")
+    store.create_workspace("kept", "", None)
+    with store.engine.begin() as conn:
+        conn.execute(text("DROP TABLE mux_usage"))
+        conn.execute(text("UPDATE mux_schema_version SET version = 1"))
+    store.dispose()
+    upgraded = Store(url)
+    upgraded.initialize("check")
+    with upgraded.engine.connect() as conn:
+        assert migrations.current_version(conn) == migrations.LATEST == 2
+        assert inspect(conn).has_table("mux_usage")
+    assert "kept" in upgraded.snapshot().workspaces
