@@ -282,8 +282,10 @@ class MuxClient:
     def close(self) -> None:
         self._http.close()
 
-    def _request(self, method: str, path: str, body: Any = None) -> Any:
-        response = self._http.request(method, path, json=body)
+    def _request(
+        self, method: str, path: str, body: Any = None, params: dict[str, str] | None = None
+    ) -> Any:
+        response = self._http.request(method, path, json=body, params=params)
         if response.is_error:
             raise MuxAPIError(response.status_code, _error_message(response))
         if response.status_code == 204 or not response.content:
@@ -372,6 +374,36 @@ class MuxClient:
     def delete_workspace(self, name: str) -> None:
         """Delete a workspace; the active one cannot be (409): activate another first."""
         self._request("DELETE", f"workspaces/{self._name(name)}")
+
+    def rules(self, workspace: str) -> list[dict[str, Any]]:
+        """The workspace's routing rules in priority order, each flagged `ok`/`problem`."""
+        return self._request("GET", f"workspaces/{self._name(workspace)}/rules")
+
+    def set_rules(self, workspace: str, rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Replace the rule list at once; the last rule must be the catch_all."""
+        return self._request("PUT", f"workspaces/{self._name(workspace)}/rules", rules)
+
+    def export_workspace(self, name: str) -> dict[str, Any]:
+        """Portable JSON of a workspace: rules, and providers by name and type, no keys."""
+        return self._request("GET", f"workspaces/{self._name(name)}/export")
+
+    def import_workspace(self, export: dict[str, Any], name: str | None = None) -> Workspace:
+        """Create a workspace from an export, optionally under another name."""
+        return self._request(
+            "POST", "workspaces/import", {**export, **({"name": name} if name else {})}
+        )
+
+    def usage(
+        self,
+        group_by: str = "workspace",
+        *,
+        since: str | None = None,
+        until: str | None = None,
+        workspace: str | None = None,
+    ) -> dict[str, Any]:
+        """Requests, tokens and cost per group (`cost` None where a price is unknown)."""
+        query = {"group_by": group_by, "since": since, "until": until, "workspace": workspace}
+        return self._request("GET", "usage", params={k: v for k, v in query.items() if v})
 
     def active(self) -> str:
         """The name of the workspace that routes `/mux/v1` requests."""

@@ -92,6 +92,16 @@ class MuxPanel(widgets.VBox):
             tooltip="Why the active workspace's model may not answer, if anything is wrong",
             style=_STYLE,
         )
+        self.rules_table = widgets.HTML(
+            description="Rules",
+            tooltip="How the active workspace routes requests: first matching rule wins",
+            style=_STYLE,
+        )
+        self.usage_table = widgets.HTML(
+            description="Usage",
+            tooltip="Requests, tokens and cost per workspace",
+            style=_STYLE,
+        )
         self.providers_table = widgets.HTML(
             description="Providers",
             tooltip="Configured providers, whether they answered, and how many models they list",
@@ -149,6 +159,7 @@ class MuxPanel(widgets.VBox):
                 widgets.HBox([self.workspace_picker, self.refresh_button]),
                 self.model_picker,
                 self.problem,
+                self.rules_table,
                 heading("<b>Providers</b>"),
                 self.providers_table,
                 heading("<b>Add a provider</b>"),
@@ -158,6 +169,8 @@ class MuxPanel(widgets.VBox):
                 self.add_key,
                 self.add_button,
                 self.feedback,
+                heading("<b>Usage</b>"),
+                self.usage_table,
             ],
             **kwargs,
         )
@@ -194,6 +207,9 @@ class MuxPanel(widgets.VBox):
                 self._types = self.client.provider_types()
             workspaces = self.client.workspaces()
             providers = self.client.providers()
+            active = next((w["name"] for w in workspaces if w["is_active"]), None)
+            rules = self.client.rules(active) if active else []
+            usage = self.client.usage()
         except Exception as exc:  # shown to the user instead of lost in a log
             self._say(f"Could not load the mux state: {_explain(exc)}", "error")
             return False
@@ -208,6 +224,8 @@ class MuxPanel(widgets.VBox):
             self._render_models()
             self._render_types()
         self.providers_table.value = self._providers_html()
+        self.rules_table.value = _rules_html(rules)
+        self.usage_table.value = _usage_html(usage)
         return True
 
     def _workspace_label(self, workspace: dict) -> str:
@@ -374,3 +392,44 @@ class MuxPanel(widgets.VBox):
     def _on_refresh_clicked(self, _button: widgets.Button | None = None) -> None:
         if self.refresh():
             self._say("Reloaded from the server.", "info")
+
+
+_CELL = 'style="padding:0 0.8em 0 0; text-align:left; vertical-align:top"'
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th {_CELL}>{h}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td {_CELL}>{c}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _rules_html(rules: list[dict]) -> str:
+    rows = []
+    for rule in rules:
+        targets = (
+            " → ".join(html.escape(f"{t['provider']}/{t['model']}") for t in rule["targets"]) or "—"
+        )
+        state = "ok" if rule["ok"] else "⚠ " + html.escape(rule.get("problem") or "")
+        match = html.escape(rule["kind"] + (f": {rule['pattern']}" if rule["pattern"] else ""))
+        rows.append([match, targets, state])
+    return _table(["Matches", "Targets (then fallbacks)", "State"], rows)
+
+
+def _usage_html(usage: dict) -> str:
+    def cost(value: float | None) -> str:
+        return "unknown" if value is None else f"${value:.4f}"
+
+    rows = [
+        [
+            html.escape(r["key"]),
+            str(r["requests"]),
+            str(r["errors"]),
+            str(r["prompt_tokens"]),
+            str(r["completion_tokens"]),
+            cost(r["cost"]),
+        ]
+        for r in [*usage["rows"], usage["totals"]]
+    ]
+    return _table(
+        ["Workspace", "Requests", "Errors", "Prompt tokens", "Completion tokens", "Cost"], rows
+    )

@@ -294,3 +294,39 @@ async def test_refresh_makes_no_writes(two_llamas, make_panel, llama_b):
 
     await in_thread(reselect)
     assert panel.client.writes == []
+
+
+async def test_panel_shows_rules_and_usage(two_llamas, make_panel, jp_serverapp, mux_url, token):
+    from .conftest import client
+
+    await two_llamas.ok("PUT", "workspaces/wa/rules", [
+        {"kind": "model", "pattern": "fast*", "targets": [{"provider": "llama-b",
+                                                          "model": "tiny-b"}]},
+        {"kind": "catch_all", "targets": [{"provider": "llama-a", "model": "tiny-a"},
+                                          {"provider": "llama-b", "model": "tiny-b"}]},
+    ])
+    await client(mux_url, token).chat.completions.create(
+        model="x", messages=[{"role": "user", "content": "hi"}], max_tokens=2)
+    await jp_serverapp.web_app.settings["jupyter_mux_proxy"].recorder.flush()
+    panel = await make_panel()
+    assert "model: fast*" in panel.rules_table.value
+    assert "llama-a/tiny-a → llama-b/tiny-b" in panel.rules_table.value
+    assert "<td" in panel.usage_table.value and "wa" in panel.usage_table.value
+    assert "unknown" in panel.usage_table.value  # llama.cpp publishes no price
+
+
+async def test_client_rules_usage_and_sharing(two_llamas, server_url, token):
+    def scenario() -> tuple[list, dict, dict]:
+        with MuxClient(url=server_url, token=token) as mux:
+            rules = mux.set_rules("wb", [
+                {"kind": "request_type", "pattern": "fim",
+                 "targets": [{"provider": "llama-a", "model": "tiny-a"}]},
+                *mux.rules("wb"),
+            ])
+            copy = mux.import_workspace(mux.export_workspace("wb"), name="wb-copy")
+            return rules, copy, mux.usage(group_by="model")
+
+    rules, copy, usage = await in_thread(scenario)
+    assert [r["kind"] for r in rules] == ["request_type", "catch_all"]
+    assert copy["name"] == "wb-copy" and copy["preferred"]["model"] == "tiny-b"
+    assert usage["totals"]["requests"] == 0
