@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import time
+from dataclasses import dataclass
 from typing import Protocol
 
 import aiohttp
@@ -149,78 +150,71 @@ class Proxy:
             if response.status_code >= 400:
                 raise await error_from_response(upstream, response)
             usage.status = response.status_code
-            if request.stream:
-                await self._relay_stream(upstream, target, request, response, sink, attempt, usage)
-            else:
-                await self._relay_body(upstream, target, request, response, sink, attempt, usage)
+            exchange = Exchange(target, upstream, request, response, sink, attempt, usage)
+            await (relay_stream(exchange) if request.stream else relay_body(exchange))
         finally:
             await response.aclose()
 
-    @staticmethod
-    async def _relay_body(
-        upstream: Upstream,
-        target: Target,
-        request: MuxRequest,
-        response: httpx.Response,
-        sink: Sink,
-        attempt: int,
-        usage: UsageEvent,
-    ) -> None:
-        try:
-            body = await response.aread()
-        except httpx.HTTPError as exc:
-            raise upstream_failure(upstream, exc) from None
-        content_type = response.headers.get("content-type", "application/json")
-        translate = upstream.wire.translate_response
-        if translate is not None:
-            try:
-                payload = json.loads(body)
-                body = json.dumps(translate(request.kind, payload, target.model)).encode()
-            except (ValueError, TypeError, KeyError, AttributeError) as exc:
-                raise malformed(upstream, exc) from None
-            content_type = "application/json"
-        usage.first_byte, usage.body = time.monotonic(), body
-        sink.begin(response.status_code, content_type, target, attempt)
-        await sink.send(body)
 
-    @staticmethod
-    async def _relay_stream(
-        upstream: Upstream,
-        target: Target,
-        request: MuxRequest,
-        response: httpx.Response,
-        sink: Sink,
-        attempt: int,
-        usage: UsageEvent,
-    ) -> None:
-        """Chunks go on as they come; a translated stream is re-framed as OpenAI SSE. Either
-        way the usage tap reads the usage chunk, and drops it if the client did not ask."""
-        make = upstream.wire.stream_translator
-        translator = (
-            make(request.kind, target.model, include_usage=True) if make is not None else None
-        )
-        tap = UsageTap(usage, keep_usage_chunk=request.include_usage)
-        content_type = response.headers.get("content-type", "text/event-stream")
-        usage.first_byte = time.monotonic()
-        sink.begin(
-            response.status_code,
-            "text/event-stream" if translator else content_type,
-            target,
-            attempt,
-        )
+@dataclass(slots=True)
+class Exchange:
+    """One attempt's request and answer, on its way to the client."""
+
+    target: Target
+    upstream: Upstream
+    request: MuxRequest
+    response: httpx.Response
+    sink: Sink
+    attempt: int
+    usage: UsageEvent
+
+    def begin(self, content_type: str) -> None:
+        self.usage.first_byte = time.monotonic()
+        self.sink.begin(self.response.status_code, content_type, self.target, self.attempt)
+
+
+async def relay_body(x: Exchange) -> None:
+    try:
+        body = await x.response.aread()
+    except httpx.HTTPError as exc:
+        raise upstream_failure(x.upstream, exc) from None
+    content_type = x.response.headers.get("content-type", "application/json")
+    translate = x.upstream.wire.translate_response
+    if translate is not None:
         try:
-            async for chunk in response.aiter_raw():
-                out = tap.feed(translator.feed(chunk) if translator else chunk)
-                if out:
-                    await sink.send(out)
-            tail = tap.feed(translator.close()) if translator else b""
-            tail += tap.close()
-            if tail:
-                await sink.send(tail)
-        except httpx.HTTPError as exc:
-            await sink.send(tap.close() + sse_error(upstream_failure(upstream, exc)))
+            payload = json.loads(body)
+            body = json.dumps(translate(x.request.kind, payload, x.target.model)).encode()
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            await sink.send(tap.close() + sse_error(malformed(upstream, exc)))
+            raise malformed(x.upstream, exc) from None
+        content_type = "application/json"
+    x.usage.body = body
+    x.begin(content_type)
+    await x.sink.send(body)
+
+
+async def relay_stream(x: Exchange) -> None:
+    """Chunks go on as they come; a translated stream is re-framed as OpenAI SSE. Either
+    way the usage tap reads the usage chunk, and drops it if the client did not ask."""
+    make = x.upstream.wire.stream_translator
+    translator = make(x.request.kind, x.target.model, include_usage=True) if make else None
+    tap = UsageTap(x.usage, keep_usage_chunk=x.request.include_usage)
+    x.begin(
+        "text/event-stream"
+        if translator
+        else x.response.headers.get("content-type", "text/event-stream")
+    )
+    try:
+        async for chunk in x.response.aiter_raw():
+            out = tap.feed(translator.feed(chunk) if translator else chunk)
+            if out:
+                await x.sink.send(out)
+        tail = (tap.feed(translator.close()) if translator else b"") + tap.close()
+        if tail:
+            await x.sink.send(tail)
+    except httpx.HTTPError as exc:
+        await x.sink.send(tap.close() + sse_error(upstream_failure(x.upstream, exc)))
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        await x.sink.send(tap.close() + sse_error(malformed(x.upstream, exc)))
 
 
 def rule_label(rule: Rule) -> str:
