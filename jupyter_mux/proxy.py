@@ -142,10 +142,13 @@ class Proxy:
         except ValueError as exc:
             raise InvalidRequest(f"{exc} (provider '{upstream.name}', {upstream.type})") from None
         outgoing = self.upstreams.request(upstream.urls[request.kind], upstream.headers, content)
-        try:
-            response = await self.upstreams.transport.handle_async_request(outgoing)
-        except httpx.HTTPError as exc:
-            raise upstream_failure(upstream, exc) from None
+        for resend in range(STALE_RESENDS + 1):
+            try:
+                response = await self.upstreams.transport.handle_async_request(outgoing)
+                break
+            except httpx.HTTPError as exc:
+                if resend == STALE_RESENDS or not stale_connection(exc):
+                    raise upstream_failure(upstream, exc) from None
         try:
             if response.status_code >= 400:
                 raise await error_from_response(upstream, response)
@@ -219,6 +222,20 @@ async def relay_stream(x: Exchange) -> None:
 
 def rule_label(rule: Rule) -> str:
     return rule.kind if rule.pattern is None else f"{rule.kind}:{rule.pattern}"
+
+
+# A pooled keep-alive connection that the upstream closed meanwhile fails as soon as it is
+# used, before any answer: sending again on a fresh connection is what a client would do.
+# (Should the upstream have died mid-request instead, the request is generated twice at
+# worst; completions have no other side effect.) Refused connections are not retried here.
+STALE_RESENDS = 2
+
+
+def stale_connection(exc: httpx.HTTPError) -> bool:
+    cause = exc.__cause__
+    return isinstance(
+        cause, (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
+    ) and not isinstance(cause, aiohttp.ClientConnectorError)
 
 
 def malformed(upstream: Upstream, exc: Exception) -> UpstreamError:

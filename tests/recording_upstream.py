@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import struct
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,9 +22,20 @@ PRICING = {"prompt": "0.000001", "completion": "0.000002"}
 
 
 class RecordingUpstream:
-    def __init__(self, *, chunks: int = 3, chunk_delay: float = 0.0, status: int = 200) -> None:
+    def __init__(
+        self,
+        *,
+        chunks: int = 3,
+        chunk_delay: float = 0.0,
+        status: int = 200,
+        reset_after: int | None = None,
+    ) -> None:
         self.requests: list[dict[str, Any]] = []
         self.disconnects = threading.Event()
+        self.hung_up = 0  # streams the client (the mux) hung up on
+        self.streaming = 0  # streams in progress now
+        self.reset_after = reset_after  # chunks sent before an abrupt connection reset
+        self._lock = threading.Lock()
         self.chunks = chunks
         self.chunk_delay = chunk_delay
         self.status = status
@@ -97,8 +109,13 @@ class RecordingUpstream:
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
+                with upstream._lock:
+                    upstream.streaming += 1
                 try:
                     for i in range(upstream.chunks):
+                        if i == upstream.reset_after:
+                            self._reset()
+                            return
                         self._chunk(
                             b"data: " + json.dumps(_chunk(body["model"], i)).encode() + b"\n\n"
                         )
@@ -110,7 +127,20 @@ class RecordingUpstream:
                     self._chunk(b"data: [DONE]\n\n")
                     self._chunk(b"")
                 except (BrokenPipeError, ConnectionResetError):
+                    with upstream._lock:
+                        upstream.hung_up += 1
                     upstream.disconnects.set()
+                finally:
+                    with upstream._lock:
+                        upstream.streaming -= 1
+
+            def _reset(self) -> None:
+                """Die mid-stream the hard way: an RST, not an orderly close."""
+                self.request.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                )
+                self.request.close()
+                self.close_connection = True
 
             def _chunk(self, data: bytes) -> None:
                 self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
