@@ -24,6 +24,11 @@ def _jupyter_server_extension_points() -> list[dict]:
     return [{"module": "jupyter_mux", "app": MuxApp}]
 
 
+def _jupyter_labextension_paths() -> list[dict]:
+    """Where `jupyter labextension develop` finds the built lab extension."""
+    return [{"src": "labextension", "dest": "jupyter-mux"}]
+
+
 def load_ipython_extension(ipython: Any) -> None:
     """`%load_ext jupyter_mux`; IPython is imported only then."""
     from .magics import load_ipython_extension as load

@@ -92,6 +92,7 @@ export class MuxModel {
 
   private async _refresh(): Promise<void> {
     let error: string | null = null;
+    let changed = false;
     try {
       const types = this._providerTypes.length
         ? this._providerTypes
@@ -100,23 +101,27 @@ export class MuxModel {
         api.listProviders(),
         api.listWorkspaces()
       ]);
-      this._update({ types, providers, workspaces });
+      changed = this._update({ types, providers, workspaces });
     } catch (e) {
       error = e instanceof Error ? e.message : String(e);
     }
     const wasLoaded = this._loaded;
     this._loaded = true;
-    if (error !== this._error || !wasLoaded) {
+    if (error !== this._error) {
       this._error = error;
+      changed = true;
+    }
+    if (changed || !wasLoaded) {
       this._emit();
     }
   }
 
+  /** Store fresh data (the last good data stays on failure); true if anything changed. */
   private _update(data: {
     types: IProviderType[];
     providers: IProvider[];
     workspaces: IWorkspace[];
-  }): void {
+  }): boolean {
     const changed =
       !sameData(data.types, this._providerTypes) ||
       !sameData(data.providers, this._providers) ||
@@ -124,9 +129,7 @@ export class MuxModel {
     this._providerTypes = data.types;
     this._providers = data.providers;
     this._workspaces = data.workspaces;
-    if (changed) {
-      this._emit();
-    }
+    return changed;
   }
 
   private _emit(): void {

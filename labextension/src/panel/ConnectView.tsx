@@ -41,7 +41,7 @@ export function ConnectView(props: { url: string }): JSX.Element {
       </p>
       <div className="jp-mux-url-row">
         <input
-          className="jp-mux-url jp-mod-styled"
+          className="jp-mux-url"
           readOnly
           aria-label="Mux URL"
           value={url}

@@ -13,7 +13,7 @@ export function ProvidersView(props: { model: MuxModel }): JSX.Element {
   const { model } = props;
   useModel(model);
   const [adding, setAdding] = React.useState(false);
-  const [notice, setNotice] = React.useState('');
+  const [notice, setNotice] = React.useState<{ name: string; text: string } | null>(null);
 
   const add = async (v: IProviderFormValues) => {
     const p = await model.createProvider({
@@ -24,11 +24,13 @@ export function ProvidersView(props: { model: MuxModel }): JSX.Element {
       auth_type: v.auth_type,
       api_key: v.auth_type === 'api_key' && v.api_key ? v.api_key : null
     });
-    setNotice(
-      p.status === 'ok'
-        ? `Added "${p.name}" with ${plural(p.models.length, 'model')}.`
-        : `Added "${p.name}", but it cannot be reached: ${p.error}`
-    );
+    setNotice({
+      name: p.name,
+      text:
+        p.status === 'ok'
+          ? `Added "${p.name}" with ${plural(p.models.length, 'model')}.`
+          : `Added "${p.name}", but it cannot be reached: ${p.error}`
+    });
     setAdding(false);
   };
 
@@ -43,9 +45,9 @@ export function ProvidersView(props: { model: MuxModel }): JSX.Element {
       {!model.providers.length && model.loaded && (
         <p className="jp-mux-hint">No providers yet.</p>
       )}
-      {notice && (
+      {notice && model.providers.some(p => p.name === notice.name) && (
         <div className="jp-mux-hint" role="status">
-          {notice}
+          {notice.text}
         </div>
       )}
       {adding ? (
@@ -58,7 +60,7 @@ export function ProvidersView(props: { model: MuxModel }): JSX.Element {
         <Button
           aria-label="Add provider…"
           onClick={() => {
-            setNotice('');
+            setNotice(null);
             setAdding(true);
           }}
         >
@@ -80,7 +82,8 @@ function ProviderItem(props: { model: MuxModel; provider: IProvider }): JSX.Elem
   const refresh = async () => {
     try {
       const result = await model.refreshModels(p.name);
-      setError(result.status === 'error' ? `Refresh failed: ${result.error}` : '');
+      // The provider's own line shows the reason; say only that this refresh failed.
+      setError(result.status === 'error' ? 'Refresh failed: the last model list is kept.' : '');
     } catch (e) {
       setError(`Refresh failed: ${messageOf(e)}`);
     }

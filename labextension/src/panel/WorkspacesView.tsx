@@ -139,7 +139,8 @@ function WorkspaceItem(props: { model: MuxModel; workspace: IWorkspace }): JSX.E
       {ws.description && <div className="jp-mux-hint">{ws.description}</div>}
       {ws.problem && (
         <div className="jp-mux-warning" role="status">
-          {ws.problem} Pick another model below.
+          {ws.problem}
+          {ws.preferred && ' Fix: pick another model below.'}
         </div>
       )}
       <div className="jp-mux-actions">
