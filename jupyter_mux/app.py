@@ -100,6 +100,13 @@ class MuxApp(ExtensionApp):
         config=True,
         help="Seconds after which a failing request stops trying further fallback targets.",
     )
+    sync_interval = Float(
+        2.0,
+        config=True,
+        help="""Seconds between checks for changes that other servers sharing the database
+        made (one small query); their changes route from this server after at most this
+        long. 0 disables the check (a database only this server uses).""",
+    )
     usage_retention_days = Int(
         90,
         config=True,
@@ -172,6 +179,9 @@ class MuxApp(ExtensionApp):
         )
         self._flusher = PeriodicCallback(self.recorder.flush, 1000)
         self._flusher.start()
+        self._syncer = PeriodicCallback(self.service.sync, self.sync_interval * 1000)
+        if self.sync_interval > 0:
+            self._syncer.start()
         self.settings.update(
             {
                 SERVICE_KEY: self.service,
@@ -208,6 +218,7 @@ class MuxApp(ExtensionApp):
     async def stop_extension(self) -> None:
         if self.recorder is not None:
             self._flusher.stop()
+            self._syncer.stop()
             await self.recorder.flush()
         if self._demo is not None:
             self._demo.stop()

@@ -18,6 +18,7 @@ from pydantic import (
     StringConstraints,
     TypeAdapter,
     ValidationError,
+    WithJsonSchema,
 )
 
 from .errors import InvalidRequest
@@ -31,7 +32,16 @@ Name = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"),
 ]
-Description = Annotated[str, StringConstraints(max_length=2048)]
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Text = AfterValidator(_no_nul)  # PostgreSQL cannot store NUL in text
+Description = Annotated[str, StringConstraints(max_length=2048), Text]
 AuthType = Literal["none", "api_key"]
 
 
@@ -57,9 +67,13 @@ def _check_endpoint(value: str) -> str:
     return value.rstrip("/")
 
 
-ProviderTypeName = Annotated[str, AfterValidator(_check_type)]
-Endpoint = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_check_endpoint)]
-ApiKey = Annotated[str, StringConstraints(max_length=4096)]
+ProviderTypeName = Annotated[
+    str,
+    AfterValidator(_check_type),
+    WithJsonSchema({"type": "string", "enum": list(PROVIDER_TYPES)}),
+]
+Endpoint = Annotated[str, StringConstraints(max_length=2048), Text, AfterValidator(_check_endpoint)]
+ApiKey = Annotated[str, StringConstraints(max_length=4096), Text]
 
 
 class Body(BaseModel):
@@ -68,7 +82,7 @@ class Body(BaseModel):
 
 class TargetIn(Body):
     provider: Name
-    model: Annotated[str, StringConstraints(min_length=1, max_length=512)]
+    model: Annotated[str, StringConstraints(min_length=1, max_length=512), Text]
 
 
 class ProviderCreate(Body):
@@ -103,7 +117,7 @@ def _not_reserved(value: str) -> str:
 RESERVED_WORKSPACE_NAMES = frozenset({"import"})
 WorkspaceName = Annotated[Name, AfterValidator(_not_reserved)]
 RuleKind = Literal["catch_all", "request_type", "filename", "model"]
-Pattern = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+Pattern = Annotated[str, StringConstraints(min_length=1, max_length=256), Text]
 
 
 class RuleIn(Body):

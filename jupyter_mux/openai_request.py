@@ -41,7 +41,7 @@ class MuxRequest:
 def parse_request(route: str, raw: bytes) -> MuxRequest:
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidRequest(
             f"The request body is not valid JSON: {exc}.", code="invalid_json"
         ) from None

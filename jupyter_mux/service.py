@@ -74,6 +74,7 @@ class MuxService:
         self.log = log
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="jupyter-mux-store")
         self.routing = RoutingTable(active="", workspaces={})
+        self._revision = ""
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -92,6 +93,7 @@ class MuxService:
             self.store.sync_predefined(rows)
         if seeds:
             self.store.seed_workspaces(list(seeds))
+        self._revision = self.store.revision()
         self.routing = build_table(self.store.snapshot(), self._api_key)
         return [row["name"] for row in rows]
 
@@ -104,9 +106,17 @@ class MuxService:
         return await loop.run_in_executor(self._executor, partial(fn, *args, **kwargs))
 
     async def _reload(self) -> Snapshot:
+        revision = await self._db(self.store.revision)
         snapshot = await self._db(self.store.snapshot)
         self.routing = build_table(snapshot, self._api_key)
+        self._revision = revision
         return snapshot
+
+    async def sync(self) -> None:
+        """Catch up with writes other servers made to a shared database (every server of a
+        JupyterHub, say): one small read, off the request path."""
+        if await self._db(self.store.revision) != self._revision:
+            await self._reload()
 
     def _api_key(self, provider: ProviderRecord) -> str | None:
         if not provider.api_key_encrypted:

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import httpx
 import pytest
 
 from jupyter_mux.localmodel import LocalLlamaServer
@@ -334,3 +335,147 @@ def test_edit_provider_and_read_only(page: Page, lab: LabServer, llama_b: LocalL
     expect(keyed.get_by_role("alert").first).to_contain_text("error")
     expect(keyed.get_by_role("button", name="Refresh models of keyed")).to_be_enabled()
     shot("refresh-error")
+
+
+def test_rules_editor_and_usage(page: Page, lab: LabServer, llama_b: LocalLlamaServer) -> None:
+    shot = Shots(page, "rules")
+    target = {"provider": "shared", "model": "tiny-a"}
+    lab.api_ok("POST", "workspaces", {"name": "routed", "preferred": target})
+    panel = open_panel(page)
+    ws = panel.locator('li[data-workspace="routed"]')
+    ws.get_by_role("button", name="Rules of workspace routed").click()
+    editor = ws.get_by_role("region", name="Rules of routed")
+    rules = editor.get_by_role("list", name="Rules of workspace routed")
+    items = rules.locator(":scope > li")
+
+    # Only the catch-all to begin with: pinned, neither draggable nor deletable.
+    expect(items).to_have_count(1)
+    catch_all = items.nth(0)
+    expect(catch_all).to_have_attribute("data-rule-kind", "catch_all")
+    expect(catch_all).to_have_attribute("draggable", "false")
+    expect(catch_all.get_by_role("button", name=re.compile("^Delete rule"))).to_have_count(0)
+    expect(catch_all.get_by_role("list", name="Targets of rule 1")).to_contain_text("shared/tiny-a")
+    shot("editor-open")
+
+    # Add a request_type rule, then a model rule "fast*" with a llama model.
+    form = editor.get_by_role("form", name="New rule for workspace routed")
+    form.get_by_label("Rule kind", exact=True).select_option("request_type")
+    expect(form.get_by_label("Rule pattern", exact=True).locator("option")).to_have_text(
+        ["chat", "fim (fill in the middle)"]
+    )
+    form.get_by_label("Rule pattern", exact=True).select_option("fim")
+    form.get_by_label("Add target to new rule", exact=True).select_option(
+        value=key(["shared", "tiny-a"])
+    )
+    form.get_by_role("button", name="Add rule").click()
+    form.get_by_label("Rule kind", exact=True).select_option("model")
+    form.get_by_label("Rule pattern", exact=True).fill("fast*")
+    form.get_by_label("Add target to new rule", exact=True).select_option(
+        value=key(["shared", "tiny-a"])
+    )
+    expect(form.get_by_role("list", name="Targets of new rule")).to_contain_text(
+        "primary shared/tiny-a"
+    )
+    form.get_by_role("button", name="Add rule").click()
+    # New rules go in front of the pinned catch-all.
+    expect(items).to_have_count(3)
+    expect(items.nth(1)).to_have_attribute("data-rule-kind", "model")
+    expect(items.nth(2)).to_have_attribute("data-rule-kind", "catch_all")
+    shot("rules-added")
+
+    # Move the model rule up with the accessible button; the catch-all stays last.
+    expect(items.nth(1).get_by_role("button", name="Move rule 2 down")).to_be_disabled()
+    items.nth(1).get_by_role("button", name="Move rule 2 up").click()
+    expect(items.nth(0)).to_have_attribute("data-rule-kind", "model")
+    expect(items.nth(0)).to_contain_text("fast*")
+    # And back down, then up again by drag and drop.
+    items.nth(0).get_by_role("button", name="Move rule 1 down").click()
+    expect(items.nth(1)).to_have_attribute("data-rule-kind", "model")
+    items.nth(1).drag_to(items.nth(0))
+    expect(items.nth(0)).to_have_attribute("data-rule-kind", "model")
+    expect(items.nth(2)).to_have_attribute("data-rule-kind", "catch_all")
+    shot("rule-moved")
+
+    editor.get_by_role("button", name="Save rules of workspace routed").click()
+    expect(editor.get_by_role("status").filter(has_text="Rules saved.")).to_be_visible()
+    saved = lab.api_ok("GET", "workspaces/routed/rules")
+    assert [(r["kind"], r["pattern"]) for r in saved] == [
+        ("model", "fast*"),
+        ("request_type", "fim"),
+        ("catch_all", None),
+    ]
+    assert saved[0]["targets"] == [target] and saved[0]["ok"] is True
+    shot("rules-saved")
+
+    # A bad rule (no target): a hint, and the server's 400 message on save.
+    form.get_by_label("Rule kind", exact=True).select_option("filename")
+    form.get_by_label("Rule pattern", exact=True).fill("*.py")
+    expect(form).to_contain_text("Choose at least one target model.")
+    form.get_by_role("button", name="Add rule").click()
+    expect(items).to_have_count(4)
+    editor.get_by_role("button", name="Save rules of workspace routed").click()
+    expect(editor.get_by_role("alert")).to_contain_text("at least one target is required")
+    shot("bad-rule-error")
+    assert len(lab.api_ok("GET", "workspaces/routed/rules")) == 3
+    items.nth(2).get_by_role("button", name="Delete rule 3").click()
+    expect(items).to_have_count(3)
+    expect(editor.get_by_role("alert")).to_have_count(0)
+    # Back to what is saved: nothing to save or discard.
+    expect(editor.get_by_role("button", name="Save rules of workspace routed")).to_be_disabled()
+    expect(
+        editor.get_by_role("button", name="Discard rule changes of workspace routed")
+    ).to_be_disabled()
+
+    # A request through the mux, routed by the new rule, shows up in the usage view.
+    lab.api_ok("PUT", "active", {"name": "routed"})
+    answer = httpx.post(
+        f"{lab.url}mux/v1/chat/completions",
+        json={"model": "fast-1", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4},
+        headers={"Authorization": f"token {lab.token}"},
+        timeout=60,
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["X-Mux-Model"] == "tiny-a"
+    panel.get_by_role("button", name="Show usage").click()
+    usage = panel.get_by_role("region", name="Usage")
+    expect(usage.get_by_role("table", name="Usage by workspace")).to_be_visible()
+    row = usage.locator('tr[data-usage-key="routed"]')
+    expect(row).to_be_visible()
+    expect(row.locator("td").first).to_have_text(re.compile(r"^[1-9]"))
+    usage.get_by_label("Group usage by", exact=True).select_option("model")
+    table = usage.get_by_role("table", name="Usage by model")
+    expect(table.locator('tr[data-usage-key="tiny-a"]')).to_be_visible()
+    expect(table.locator('tr[data-usage-key="tiny-a"] td').last).to_have_text(
+        re.compile(r"^(unknown|\$)")
+    )
+    expect(usage.get_by_role("img", name=re.compile(r"^tiny-a: [\d,]+ tokens$"))).to_be_visible()
+    usage.scroll_into_view_if_needed()
+    shot("usage")
+
+    # A rule whose provider disappeared is kept and flagged with its problem.
+    lab.api_ok(
+        "POST", "providers", {"name": "temp", "type": "llamacpp", "endpoint": llama_b.endpoint}
+    )
+    lab.api_ok("POST", "workspaces", {"name": "flagged"})
+    lab.api_ok(
+        "PUT",
+        "workspaces/flagged/rules",
+        [
+            {
+                "kind": "model",
+                "pattern": "x*",
+                "targets": [{"provider": "temp", "model": "tiny-b"}],
+            },
+            {"kind": "catch_all", "pattern": None, "targets": []},
+        ],
+    )
+    lab.api_ok("DELETE", "providers/temp")
+    flagged = panel.locator('li[data-workspace="flagged"]')
+    flagged.get_by_role("button", name="Rules of workspace flagged").click()
+    first = (
+        flagged.get_by_role("list", name="Rules of workspace flagged").locator(":scope > li").first
+    )
+    expect(first.locator(".jp-mux-badge-error")).to_have_text("problem")
+    expect(first.get_by_role("status")).to_contain_text("temp")
+    first.scroll_into_view_if_needed()
+    shot("rule-flagged")

@@ -78,6 +78,7 @@ async def test_usage_query_validation(api):
         code, error = await api("GET", query)
         assert code == 400 and error["message"], query
     assert (await api.ok("GET", "usage?since=2026-01-01T00:00:00Z"))["rows"] == []
+    assert (await api.ok("GET", "usage?1795496747774"))["totals"]["requests"] == 0
 
 
 @pytest.mark.parametrize("split", [1, 2, 7, 64])

@@ -37,7 +37,7 @@ class BaseHandler(ExtensionHandlerMixin, APIHandler):
     def json_body(self) -> Any:
         try:
             return json.loads(self.request.body or b"null")
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise InvalidRequest(
                 f"The request body is not valid JSON: {exc}.", code="invalid_json"
             ) from None

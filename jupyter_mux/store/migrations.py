@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import Connection, Engine, inspect, select
+from sqlalchemy import Connection, Engine, inspect, select, text
 from sqlmodel import SQLModel
 
 from .tables import SchemaVersion, UsageRow
@@ -37,9 +37,23 @@ def current_version(conn: Connection) -> int:
     return conn.execute(select(SchemaVersion.version)).scalar_one_or_none() or 0
 
 
+# Any fixed number: the PostgreSQL advisory lock that serializes jupyter-mux's schema
+# changes and routing writes across servers sharing one database.
+_LOCK_ID = 0x6A75_6D78  # "jumx"
+
+
+def lock_shared_store(conn: Connection) -> None:
+    """Hold the shared-store lock until this transaction ends. SQLite needs none: it
+    serializes writers itself."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _LOCK_ID})
+
+
 def migrate(engine: Engine) -> int:
-    """Bring the schema to LATEST; returns the version found before."""
+    """Bring the schema to LATEST; returns the version found before. Servers starting
+    together on one new database take turns, so only the first creates the tables."""
     with engine.begin() as conn:
+        lock_shared_store(conn)
         found = current_version(conn)
         if found > LATEST:
             raise SchemaTooNew(
@@ -53,6 +67,9 @@ def migrate(engine: Engine) -> int:
             return found
     for version in range(found + 1, LATEST + 1):
         with engine.begin() as conn:
+            lock_shared_store(conn)
+            if current_version(conn) >= version:  # another server got there first
+                continue
             MIGRATIONS[version](conn)
             conn.execute(SchemaVersion.__table__.update().values(version=version))
     return found

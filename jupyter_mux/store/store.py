@@ -12,11 +12,12 @@ from typing import Any
 
 from sqlalchemy import Engine, case, event, func
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlmodel import Session, create_engine, delete, select, update
 
-from ..errors import Conflict, NotFound
+from ..errors import Conflict, InvalidRequest, NotFound
 from . import migrations
+from .migrations import lock_shared_store
 from .records import (
     ModelRecord,
     ProviderRecord,
@@ -38,6 +39,7 @@ from .tables import (
 DEFAULT_WORKSPACE = "default"
 ACTIVE_KEY = "active_workspace"
 KEY_CHECK_KEY = "key_check"
+REVISION_KEY = "revision"
 
 # Marks "leave the preferred model as it is" apart from None, which clears it.
 KEEP = object()
@@ -79,6 +81,29 @@ class Store:
             except IntegrityError as exc:
                 session.rollback()
                 raise Conflict("That name is already taken.") from exc
+            except DataError as exc:  # e.g. a NUL character, which PostgreSQL refuses
+                session.rollback()
+                raise InvalidRequest(
+                    "A value cannot be stored: it contains characters the database refuses."
+                ) from exc
+
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        """A transaction that changes what the mux routes by. It is serialized with other
+        servers' writes on PostgreSQL and bumps the revision, from which servers sharing
+        the database learn that their routing tables are stale."""
+        with self._session() as s:
+            lock_shared_store(s.connection())
+            revision = s.get(Setting, REVISION_KEY)
+            s.merge(
+                Setting(key=REVISION_KEY, value=str(int(revision.value) + 1 if revision else 1))
+            )
+            yield s
+
+    def revision(self) -> str:
+        with self._session() as s:
+            row = s.get(Setting, REVISION_KEY)
+            return row.value if row else "0"
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -86,7 +111,7 @@ class Store:
         """Migrate, make sure `default` exists and something is active; return the stored
         key check (writing `new_key_check` if the database has none yet)."""
         migrations.migrate(self.engine)
-        with self._session() as s:
+        with self._write() as s:
             if s.exec(select(WorkspaceRow)).first() is None:
                 self._add_workspace(s, DEFAULT_WORKSPACE, "Created on first start.", None)
             active = s.get(Setting, ACTIVE_KEY)
@@ -147,13 +172,13 @@ class Store:
 
     def create_provider(self, **values: Any) -> None:
         now = utcnow()
-        with self._session() as s:
+        with self._write() as s:
             if self._provider(s, values["name"], required=False) is not None:
                 raise Conflict(f"A provider named '{values['name']}' already exists.")
             s.add(ProviderRow(created_at=now, updated_at=now, **values))
 
     def update_provider(self, current: str, /, **changes: Any) -> None:
-        with self._session() as s:
+        with self._write() as s:
             row = self._provider(s, current)
             new_name = changes.get("name", current)
             if new_name != current:
@@ -170,7 +195,7 @@ class Store:
             s.add(row)
 
     def delete_provider(self, name: str) -> None:
-        with self._session() as s:
+        with self._write() as s:
             row = self._provider(s, name)
             s.exec(delete(ModelRow).where(ModelRow.provider_id == row.id))
             s.delete(row)
@@ -185,7 +210,7 @@ class Store:
     ) -> None:
         """Record a discovery attempt. `models=None` (a failed attempt) keeps the last list,
         so a provider that is briefly down does not lose what it served."""
-        with self._session() as s:
+        with self._write() as s:
             row = self._provider(s, name)
             row.status, row.error = status, error
             if models is not None:
@@ -211,7 +236,7 @@ class Store:
         """Make the configured providers exist as configured. One dropped from the config is
         kept as an ordinary provider, so nothing routed to it breaks."""
         now = utcnow()
-        with self._session() as s:
+        with self._write() as s:
             configured = {p["name"] for p in providers}
             for row in s.exec(select(ProviderRow).where(ProviderRow.predefined)):
                 if row.name not in configured:
@@ -230,7 +255,7 @@ class Store:
     # -- workspaces ------------------------------------------------------------------------
 
     def create_workspace(self, name: str, description: str, preferred: TargetRecord | None) -> None:
-        with self._session() as s:
+        with self._write() as s:
             if self._workspace(s, name, required=False) is not None:
                 raise Conflict(f"A workspace named '{name}' already exists.")
             self._add_workspace(s, name, description, preferred)
@@ -240,7 +265,7 @@ class Store:
     ) -> None:
         """Swap a workspace's whole rule list in one transaction. With `create_description`
         the workspace is created first (an import), and a taken name is a conflict."""
-        with self._session() as s:
+        with self._write() as s:
             if create_description is not None:
                 if self._workspace(s, name, required=False) is not None:
                     raise Conflict(f"A workspace named '{name}' already exists.")
@@ -276,7 +301,7 @@ class Store:
     def seed_workspaces(self, seeds: list[tuple[str, TargetRecord]]) -> None:
         """Create the workspaces that are missing, and give `default` the first seed's model
         if it has none: a user's own choices are never overwritten."""
-        with self._session() as s:
+        with self._write() as s:
             for name, target in seeds:
                 if self._workspace(s, name, required=False) is None:
                     self._add_workspace(s, name, "", target)
@@ -300,7 +325,7 @@ class Store:
         description: str | None = None,
         preferred: Any = KEEP,
     ) -> None:
-        with self._session() as s:
+        with self._write() as s:
             row = self._workspace(s, name)
             if new_name is not None and new_name != name:
                 if self._workspace(s, new_name, required=False) is not None:
@@ -318,7 +343,7 @@ class Store:
             s.add(row)
 
     def delete_workspace(self, name: str) -> None:
-        with self._session() as s:
+        with self._write() as s:
             row = self._workspace(s, name)
             active = s.get(Setting, ACTIVE_KEY)
             if active is not None and active.value == name:
@@ -332,7 +357,7 @@ class Store:
             s.delete(row)
 
     def set_active(self, name: str) -> None:
-        with self._session() as s:
+        with self._write() as s:
             self._workspace(s, name)
             s.merge(Setting(key=ACTIVE_KEY, value=name))
 

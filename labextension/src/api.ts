@@ -14,6 +14,9 @@ import type {
   IProviderCreate,
   IProviderType,
   IProviderUpdate,
+  IRule,
+  IUsage,
+  IUsageQuery,
   IWorkspace,
   IWorkspaceCreate,
   IWorkspaceUpdate
@@ -63,10 +66,24 @@ function serverSettings(): ServerConnection.ISettings {
 
 const seg = encodeURIComponent;
 
-async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+async function request<T>(
+  method: string,
+  path: string,
+  body?: unknown,
+  query?: URLSearchParams
+): Promise<T> {
   const s = serverSettings();
-  const url = URLExt.join(s.baseUrl, 'mux', 'api', path);
+  let url = URLExt.join(s.baseUrl, 'mux', 'api', path);
+  const qs = query?.toString();
+  if (qs) {
+    url += `?${qs}`;
+  }
   const init: RequestInit = { method };
+  if (qs) {
+    // ServerConnection's cache buster (for 'no-store') would add an unknown query
+    // parameter, which the usage API refuses; 'no-cache' still revalidates every time.
+    init.cache = 'no-cache';
+  }
   if (body !== undefined) {
     init.body = JSON.stringify(body);
     init.headers = { 'Content-Type': 'application/json' };
@@ -132,3 +149,26 @@ export const deleteWorkspace = (name: string): Promise<void> =>
 export const getActive = (): Promise<IActive> => request('GET', 'active');
 
 export const setActive = (name: string): Promise<IActive> => request('PUT', 'active', { name });
+
+/** A workspace's routing rules, in priority order (the catch_all last). */
+export const getRules = (workspace: string): Promise<IRule[]> =>
+  request('GET', `workspaces/${seg(workspace)}/rules`);
+
+/** Replace a workspace's rules atomically; a 400 names the bad rule. */
+export const putRules = (workspace: string, rules: IRule[]): Promise<IRule[]> =>
+  request(
+    'PUT',
+    `workspaces/${seg(workspace)}/rules`,
+    rules.map(r => ({ kind: r.kind, pattern: r.pattern, targets: r.targets }))
+  );
+
+/** Usage totals grouped by workspace, provider, model or day. */
+export const getUsage = (query: IUsageQuery = {}): Promise<IUsage> => {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) {
+    if (v) {
+      params.set(k, v);
+    }
+  }
+  return request('GET', 'usage', undefined, params);
+};

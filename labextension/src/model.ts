@@ -11,6 +11,7 @@ import type {
   IProviderCreate,
   IProviderType,
   IProviderUpdate,
+  IRule,
   IWorkspace,
   IWorkspaceCreate,
   IWorkspaceUpdate
@@ -175,6 +176,11 @@ export class MuxModel {
 
   deleteProvider(name: string): Promise<void> {
     return this._then(api.deleteProvider(name));
+  }
+
+  /** Save a workspace's rules (the catch_all's first target is its preferred model). */
+  saveRules(workspace: string, rules: IRule[]): Promise<IRule[]> {
+    return this._then(api.putRules(workspace, rules));
   }
 
   async refreshModels(name: string): Promise<IProvider> {

@@ -66,3 +66,39 @@ export interface IModelInfo {
 export interface IActive {
   name: string;
 }
+
+/** How a routing rule matches a request (docs/api.md, "Routing rules"). */
+export type RuleKind = 'catch_all' | 'request_type' | 'filename' | 'model';
+
+/** A routing rule; `targets[0]` serves, the others are fallbacks. `ok`/`problem` are read-only. */
+export interface IRule {
+  kind: RuleKind;
+  pattern: string | null;
+  targets: ITarget[];
+  ok?: boolean;
+  problem?: string | null;
+}
+
+export type UsageGroupBy = 'workspace' | 'provider' | 'model' | 'day';
+
+export interface IUsageRow {
+  key: string;
+  requests: number;
+  errors: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  /** USD; null when a price is unknown. */
+  cost: number | null;
+}
+
+export interface IUsage {
+  rows: IUsageRow[];
+  totals: IUsageRow;
+}
+
+export interface IUsageQuery {
+  group_by?: UsageGroupBy;
+  since?: string;
+  until?: string;
+  workspace?: string;
+}

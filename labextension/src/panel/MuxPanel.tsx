@@ -6,6 +6,7 @@ import type { MuxModel } from '../model';
 import { useModel } from './common';
 import { ConnectView } from './ConnectView';
 import { ProvidersView } from './ProvidersView';
+import { UsageView } from './UsageView';
 import { WorkspacesView } from './WorkspacesView';
 
 function Panel(props: { model: MuxModel; url: string }): JSX.Element {
@@ -24,6 +25,7 @@ function Panel(props: { model: MuxModel; url: string }): JSX.Element {
       {!model.loaded && <div className="jp-mux-hint">Loading…</div>}
       <WorkspacesView model={model} />
       <ProvidersView model={model} />
+      <UsageView />
       <ConnectView url={props.url} />
     </div>
   );

@@ -7,6 +7,7 @@ import type { ITarget, IWorkspace } from '../types';
 import { deleteWorkspaceBlocker, nameProblem, targetText } from '../utils';
 import { confirm, ErrorText, inform, messageOf, useModel } from './common';
 import { ModelPicker } from './ModelPicker';
+import { RulesEditor } from './RulesEditor';
 
 export function WorkspacesView(props: { model: MuxModel }): JSX.Element {
   const { model } = props;
@@ -65,6 +66,7 @@ export function WorkspacesView(props: { model: MuxModel }): JSX.Element {
 function WorkspaceItem(props: { model: MuxModel; workspace: IWorkspace }): JSX.Element {
   const { model, workspace: ws } = props;
   const [picking, setPicking] = React.useState(false);
+  const [rulesOpen, setRulesOpen] = React.useState(false);
   const [error, setError] = React.useState('');
   const [busy, setBusy] = React.useState(false);
   const blocker = deleteWorkspaceBlocker(ws);
@@ -167,6 +169,16 @@ function WorkspaceItem(props: { model: MuxModel; workspace: IWorkspace }): JSX.E
         <Button
           small
           minimal
+          aria-label={`Rules of workspace ${ws.name}`}
+          aria-expanded={rulesOpen}
+          disabled={busy}
+          onClick={() => setRulesOpen(!rulesOpen)}
+        >
+          Rules…
+        </Button>
+        <Button
+          small
+          minimal
           aria-label={`Rename workspace ${ws.name}`}
           disabled={busy}
           onClick={rename}
@@ -195,6 +207,9 @@ function WorkspaceItem(props: { model: MuxModel; workspace: IWorkspace }): JSX.E
           disabled={busy}
           onPick={pick}
         />
+      )}
+      {rulesOpen && (
+        <RulesEditor model={model} workspace={ws.name} onClose={() => setRulesOpen(false)} />
       )}
       <ErrorText>{error}</ErrorText>
     </li>
