@@ -174,3 +174,36 @@ def test_configured_key_wins_and_wrong_key_is_caught(tmp_path):
 def test_malformed_key(tmp_path):
     with pytest.raises(SecretKeyError, match="malformed"):
         SecretBox.from_config("not-a-key", tmp_path / "k")
+
+
+async def test_servers_sharing_a_database_pick_up_each_others_changes(tmp_path):
+    """Server B routes by what server A activated, after one sync (no restart)."""
+    import logging
+
+    import httpx
+
+    from jupyter_mux.service import MuxService
+
+    url = f"sqlite:///{tmp_path / 'shared.sqlite'}"
+    box = SecretBox.from_config("", tmp_path / "mux.key")
+    services = [
+        MuxService(Store(url), box, httpx.AsyncClient(), discovery_timeout=httpx.Timeout(1),
+                   log=logging.getLogger("test"))
+        for _ in range(2)
+    ]
+    a, b = services
+    try:
+        a.start([])
+        b.start([])
+        await a._db(a.store.create_workspace, "other", "", None)
+        await a.set_active("other")
+        assert (a.routing.active, b.routing.active) == ("other", "default")
+        await b.sync()
+        assert b.routing.active == "other" and "other" in b.routing.workspaces
+        revision = b._revision
+        await b.sync()  # nothing new: no reload
+        assert b._revision == revision
+    finally:
+        for service in services:
+            await service.client.aclose()
+            service.close()
