@@ -23,14 +23,13 @@ server runs on 127.0.0.1 on a free port, in a thread of its own.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import socket
-import threading
 import time
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from .loopback import LoopbackServer
 
 DEFAULT_MODELS = ("llama3.2:1b", "qwen2.5-coder:0.5b")
 
@@ -62,7 +61,7 @@ def _sample(schema: Any) -> Any:
     )
 
 
-class FakeOllama:
+class FakeOllama(LoopbackServer):
     def __init__(self, models: list[str] | None = None, *, chunk_delay: float = 0.0) -> None:
         self.models = list(models) if models is not None else list(DEFAULT_MODELS)
         self.chunk_delay = chunk_delay
@@ -70,25 +69,7 @@ class FakeOllama:
         self.requests: list[tuple[str, Any]] = []
         # The headers of each request, in the same order.
         self.headers: list[dict[str, str]] = []
-        self._connections: list[socket.socket] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> FakeOllama:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        for conn in self._connections:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
+        super().__init__()
 
     def known(self, name: str) -> str | None:
         """Ollama's tag defaults to `latest`: "m" names "m:latest"."""
@@ -127,7 +108,7 @@ class FakeOllama:
             protocol_version = "HTTP/1.1"
 
             def setup(self) -> None:
-                fake._connections.append(self.request)
+                fake.track(self.request)
                 super().setup()
 
             def log_message(self, *args: Any) -> None:

@@ -8,20 +8,21 @@ any OpenAI-compatible provider. It runs on 127.0.0.1 in a thread of its own.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import socket
 import struct
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from .loopback import LoopbackServer
 
 # OpenRouter's way of publishing prices: USD per token, as strings.
 PRICING = {"prompt": "0.000001", "completion": "0.000002"}
 
 
-class RecordingUpstream:
+class RecordingUpstream(LoopbackServer):
     def __init__(
         self,
         *,
@@ -39,26 +40,7 @@ class RecordingUpstream:
         self.chunks = chunks
         self.chunk_delay = chunk_delay
         self.status = status
-        self._connections: list[socket.socket] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> RecordingUpstream:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        """Stop like a crashed server: listener and kept-alive connections all closed."""
-        self._server.shutdown()
-        self._server.server_close()
-        for conn in self._connections:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
+        super().__init__()
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         upstream = self
@@ -67,7 +49,7 @@ class RecordingUpstream:
             protocol_version = "HTTP/1.1"
 
             def setup(self) -> None:
-                upstream._connections.append(self.request)
+                upstream.track(self.request)
                 super().setup()
 
             def log_message(self, *args: Any) -> None:
