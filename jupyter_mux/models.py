@@ -258,6 +258,16 @@ def describe(exc: ValidationError, prefix: str = "") -> str:
     return "Invalid request: " + "; ".join(messages) + "."
 
 
+class PriceIn(Body):
+    """A model's price as the user sets it, in USD per million tokens; null clears it."""
+
+    model_config = ConfigDict(extra="forbid", strict=False)  # ints are fine for prices
+
+    model: Annotated[str, StringConstraints(min_length=1, max_length=512), Text]
+    prompt_per_million: Annotated[float, Field(ge=0, le=1_000_000)] | None
+    completion_per_million: Annotated[float, Field(ge=0, le=1_000_000)] | None
+
+
 class UsageQuery(Body):
     # Query strings are text: lax parsing turns "2026-11-01" into a datetime.
     model_config = ConfigDict(extra="forbid", strict=False)

@@ -13,6 +13,7 @@ from ._version import __version__
 from .models import (
     ActiveIn,
     ActiveOut,
+    PriceIn,
     ProviderCreate,
     ProviderOut,
     ProviderTypeOut,
@@ -27,6 +28,7 @@ from .models import (
 )
 
 MODELS: list[type[BaseModel]] = [
+    PriceIn,
     ActiveIn,
     ActiveOut,
     ProviderCreate,
@@ -268,6 +270,17 @@ def build_spec() -> dict[str, Any]:
             "parameters": [NAME],
             "post": _op(
                 "Discover the provider's models again", 200, _ref("ProviderOut"), errors=(404, 503)
+            ),
+        },
+        "/mux/api/providers/{name}/prices": {
+            "parameters": [NAME],
+            "put": _op(
+                "Set or clear the price of one of the provider's models (USD per "
+                "million tokens); used for the cost in /mux/api/usage",
+                200,
+                _list("ModelInfo"),
+                "PriceIn",
+                (400, 404, 503),
             ),
         },
         "/mux/api/workspaces": {

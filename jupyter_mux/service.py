@@ -21,6 +21,7 @@ import httpx
 from .errors import Forbidden, InvalidRequest, NotFound
 from .models import (
     PredefinedProvider,
+    PriceIn,
     ProviderCreate,
     ProviderOut,
     ProviderRef,
@@ -182,6 +183,24 @@ class MuxService:
         _check_writable(_provider(snapshot, name))
         await self._db(self.store.delete_provider, name)
         await self._reload()
+
+    async def set_price(self, name: str, body: PriceIn) -> list[dict[str, Any]]:
+        prices = (body.prompt_per_million, body.completion_per_million)
+        if (prices[0] is None) != (prices[1] is None):
+            raise InvalidRequest(
+                "Give both 'prompt_per_million' and 'completion_per_million', or neither "
+                "(null clears the price)."
+            )
+        price = (
+            None
+            if prices[0] is None
+            else {
+                "prompt": prices[0] / 1_000_000,
+                "completion": prices[1] / 1_000_000,
+            }
+        )
+        await self._db(self.store.set_price, name, body.model, price)
+        return await self.provider_models(name)
 
     async def refresh_provider(self, name: str) -> ProviderOut:
         """Discover the provider's models; a failure is recorded on the provider, not raised,

@@ -112,3 +112,28 @@ def test_version_1_database_gains_usage_table(tmp_path):
         assert migrations.current_version(conn) == migrations.LATEST == 2
         assert inspect(conn).has_table("mux_usage")
     assert "kept" in upgraded.snapshot().workspaces
+
+
+async def test_user_set_prices(two_llamas, mux_url, token, flush):
+    api = two_llamas
+    models = await api.ok("PUT", "providers/llama-a/prices", {
+        "model": "tiny-a", "prompt_per_million": 2, "completion_per_million": 10})
+    assert models[0]["price"] == {"prompt": 2e-6, "completion": 1e-5}
+    await api.ok("POST", "providers/llama-a/refresh")  # rediscovery keeps the user's price
+    answer = await client(mux_url, token).chat.completions.create(
+        model="x", messages=MESSAGES, max_tokens=3)
+    await flush()
+    (row,) = (await api.ok("GET", "usage?group_by=model"))["rows"]
+    expected = answer.usage.prompt_tokens * 2e-6 + answer.usage.completion_tokens * 1e-5
+    assert row["key"] == "tiny-a" and row["cost"] == pytest.approx(expected)
+    for body, status in (
+        ({"model": "tiny-a", "prompt_per_million": 1, "completion_per_million": None}, 400),
+        ({"model": "tiny-a", "prompt_per_million": -1, "completion_per_million": 1}, 400),
+        ({"model": "nope", "prompt_per_million": 1, "completion_per_million": 1}, 404),
+    ):
+        code, error = await api("PUT", "providers/llama-a/prices", body)
+        assert code == status and error["message"], body
+    cleared = await api.ok("PUT", "providers/llama-a/prices", {
+        "model": "tiny-a", "prompt_per_million": None, "completion_per_million": None})
+    assert "price" not in cleared[0]
+    assert (await api.ok("GET", "usage"))["totals"]["cost"] is None

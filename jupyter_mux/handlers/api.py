@@ -8,6 +8,7 @@ from tornado import web
 from ..models import (
     ActiveIn,
     ActiveOut,
+    PriceIn,
     ProviderCreate,
     ProviderUpdate,
     UsageQuery,
@@ -75,6 +76,14 @@ class ProviderModelsHandler(ManagementHandler):
     @authorized
     async def get(self, name: str) -> None:
         self.write_json(await self.service.provider_models(name))
+
+
+class ProviderPricesHandler(ManagementHandler):
+    @web.authenticated
+    @authorized
+    async def put(self, name: str) -> None:
+        body = parse(PriceIn, self.json_body())
+        self.write_json(await self.service.set_price(name, body))
 
 
 class ProviderRefreshHandler(ManagementHandler):
@@ -178,6 +187,7 @@ HANDLERS = [
     (rf"/mux/api/providers/{NAME}", ProviderHandler),
     (rf"/mux/api/providers/{NAME}/models", ProviderModelsHandler),
     (rf"/mux/api/providers/{NAME}/refresh", ProviderRefreshHandler),
+    (rf"/mux/api/providers/{NAME}/prices", ProviderPricesHandler),
     (r"/mux/api/workspaces", WorkspacesHandler),
     # Before the {name} route: "import" is a reserved workspace name.
     (r"/mux/api/workspaces/import", ImportHandler),

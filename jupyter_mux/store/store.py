@@ -40,6 +40,8 @@ DEFAULT_WORKSPACE = "default"
 ACTIVE_KEY = "active_workspace"
 KEY_CHECK_KEY = "key_check"
 REVISION_KEY = "revision"
+# Where a user-set price lives in a model's metadata (usage.price reads it first).
+USER_PRICE = "price"
 
 # Marks "leave the preferred model as it is" apart from None, which clears it.
 KEEP = object()
@@ -214,6 +216,12 @@ class Store:
             row = self._provider(s, name)
             row.status, row.error = status, error
             if models is not None:
+                # Prices the user set survive rediscovery; the provider's own data is fresh.
+                user_prices = {
+                    m.model_id: price
+                    for m in s.exec(select(ModelRow).where(ModelRow.provider_id == row.id))
+                    if (price := json.loads(m.info_json).get(USER_PRICE)) is not None
+                }
                 s.exec(delete(ModelRow).where(ModelRow.provider_id == row.id))
                 s.flush()
                 seen: set[str] = set()
@@ -221,16 +229,36 @@ class Store:
                     if model.id in seen:
                         continue
                     seen.add(model.id)
+                    info = dict(model.info)
+                    if model.id in user_prices:
+                        info[USER_PRICE] = user_prices[model.id]
                     s.add(
                         ModelRow(
                             provider_id=row.id,
                             position=position,
                             model_id=model.id,
-                            info_json=json.dumps(model.info),
+                            info_json=json.dumps(info),
                         )
                     )
                 row.models_refreshed_at = utcnow()
             s.add(row)
+
+    def set_price(self, provider: str, model: str, price: dict[str, float] | None) -> None:
+        """Set (or with None, clear) the user's price of one model, USD per token."""
+        with self._write() as s:
+            row = self._provider(s, provider)
+            model_row = s.exec(
+                select(ModelRow).where(ModelRow.provider_id == row.id, ModelRow.model_id == model)
+            ).first()
+            if model_row is None:
+                raise NotFound(f"Provider '{provider}' lists no model '{model}'.")
+            info = json.loads(model_row.info_json)
+            if price is None:
+                info.pop(USER_PRICE, None)
+            else:
+                info[USER_PRICE] = price
+            model_row.info_json = json.dumps(info)
+            s.add(model_row)
 
     def sync_predefined(self, providers: list[dict[str, Any]]) -> None:
         """Make the configured providers exist as configured. One dropped from the config is
