@@ -101,7 +101,7 @@ class MuxApp(ExtensionApp):
         help="Seconds after which a failing request stops trying further fallback targets.",
     )
     sync_interval = Float(
-        2.0,
+        0.5,
         config=True,
         help="""Seconds between checks for changes that other servers sharing the database
         made (one small query); their changes route from this server after at most this
