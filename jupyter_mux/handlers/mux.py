@@ -58,8 +58,11 @@ class CompletionsHandler(OpenAIHandler):
         self._relaying = asyncio.current_task()
         try:
             await self.proxy.relay(rule, request, sink=self, workspace=workspace_route.name)
-        except (asyncio.CancelledError, StreamClosedError):
-            if self._relaying is not None:
+        except StreamClosedError:  # a write found the client gone
+            self.log.debug("jupyter-mux: client went away; upstream request closed")
+            return
+        except asyncio.CancelledError:
+            if self._relaying is not None:  # not our cancellation (server shutting down)
                 raise
             self.log.debug("jupyter-mux: client went away; upstream request cancelled")
             return
