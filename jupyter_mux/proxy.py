@@ -212,6 +212,14 @@ async def relay_stream(x: Exchange) -> None:
             if out:
                 await x.sink.send(out)
         tail = (tap.feed(translator.close()) if translator else b"") + tap.close()
+        if not translator and not tap.done:  # translators report their own truncation
+            tail += sse_error(
+                UpstreamError(
+                    f"Provider '{x.upstream.name}' ended the stream before its end marker "
+                    "(data: [DONE]); the answer may be incomplete.",
+                    code="upstream_truncated",
+                )
+            )
         if tail:
             await x.sink.send(tail)
     except httpx.HTTPError as exc:

@@ -75,6 +75,7 @@ class UsageTap:
     def __init__(self, event: UsageEvent, *, keep_usage_chunk: bool) -> None:
         self.event = event
         self.keep = keep_usage_chunk
+        self.done = False  # saw `data: [DONE]`: the stream ended as it should
         self._carry = b""
 
     def feed(self, data: bytes) -> bytes:
@@ -85,6 +86,8 @@ class UsageTap:
         if end < 0:
             return b""
         ready, self._carry = self._carry[: end + 2], self._carry[end + 2 :]
+        if b"data: [DONE]" in ready or b"data:[DONE]" in ready:
+            self.done = True
         if b'"usage"' not in ready:
             return ready
         kept = []

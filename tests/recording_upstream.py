@@ -30,12 +30,14 @@ class RecordingUpstream(LoopbackServer):
         chunk_delay: float = 0.0,
         status: int = 200,
         reset_after: int | None = None,
+        truncate: bool = False,
     ) -> None:
         self.requests: list[dict[str, Any]] = []
         self.disconnects = threading.Event()
         self.hung_up = 0  # streams the client (the mux) hung up on
         self.streaming = 0  # streams in progress now
         self.reset_after = reset_after  # chunks sent before an abrupt connection reset
+        self.truncate = truncate  # end streams cleanly but without `data: [DONE]`
         self._lock = threading.Lock()
         self.chunks = chunks
         self.chunk_delay = chunk_delay
@@ -106,7 +108,8 @@ class RecordingUpstream(LoopbackServer):
                         self._chunk(
                             b"data: " + json.dumps(_usage_chunk(body["model"])).encode() + b"\n\n"
                         )
-                    self._chunk(b"data: [DONE]\n\n")
+                    if not upstream.truncate:
+                        self._chunk(b"data: [DONE]\n\n")
                     self._chunk(b"")
                 except (BrokenPipeError, ConnectionResetError):
                     with upstream._lock:

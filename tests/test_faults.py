@@ -103,3 +103,16 @@ async def test_switching_while_streaming(two_llamas, mux_url, token):
     for workspace, models in answers:
         assert models == {expected[workspace]}
     assert {w for w, _ in answers} == {"wa", "wb"}
+
+
+async def test_truncated_stream_ends_with_error_event(api, mux_url, token):
+    with RecordingUpstream(chunks=2, truncate=True) as up:
+        await use_recorder(api, up)
+        async with httpx.AsyncClient(timeout=30) as http:
+            response = await http.post(f"{mux_url}/chat/completions",
+                                       headers={"Authorization": f"Bearer {token}"},
+                                       json={"messages": MESSAGES, "stream": True})
+    events = [line.removeprefix("data: ") for line in response.text.splitlines()
+              if line.startswith("data: ")]
+    assert "part1" in events[1]
+    assert json.loads(events[-1])["error"]["code"] == "upstream_truncated"
