@@ -24,6 +24,7 @@ from .routing import Rule, Target, Upstream
 from .usage import UsageEvent, UsageRecorder, UsageTap
 
 MAX_ERROR_BODY = 64 * 1024
+KEEPALIVE_EXPIRY = 3.0
 
 
 class Sink(Protocol):
@@ -46,8 +47,12 @@ class Upstreams:
     """
 
     def __init__(self, connect_timeout: float, read_timeout: float, max_connections: int):
+        # Idle connections are dropped before the usual 5 s server keep-alive (uvicorn,
+        # llama.cpp) would close them under us; a race that still happens is resent below.
         limits = httpx.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_connections
+            max_connections=max_connections,
+            max_keepalive_connections=max_connections,
+            keepalive_expiry=KEEPALIVE_EXPIRY,
         )
         self.transport = AiohttpTransport(limits=limits)
         self.timeout = httpx.Timeout(read_timeout, connect=connect_timeout, pool=connect_timeout)
@@ -236,7 +241,7 @@ def rule_label(rule: Rule) -> str:
 # used, before any answer: sending again on a fresh connection is what a client would do.
 # (Should the upstream have died mid-request instead, the request is generated twice at
 # worst; completions have no other side effect.) Refused connections are not retried here.
-STALE_RESENDS = 2
+STALE_RESENDS = 3
 
 
 def stale_connection(exc: httpx.HTTPError) -> bool:
