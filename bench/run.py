@@ -6,6 +6,7 @@ the difference (what the mux adds). Needs `wrk` (Debian package). Run: python be
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -76,6 +77,44 @@ def wrk(url: str, connections: int, seconds: int, headers: dict[str, str]) -> di
     }
 
 
+async def stream_timings(url: str, headers: dict[str, str], n: int) -> dict[str, float]:
+    """Time to first chunk and the gaps between chunks of `n` dripped streams, one at a
+    time (latency, not load, so a Python client is fine here)."""
+    body = {
+        "model": "x",
+        "messages": [{"role": "user", "content": "Hi"}],
+        "stream": True,
+        "drip": True,
+    }
+    firsts, gaps = [], []
+    async with httpx.AsyncClient(timeout=30) as http:
+        for _ in range(n):
+            start = time.perf_counter()
+            last = None
+            async with http.stream("POST", url, headers=headers, json=body) as response:
+                async for _chunk in response.aiter_raw():
+                    now = time.perf_counter()
+                    if last is None:
+                        firsts.append(now - start)
+                    else:
+                        gaps.append(now - last)
+                    last = now
+    firsts.sort()
+    gaps.sort()
+    return {
+        "ttft_p50": firsts[len(firsts) // 2] * 1000,
+        "gap_p50": gaps[len(gaps) // 2] * 1000,
+        "gap_p99": gaps[int(len(gaps) * 0.99)] * 1000,
+    }
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def main() -> None:
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (apt-get install wrk)")
@@ -123,6 +162,13 @@ def main() -> None:
                 direct = wrk(direct_url, connections, seconds, {})
                 through = wrk(mux_url, connections, seconds, auth)
                 rows.append((connections, direct, through))
+            streams = int(os.environ.get("BENCH_STREAMS", "200"))
+            stream_direct = asyncio.run(stream_timings(direct_url, {}, streams))
+            stream_mux = asyncio.run(stream_timings(mux_url, auth, streams))
+            long_seconds = int(os.environ.get("BENCH_LONG_SECONDS", "60"))
+            rss_before = rss_mb(mux.pid)
+            long_run = wrk(mux_url, 32, long_seconds, auth)
+            rss_after = rss_mb(mux.pid)
         finally:
             mux.terminate()
             upstream.terminate()
@@ -139,6 +185,18 @@ def main() -> None:
             f"{connections:>5} {'added':>7} {'':>9} {through['p50'] - direct['p50']:>8.2f} "
             f"{through['p99'] - direct['p99']:>8.2f}"
         )
+    print(
+        f"\n{streams} streams, chunks dripped 5 ms apart:  first chunk p50, gap p50, gap p99 (ms)"
+    )
+    for name, t in (("direct", stream_direct), ("mux", stream_mux)):
+        print(f"{name:>8} {t['ttft_p50']:>10.2f} {t['gap_p50']:>10.2f} {t['gap_p99']:>10.2f}")
+    overhead = stream_mux["ttft_p50"] - stream_direct["ttft_p50"]
+    print(f"first-chunk overhead of the mux: {overhead:.2f} ms")
+    requests = long_run["rps"] * long_seconds
+    print(
+        f"\nRSS of the mux process: {rss_before:.1f} MB -> {rss_after:.1f} MB "
+        f"({rss_after - rss_before:+.1f} MB) over ~{requests:,.0f} requests in {long_seconds} s"
+    )
 
 
 if __name__ == "__main__":

@@ -43,6 +43,9 @@ CHUNKS = [
 ] + ["data: [DONE]\n\n"]
 
 
+DRIP_GAP = 0.005
+
+
 def response(body: str, content_type: str) -> bytes:
     data = body.encode()
     head = f"HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {len(data)}\r\n\r\n"
@@ -78,12 +81,26 @@ class Upstream(asyncio.Protocol):
                 return
             body, self.buffer = self.buffer[head_end + 4 : end], self.buffer[end:]
             if head.startswith("GET"):
-                answer = ANSWERS["models"]
+                self.transport.write(ANSWERS["models"])
+            elif b'"drip"' in body:
+                asyncio.get_running_loop().create_task(self.drip())
             elif b'"stream":true' in body.replace(b" ", b""):
-                answer = ANSWERS["sse"]
+                self.transport.write(ANSWERS["sse"])
             else:
-                answer = ANSWERS["json"]
-            self.transport.write(answer)
+                self.transport.write(ANSWERS["json"])
+
+    async def drip(self) -> None:
+        """A stream whose chunks leave DRIP_GAP apart, as tokens do, so a test can see
+        whether a proxy passes each on at once or holds them back."""
+        self.transport.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+        )
+        for event in CHUNKS:
+            data = event.encode()
+            self.transport.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            await asyncio.sleep(DRIP_GAP)
+        self.transport.write(b"0\r\n\r\n")
 
 
 async def main(port: int) -> None:
