@@ -63,10 +63,13 @@ def test_auth_headers():
     assert "Authorization" not in anthropic.auth_headers("sk-ant")
 
 
-def test_error_message():
-    assert anthropic.error_message(load("error_overloaded.json")) == "Overloaded"
-    for payload in (None, [], {"type": "error"}, {"error": "x"}, {"error": {"message": 3}}):
-        assert anthropic.error_message(payload) is None
+def test_error_body_message_is_what_the_proxy_reports():
+    """The proxy reads every provider's error body with one function; Anthropic's shape
+    included."""
+    from jupyter_mux.proxy import provider_message
+
+    raw = (PAYLOADS / "error_overloaded.json").read_bytes()
+    assert provider_message(raw) == "Overloaded"
 
 
 # --------------------------------------------------------------------------- models

@@ -134,13 +134,6 @@ def test_auth_headers() -> None:
     assert ollama.auth_headers("sk-1") == {"Authorization": "Bearer sk-1"}
 
 
-def test_request_paths() -> None:
-    assert ollama.request_path("chat") == "/api/chat"
-    assert ollama.request_path("fim") == "/api/generate"
-    with pytest.raises(ValueError):
-        ollama.request_path("embeddings")
-
-
 def test_parse_models_from_tags() -> None:
     models = ollama.parse_models(load("tags.json"))
     assert [m.id for m in models] == ["llama3.2:1b", "qwen2.5-coder:0.5b", "codellama:13b"]
@@ -778,7 +771,7 @@ def test_fake_ollama_chat_stream() -> None:
             out = b""
             with httpx.stream(
                 "POST",
-                fake.endpoint + ollama.request_path("chat"),
+                fake.endpoint + ollama.PATHS["chat"],
                 content=ollama.build_request("chat", body, model),
             ) as response:
                 assert response.status_code == 200

@@ -619,15 +619,6 @@ def _joined(blocks: list[dict[str, Any]], kind: str) -> str:
     return "".join(p for p in parts if isinstance(p, str))
 
 
-def error_message(payload: Any) -> str | None:
-    """The human message of an Anthropic error body `{"type": "error", "error": {...}}`."""
-    if isinstance(payload, dict):
-        error = payload.get("error")
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return error["message"]
-    return None
-
-
 def openai_error(anthropic_error: Any) -> dict[str, Any]:
     """An Anthropic error object `{"type", "message"}` -> OpenAI's `{"error": {...}}`, the
     Anthropic type kept as `code` so that clients can tell overload from a bad request."""

@@ -129,15 +129,6 @@ async def discover(
     return parse_models(response.json())
 
 
-def request_path(kind: str) -> str:
-    """Chat goes to `/api/chat`; fill-in-the-middle to `/api/generate`, the one endpoint
-    that takes a `suffix`."""
-    try:
-        return PATHS[kind]
-    except KeyError:
-        raise ValueError(f"unknown request kind {kind!r}") from None
-
-
 def error_message(payload: Any) -> str | None:
     """Ollama reports failures as `{"error": "..."}`, both as an error response's body and
     as a line of a stream; a proxy in front of it may use OpenAI's `{"error": {"message"}}`.
