@@ -125,6 +125,13 @@ class Api:
         text = response.body.decode() if response.body else ""
         return response.code, json.loads(text) if text else None
 
+    async def use(self, provider: dict[str, Any], model: str, workspace: str = "default") -> Any:
+        """Add `provider` and make it serve `workspace` with `model`."""
+        created = await self.ok("POST", "providers", provider, 201)
+        preferred = {"provider": provider["name"], "model": model}
+        await self.ok("PATCH", f"workspaces/{workspace}", {"preferred": preferred})
+        return created
+
     async def ok(self, method: str, path: str, body: Any = None, status: int = 200) -> Any:
         code, data = await self(method, path, body)
         assert code == status, (code, data)

@@ -13,10 +13,7 @@ from .test_mux import MESSAGES
 
 
 async def use_recorder(api, up: RecordingUpstream) -> None:
-    await api.ok("POST", "providers", {"name": "rec", "type": "vllm",
-                                       "endpoint": up.endpoint}, 201)
-    await api.ok("PATCH", "workspaces/default",
-                 {"preferred": {"provider": "rec", "model": "rec-model"}})
+    await api.use({"name": "rec", "type": "vllm", "endpoint": up.endpoint}, "rec-model")
 
 
 async def wait_until(condition, what: str, limit: float = 60.0) -> None:
@@ -36,8 +33,12 @@ async def test_1000_clients_hanging_up_leave_no_upstream_stream(api, mux_url, to
         async with httpx.AsyncClient(limits=limits, timeout=60) as http:
 
             async def hang_up_after_first_chunk() -> bool:
-                async with http.stream("POST", f"{mux_url}/chat/completions", headers=headers,
-                                       json={"messages": MESSAGES, "stream": True}) as response:
+                async with http.stream(
+                    "POST",
+                    f"{mux_url}/chat/completions",
+                    headers=headers,
+                    json={"messages": MESSAGES, "stream": True},
+                ) as response:
                     async for line in response.aiter_lines():
                         if line.startswith("data: {"):
                             return True
@@ -55,19 +56,26 @@ async def test_upstream_reset_mid_stream_ends_with_error_event(api, mux_url, tok
     with RecordingUpstream(chunks=5, reset_after=2) as up:
         await use_recorder(api, up)
         async with httpx.AsyncClient(timeout=30) as http:
-            response = await http.post(f"{mux_url}/chat/completions",
-                                       headers={"Authorization": f"Bearer {token}"},
-                                       json={"messages": MESSAGES, "stream": True})
+            response = await http.post(
+                f"{mux_url}/chat/completions",
+                headers={"Authorization": f"Bearer {token}"},
+                json={"messages": MESSAGES, "stream": True},
+            )
             assert response.status_code == 200
-            events = [line.removeprefix("data: ") for line in response.text.splitlines()
-                      if line.startswith("data: ")]
+            events = [
+                line.removeprefix("data: ")
+                for line in response.text.splitlines()
+                if line.startswith("data: ")
+            ]
             assert "part1" in events[1]
             error = json.loads(events[-1])["error"]
             assert error["code"] == "upstream_failed" and "rec" in error["message"]
             up.reset_after = None
-            healthy = await http.post(f"{mux_url}/chat/completions",
-                                      headers={"Authorization": f"Bearer {token}"},
-                                      json={"messages": MESSAGES})
+            healthy = await http.post(
+                f"{mux_url}/chat/completions",
+                headers={"Authorization": f"Bearer {token}"},
+                json={"messages": MESSAGES},
+            )
         assert healthy.status_code == 200
 
 
@@ -86,13 +94,18 @@ async def test_switching_while_streaming(two_llamas, mux_url, token):
         return switches
 
     async def ask(http: httpx.AsyncClient) -> tuple[str, set[str]]:
-        async with http.stream("POST", f"{mux_url}/chat/completions",
-                               headers={"Authorization": f"Bearer {token}"},
-                               json={"messages": MESSAGES, "stream": True,
-                                     "max_tokens": 8}) as response:
+        async with http.stream(
+            "POST",
+            f"{mux_url}/chat/completions",
+            headers={"Authorization": f"Bearer {token}"},
+            json={"messages": MESSAGES, "stream": True, "max_tokens": 8},
+        ) as response:
             assert response.status_code == 200
-            models = {json.loads(line[6:])["model"] async for line in response.aiter_lines()
-                      if line.startswith("data: {")}
+            models = {
+                json.loads(line[6:])["model"]
+                async for line in response.aiter_lines()
+                if line.startswith("data: {")
+            }
             return response.headers["x-mux-workspace"], models
 
     switcher = asyncio.ensure_future(switch())
@@ -109,10 +122,15 @@ async def test_truncated_stream_ends_with_error_event(api, mux_url, token):
     with RecordingUpstream(chunks=2, truncate=True) as up:
         await use_recorder(api, up)
         async with httpx.AsyncClient(timeout=30) as http:
-            response = await http.post(f"{mux_url}/chat/completions",
-                                       headers={"Authorization": f"Bearer {token}"},
-                                       json={"messages": MESSAGES, "stream": True})
-    events = [line.removeprefix("data: ") for line in response.text.splitlines()
-              if line.startswith("data: ")]
+            response = await http.post(
+                f"{mux_url}/chat/completions",
+                headers={"Authorization": f"Bearer {token}"},
+                json={"messages": MESSAGES, "stream": True},
+            )
+    events = [
+        line.removeprefix("data: ")
+        for line in response.text.splitlines()
+        if line.startswith("data: ")
+    ]
     assert "part1" in events[1]
     assert json.loads(events[-1])["error"]["code"] == "upstream_truncated"

@@ -213,12 +213,7 @@ async def test_deleted_provider_is_explained(two_llamas, mux_url, token):
 
 async def test_provider_unreachable_is_502(api, mux_url, token):
     with RecordingUpstream() as up:
-        await api.ok(
-            "POST", "providers", {"name": "gone", "type": "vllm", "endpoint": up.endpoint}, 201
-        )
-        await api.ok(
-            "PATCH", "workspaces/default", {"preferred": {"provider": "gone", "model": "rec-model"}}
-        )
+        await api.use({"name": "gone", "type": "vllm", "endpoint": up.endpoint}, "rec-model")
     # The upstream has stopped: its port now refuses connections.
     for stream in (False, True):
         with pytest.raises(openai.APIStatusError) as info:
@@ -263,17 +258,7 @@ class TestTimeouts:
 
     async def test_slow_upstream_is_504(self, api, mux_url, token, stalled_upstream):
         with RecordingUpstream() as up:
-            await api.ok(
-                "POST",
-                "providers",
-                {"name": "slow", "type": "openai", "endpoint": up.endpoint},
-                201,
-            )
-            await api.ok(
-                "PATCH",
-                "workspaces/default",
-                {"preferred": {"provider": "slow", "model": "rec-model"}},
-            )
+            await api.use({"name": "slow", "type": "openai", "endpoint": up.endpoint}, "rec-model")
         await api.ok("PATCH", "providers/slow", {"endpoint": stalled_upstream})
         with pytest.raises(openai.APIStatusError) as info:
             await client(mux_url, token).chat.completions.create(model="x", messages=MESSAGES)
@@ -282,14 +267,7 @@ class TestTimeouts:
 
     async def test_stall_mid_stream_ends_with_error_event(self, api, mux_url, token):
         with RecordingUpstream(chunks=2, chunk_delay=2.0) as up:
-            await api.ok(
-                "POST", "providers", {"name": "drip", "type": "vllm", "endpoint": up.endpoint}, 201
-            )
-            await api.ok(
-                "PATCH",
-                "workspaces/default",
-                {"preferred": {"provider": "drip", "model": "rec-model"}},
-            )
+            await api.use({"name": "drip", "type": "vllm", "endpoint": up.endpoint}, "rec-model")
             async with (
                 httpx.AsyncClient() as http,
                 http.stream(
@@ -311,14 +289,8 @@ class TestTimeouts:
 
 async def test_client_credentials_never_go_upstream(api, mux_url, token):
     with RecordingUpstream() as up:
-        await api.ok(
-            "POST",
-            "providers",
-            {"name": "rec", "type": "vllm", "endpoint": up.endpoint + "/v1/"},
-            201,
-        )
-        await api.ok(
-            "PATCH", "workspaces/default", {"preferred": {"provider": "rec", "model": "rec-model"}}
+        await api.use(
+            {"name": "rec", "type": "vllm", "endpoint": up.endpoint + "/v1/"}, "rec-model"
         )
         response = await raw_post(
             mux_url,
@@ -382,12 +354,7 @@ async def test_provider_key_goes_only_to_its_provider(api, mux_url, token):
 
 async def test_client_disconnect_cancels_upstream(api, mux_url, token):
     with RecordingUpstream(chunks=200, chunk_delay=0.05) as up:
-        await api.ok(
-            "POST", "providers", {"name": "long", "type": "vllm", "endpoint": up.endpoint}, 201
-        )
-        await api.ok(
-            "PATCH", "workspaces/default", {"preferred": {"provider": "long", "model": "rec-model"}}
-        )
+        await api.use({"name": "long", "type": "vllm", "endpoint": up.endpoint}, "rec-model")
         async with (
             httpx.AsyncClient() as http,
             http.stream(
@@ -419,8 +386,9 @@ async def test_mux_requests_do_not_touch_the_database(two_llamas, jp_serverapp, 
     try:
         async with client(mux_url, token) as c:
             for stream in (False, True):
-                await c.chat.completions.create(model="x", messages=MESSAGES, max_tokens=2,
-                                                stream=stream)
+                await c.chat.completions.create(
+                    model="x", messages=MESSAGES, max_tokens=2, stream=stream
+                )
             await c.models.list()
         assert statements == []
         await two_llamas.ok("PUT", "active", {"name": "wb"})
@@ -442,8 +410,11 @@ async def test_keys_never_reach_the_logs(api, mux_url, token):
     secret = "sk-never-log-me-5d1e"
     try:
         with RecordingUpstream(status=401) as up:
-            await api("POST", "providers", {"name": "k", "type": "openai",
-                                            "endpoint": up.endpoint, "api_key": secret})
+            await api(
+                "POST",
+                "providers",
+                {"name": "k", "type": "openai", "endpoint": up.endpoint, "api_key": secret},
+            )
             await api("PATCH", "providers/k", {"api_key": secret + "2"})
             await raw_post(mux_url, token, json.dumps({"messages": MESSAGES}))
     finally:

@@ -24,10 +24,8 @@ def ollama():
 
 
 async def use(api, name: str, ptype: str, endpoint: str, model: str, **extra) -> dict:
-    provider = await api.ok("POST", "providers", {"name": name, "type": ptype,
-                                                  "endpoint": endpoint, **extra}, 201)
+    provider = await api.use({"name": name, "type": ptype, "endpoint": endpoint, **extra}, model)
     assert provider["status"] == "ok", provider
-    await api.ok("PATCH", "workspaces/default", {"preferred": {"provider": name, "model": model}})
     return provider
 
 

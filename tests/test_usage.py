@@ -25,12 +25,14 @@ def flush(jp_serverapp):
 async def test_usage_of_llamacpp_requests(two_llamas, mux_url, server_url, token, flush):
     oai = client(mux_url, token)
     await oai.chat.completions.create(model="x", messages=MESSAGES, max_tokens=3)
-    stream = await oai.chat.completions.create(model="x", messages=MESSAGES, max_tokens=3,
-                                               stream=True)
+    stream = await oai.chat.completions.create(
+        model="x", messages=MESSAGES, max_tokens=3, stream=True
+    )
     chunks = [c async for c in stream]
     assert all(c.choices for c in chunks), "the usage chunk the mux asked for is dropped"
     await client(server_url + "mux/w/wb/v1", token).chat.completions.create(
-        model="x", messages=MESSAGES, max_tokens=2)
+        model="x", messages=MESSAGES, max_tokens=2
+    )
     await flush()
     usage = await two_llamas.ok("GET", "usage")
     rows = {r["key"]: r for r in usage["rows"]}
@@ -47,20 +49,24 @@ async def test_usage_of_llamacpp_requests(two_llamas, mux_url, server_url, token
 
 async def test_usage_cost_errors_and_stream_usage(api, mux_url, token, flush):
     with RecordingUpstream() as up:
-        await api.ok("POST", "providers", {"name": "priced", "type": "vllm",
-                                           "endpoint": up.endpoint}, 201)
-        await api.ok("PATCH", "workspaces/default",
-                     {"preferred": {"provider": "priced", "model": "rec-model"}})
+        await api.use({"name": "priced", "type": "vllm", "endpoint": up.endpoint}, "rec-model")
         async with httpx.AsyncClient() as http:
             headers = {"Authorization": f"Bearer {token}"}
             url = f"{mux_url}/chat/completions"
             await http.post(url, headers=headers, json={"messages": MESSAGES})
-            asked = await http.post(url, headers=headers, json={
-                "messages": MESSAGES, "stream": True,
-                "stream_options": {"include_usage": True}})
+            asked = await http.post(
+                url,
+                headers=headers,
+                json={
+                    "messages": MESSAGES,
+                    "stream": True,
+                    "stream_options": {"include_usage": True},
+                },
+            )
             assert '"usage": {"prompt_tokens": 3' in asked.text  # kept: the client asked
-            plain = await http.post(url, headers=headers,
-                                    json={"messages": MESSAGES, "stream": True})
+            plain = await http.post(
+                url, headers=headers, json={"messages": MESSAGES, "stream": True}
+            )
             assert '"usage"' not in plain.text and "[DONE]" in plain.text
             assert up.requests[-1]["body"]["stream_options"] == {"include_usage": True}
             up.status = 500
@@ -84,12 +90,16 @@ async def test_usage_query_validation(api):
 @pytest.mark.parametrize("split", [1, 2, 7, 64])
 def test_usage_tap_reframes_and_drops_the_usage_chunk(split):
     usage_chunk = {"choices": [], "usage": {"prompt_tokens": 4, "completion_tokens": 9}}
-    stream = (b"data: {\"choices\": [{\"delta\": {\"content\": \"hi\"}}], \"usage\": null}\r\n\r\n"
-              + b"data: " + json.dumps(usage_chunk).encode() + b"\n\ndata: [DONE]\n\n")
+    stream = (
+        b'data: {"choices": [{"delta": {"content": "hi"}}], "usage": null}\r\n\r\n'
+        + b"data: "
+        + json.dumps(usage_chunk).encode()
+        + b"\n\ndata: [DONE]\n\n"
+    )
     for keep in (False, True):
         event = UsageEvent("w", "catch_all", True)
         tap = UsageTap(event, keep_usage_chunk=keep)
-        out = b"".join(tap.feed(stream[i:i + split]) for i in range(0, len(stream), split))
+        out = b"".join(tap.feed(stream[i : i + split]) for i in range(0, len(stream), split))
         out += tap.close()
         assert event.usage == usage_chunk["usage"]
         assert out.endswith(b"data: [DONE]\n\n") and b'"content": "hi"' in out
@@ -116,12 +126,16 @@ def test_version_1_database_gains_usage_table(tmp_path):
 
 async def test_user_set_prices(two_llamas, mux_url, token, flush):
     api = two_llamas
-    models = await api.ok("PUT", "providers/llama-a/prices", {
-        "model": "tiny-a", "prompt_per_million": 2, "completion_per_million": 10})
+    models = await api.ok(
+        "PUT",
+        "providers/llama-a/prices",
+        {"model": "tiny-a", "prompt_per_million": 2, "completion_per_million": 10},
+    )
     assert models[0]["price"] == {"prompt": 2e-6, "completion": 1e-5}
     await api.ok("POST", "providers/llama-a/refresh")  # rediscovery keeps the user's price
     answer = await client(mux_url, token).chat.completions.create(
-        model="x", messages=MESSAGES, max_tokens=3)
+        model="x", messages=MESSAGES, max_tokens=3
+    )
     await flush()
     (row,) = (await api.ok("GET", "usage?group_by=model"))["rows"]
     expected = answer.usage.prompt_tokens * 2e-6 + answer.usage.completion_tokens * 1e-5
@@ -133,7 +147,10 @@ async def test_user_set_prices(two_llamas, mux_url, token, flush):
     ):
         code, error = await api("PUT", "providers/llama-a/prices", body)
         assert code == status and error["message"], body
-    cleared = await api.ok("PUT", "providers/llama-a/prices", {
-        "model": "tiny-a", "prompt_per_million": None, "completion_per_million": None})
+    cleared = await api.ok(
+        "PUT",
+        "providers/llama-a/prices",
+        {"model": "tiny-a", "prompt_per_million": None, "completion_per_million": None},
+    )
     assert "price" not in cleared[0]
     assert (await api.ok("GET", "usage"))["totals"]["cost"] is None
