@@ -254,7 +254,7 @@ async def test_upstream_401_keeps_status_and_message(api, llama_keyed, mux_url, 
 class TestTimeouts:
     @pytest.fixture
     def mux_config(self):
-        return {"read_timeout": 0.5, "discovery_timeout": 0.5}
+        return {"read_timeout": 1.0, "discovery_timeout": 1.0}
 
     async def test_slow_upstream_is_504(self, api, mux_url, token, stalled_upstream):
         with RecordingUpstream() as up:

@@ -225,7 +225,7 @@ async def test_no_fallback_on_client_errors(api, llama_b, mux_url, token):
 class TestStalledFirstTarget:
     @pytest.fixture
     def mux_config(self):
-        return {"read_timeout": 0.5, "discovery_timeout": 0.5}
+        return {"read_timeout": 1.0, "discovery_timeout": 1.0}
 
     async def test_timeout_falls_back(self, api, llama_b, mux_url, token, stalled_upstream):
         await fallback_workspace(api, stalled_upstream, llama_b)
