@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
+import httpx
 import openai
 import pytest
 
@@ -19,6 +20,7 @@ from jupyter_mux.localmodel import LocalLlamaServer, write_tiny_model
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
 UPSTREAM_KEY = "sk-upstream-secret-7f3a9c"
+MESSAGES = [{"role": "user", "content": "Say something."}]
 
 
 @pytest.fixture(scope="session")
@@ -193,3 +195,29 @@ def close_clients(jp_asyncio_loop: Any) -> Iterator[None]:
     yield
     jp_asyncio_loop.run_until_complete(asyncio.gather(*(c.close() for c in _clients)))
     _clients.clear()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def mux_chat(http: httpx.AsyncClient, mux_url: str, token: str, **body: Any) -> Any:
+    """POST a chat completion through the mux; `body` adds to (or replaces) the messages."""
+    return await http.post(
+        f"{mux_url}/chat/completions", headers=bearer(token), json={"messages": MESSAGES, **body}
+    )
+
+
+def mux_chat_stream(http: httpx.AsyncClient, mux_url: str, token: str, **body: Any) -> Any:
+    """A streamed chat completion through the mux, to open with `async with`."""
+    return http.stream(
+        "POST",
+        f"{mux_url}/chat/completions",
+        headers=bearer(token),
+        json={"messages": MESSAGES, "stream": True, **body},
+    )
+
+
+def data_events(text: str) -> list[str]:
+    """The `data:` payloads of an SSE body, in order."""
+    return [line.removeprefix("data: ") for line in text.splitlines() if line.startswith("data: ")]

@@ -6,8 +6,7 @@ import pytest
 
 from jupyter_mux.store import Store, TargetRecord
 
-from .conftest import client
-from .test_mux import MESSAGES
+from .conftest import MESSAGES, client
 
 
 class TestDemoServer:

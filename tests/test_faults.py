@@ -8,8 +8,8 @@ import json
 
 import httpx
 
+from .conftest import data_events, mux_chat, mux_chat_stream
 from .recording_upstream import RecordingUpstream
-from .test_mux import MESSAGES
 
 
 async def use_recorder(api, up: RecordingUpstream) -> None:
@@ -28,17 +28,11 @@ async def wait_until(condition, what: str, limit: float = 60.0) -> None:
 async def test_1000_clients_hanging_up_leave_no_upstream_stream(api, mux_url, token):
     with RecordingUpstream(chunks=400, chunk_delay=0.02) as up:
         await use_recorder(api, up)
-        headers = {"Authorization": f"Bearer {token}"}
         limits = httpx.Limits(max_connections=50)
         async with httpx.AsyncClient(limits=limits, timeout=60) as http:
 
             async def hang_up_after_first_chunk() -> bool:
-                async with http.stream(
-                    "POST",
-                    f"{mux_url}/chat/completions",
-                    headers=headers,
-                    json={"messages": MESSAGES, "stream": True},
-                ) as response:
+                async with mux_chat_stream(http, mux_url, token) as response:
                     async for line in response.aiter_lines():
                         if line.startswith("data: {"):
                             return True
@@ -56,26 +50,14 @@ async def test_upstream_reset_mid_stream_ends_with_error_event(api, mux_url, tok
     with RecordingUpstream(chunks=5, reset_after=2) as up:
         await use_recorder(api, up)
         async with httpx.AsyncClient(timeout=30) as http:
-            response = await http.post(
-                f"{mux_url}/chat/completions",
-                headers={"Authorization": f"Bearer {token}"},
-                json={"messages": MESSAGES, "stream": True},
-            )
+            response = await mux_chat(http, mux_url, token, stream=True)
             assert response.status_code == 200
-            events = [
-                line.removeprefix("data: ")
-                for line in response.text.splitlines()
-                if line.startswith("data: ")
-            ]
+            events = data_events(response.text)
             assert "part1" in events[1]
             error = json.loads(events[-1])["error"]
             assert error["code"] == "upstream_failed" and "rec" in error["message"]
             up.reset_after = None
-            healthy = await http.post(
-                f"{mux_url}/chat/completions",
-                headers={"Authorization": f"Bearer {token}"},
-                json={"messages": MESSAGES},
-            )
+            healthy = await mux_chat(http, mux_url, token)
         assert healthy.status_code == 200
 
 
@@ -94,12 +76,7 @@ async def test_switching_while_streaming(two_llamas, mux_url, token):
         return switches
 
     async def ask(http: httpx.AsyncClient) -> tuple[str, set[str]]:
-        async with http.stream(
-            "POST",
-            f"{mux_url}/chat/completions",
-            headers={"Authorization": f"Bearer {token}"},
-            json={"messages": MESSAGES, "stream": True, "max_tokens": 8},
-        ) as response:
+        async with mux_chat_stream(http, mux_url, token, max_tokens=8) as response:
             assert response.status_code == 200
             models = {
                 json.loads(line[6:])["model"]
@@ -122,15 +99,7 @@ async def test_truncated_stream_ends_with_error_event(api, mux_url, token):
     with RecordingUpstream(chunks=2, truncate=True) as up:
         await use_recorder(api, up)
         async with httpx.AsyncClient(timeout=30) as http:
-            response = await http.post(
-                f"{mux_url}/chat/completions",
-                headers={"Authorization": f"Bearer {token}"},
-                json={"messages": MESSAGES, "stream": True},
-            )
-    events = [
-        line.removeprefix("data: ")
-        for line in response.text.splitlines()
-        if line.startswith("data: ")
-    ]
+            response = await mux_chat(http, mux_url, token, stream=True)
+    events = data_events(response.text)
     assert "part1" in events[1]
     assert json.loads(events[-1])["error"]["code"] == "upstream_truncated"

@@ -9,10 +9,8 @@ import httpx
 import openai
 import pytest
 
-from .conftest import client
+from .conftest import MESSAGES, bearer, client, mux_chat_stream
 from .recording_upstream import RecordingUpstream
-
-MESSAGES = [{"role": "user", "content": "Say something."}]
 
 
 async def answer_headers(mux_url: str, token: str, **kw) -> httpx.Headers:
@@ -57,12 +55,7 @@ async def test_chat_streaming_passes_chunks(two_llamas, mux_url, token):
 async def test_stream_is_event_stream_with_mux_headers(two_llamas, mux_url, token):
     async with (
         httpx.AsyncClient() as http,
-        http.stream(
-            "POST",
-            f"{mux_url}/chat/completions",
-            headers={"Authorization": f"Bearer {token}"},
-            json={"model": "x", "messages": MESSAGES, "max_tokens": 4, "stream": True},
-        ) as response,
+        mux_chat_stream(http, mux_url, token, max_tokens=4) as response,
     ):
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
@@ -150,7 +143,7 @@ async def raw_post(
         return await http.post(
             mux_url + path,
             content=body,
-            headers={"Authorization": f"Bearer {token}", **(headers or {})},
+            headers={**bearer(token), **(headers or {})},
         )
 
 
@@ -270,12 +263,7 @@ class TestTimeouts:
             await api.use({"name": "drip", "type": "vllm", "endpoint": up.endpoint}, "rec-model")
             async with (
                 httpx.AsyncClient() as http,
-                http.stream(
-                    "POST",
-                    f"{mux_url}/chat/completions",
-                    headers={"Authorization": f"Bearer {token}"},
-                    json={"messages": MESSAGES, "stream": True},
-                ) as response,
+                mux_chat_stream(http, mux_url, token) as response,
             ):
                 assert response.status_code == 200
                 events = [line async for line in response.aiter_lines() if line]
@@ -357,12 +345,7 @@ async def test_client_disconnect_cancels_upstream(api, mux_url, token):
         await api.use({"name": "long", "type": "vllm", "endpoint": up.endpoint}, "rec-model")
         async with (
             httpx.AsyncClient() as http,
-            http.stream(
-                "POST",
-                f"{mux_url}/chat/completions",
-                headers={"Authorization": f"Bearer {token}"},
-                json={"messages": MESSAGES, "stream": True},
-            ) as response,
+            mux_chat_stream(http, mux_url, token) as response,
         ):
             async for line in response.aiter_lines():
                 if line.startswith("data:"):

@@ -11,9 +11,8 @@ from jupyter_mux.errors import NoUsableModel
 from jupyter_mux.openai_request import mentioned_files, parse_request
 from jupyter_mux.routing import Rule, Target, WorkspaceRoute
 
-from .conftest import client
+from .conftest import MESSAGES, client, data_events, mux_chat
 from .recording_upstream import RecordingUpstream
-from .test_mux import MESSAGES
 
 UP = object()  # stands in for an Upstream: matching only checks that one exists
 
@@ -191,9 +190,7 @@ async def fallback_workspace(api, first_endpoint, second) -> None:
 
 async def post(mux_url, token, **body) -> httpx.Response:
     async with httpx.AsyncClient(timeout=60) as http:
-        return await http.post(f"{mux_url}/chat/completions",
-                               headers={"Authorization": f"Bearer {token}"},
-                               json={"messages": MESSAGES, "max_tokens": 2, **body})
+        return await mux_chat(http, mux_url, token, max_tokens=2, **body)
 
 
 async def test_fallback_when_first_is_down(api, llama_b, mux_url, token, free_port):
@@ -239,9 +236,9 @@ class TestStalledFirstTarget:
         assert response.status_code == 200
         assert (response.headers["x-mux-provider"], response.headers["x-mux-attempts"]) == (
             "first", "1")
-        events = [line for line in response.text.splitlines() if line.startswith("data:")]
+        events = data_events(response.text)
         assert "part0" in events[0]
-        assert json.loads(events[-1].removeprefix("data: "))["error"]["code"] == "upstream_timeout"
+        assert json.loads(events[-1])["error"]["code"] == "upstream_timeout"
 
 
 async def test_all_targets_failing_names_each(api, mux_url, token, free_port):

@@ -7,9 +7,8 @@ from __future__ import annotations
 import openai
 import pytest
 
-from .conftest import client
+from .conftest import MESSAGES, client
 from .fake_ollama import FakeOllama
-from .test_mux import MESSAGES
 
 TOOLS = [{"type": "function", "function": {
     "name": "get_weather", "description": "Weather in a city",

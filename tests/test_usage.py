@@ -11,9 +11,8 @@ from sqlalchemy import inspect, text
 from jupyter_mux.store import Store, migrations
 from jupyter_mux.usage import UsageEvent, UsageTap
 
-from .conftest import client
+from .conftest import MESSAGES, client, mux_chat
 from .recording_upstream import RecordingUpstream
-from .test_mux import MESSAGES
 
 
 @pytest.fixture
@@ -51,26 +50,16 @@ async def test_usage_cost_errors_and_stream_usage(api, mux_url, token, flush):
     with RecordingUpstream() as up:
         await api.use({"name": "priced", "type": "vllm", "endpoint": up.endpoint}, "rec-model")
         async with httpx.AsyncClient() as http:
-            headers = {"Authorization": f"Bearer {token}"}
-            url = f"{mux_url}/chat/completions"
-            await http.post(url, headers=headers, json={"messages": MESSAGES})
-            asked = await http.post(
-                url,
-                headers=headers,
-                json={
-                    "messages": MESSAGES,
-                    "stream": True,
-                    "stream_options": {"include_usage": True},
-                },
+            await mux_chat(http, mux_url, token)
+            asked = await mux_chat(
+                http, mux_url, token, stream=True, stream_options={"include_usage": True}
             )
             assert '"usage": {"prompt_tokens": 3' in asked.text  # kept: the client asked
-            plain = await http.post(
-                url, headers=headers, json={"messages": MESSAGES, "stream": True}
-            )
+            plain = await mux_chat(http, mux_url, token, stream=True)
             assert '"usage"' not in plain.text and "[DONE]" in plain.text
             assert up.requests[-1]["body"]["stream_options"] == {"include_usage": True}
             up.status = 500
-            await http.post(url, headers=headers, json={"messages": MESSAGES})
+            await mux_chat(http, mux_url, token)
     await flush()
     usage = await api.ok("GET", "usage?group_by=provider")
     (row,) = usage["rows"]
