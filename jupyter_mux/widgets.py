@@ -274,27 +274,24 @@ class MuxPanel(widgets.VBox):
         if not self._providers:
             return "<i>No providers yet: add one below.</i>"
         labels = {t["type"]: t["label"] for t in self._types}
-        cell = 'style="padding:0 0.8em 0 0; text-align:left; vertical-align:top"'
-        rows = [
-            f"<tr><th {cell}>Name</th><th {cell}>Type</th><th {cell}>Endpoint</th>"
-            f"<th {cell}>Status</th><th {cell}>Models</th><th {cell}>Used by</th></tr>"
-        ]
+        rows = []
         for p in self._providers:
             if p["status"] == "ok":
                 status = f'<span style="color:{_COLOURS["ok"]}">ok</span>'
             else:
                 reason = html.escape(p.get("error") or "unknown error")
                 status = f'<span style="color:{_COLOURS["error"]}">error: {reason}</span>'
-            name = html.escape(p["name"]) + (" 🔒" if p.get("predefined") else "")
-            kind = html.escape(labels.get(p["type"], p["type"]))
-            used_by = html.escape(", ".join(p.get("used_by") or [])) or "—"
             rows.append(
-                f"<tr><td {cell}>{name}</td><td {cell}>{kind}</td>"
-                f"<td {cell}><code>{html.escape(p['endpoint'])}</code></td>"
-                f"<td {cell}>{status}</td><td {cell}>{len(p['models'])}</td>"
-                f"<td {cell}>{used_by}</td></tr>"
+                [
+                    html.escape(p["name"]) + (" 🔒" if p.get("predefined") else ""),
+                    html.escape(labels.get(p["type"], p["type"])),
+                    f"<code>{html.escape(p['endpoint'])}</code>",
+                    status,
+                    str(len(p["models"])),
+                    html.escape(", ".join(p.get("used_by") or [])) or "—",
+                ]
             )
-        return "<table>" + "".join(rows) + "</table>"
+        return _table(["Name", "Type", "Endpoint", "Status", "Models", "Used by"], rows)
 
     def _say(self, text: str, kind: str = "info") -> None:
         """Show the outcome of an action; kept in `last_feedback` for scripts and tests."""
