@@ -305,9 +305,7 @@ class Store:
                 s.flush()
             else:
                 row = self._workspace(s, name)
-                rule_ids = s.exec(select(RuleRow.id).where(RuleRow.workspace_id == row.id)).all()
-                s.exec(delete(TargetRow).where(TargetRow.rule_id.in_(rule_ids)))
-                s.exec(delete(RuleRow).where(RuleRow.workspace_id == row.id))
+                self._delete_rules(s, row)
                 row.updated_at = utcnow()
                 s.add(row)
             for position, rule in enumerate(rules):
@@ -379,9 +377,7 @@ class Store:
                     f"Workspace '{name}' is active and cannot be deleted; activate another "
                     "workspace first."
                 )
-            rule_ids = s.exec(select(RuleRow.id).where(RuleRow.workspace_id == row.id)).all()
-            s.exec(delete(TargetRow).where(TargetRow.rule_id.in_(rule_ids)))
-            s.exec(delete(RuleRow).where(RuleRow.workspace_id == row.id))
+            self._delete_rules(s, row)
             s.delete(row)
 
     def set_active(self, name: str) -> None:
@@ -453,6 +449,12 @@ class Store:
         s.add(row)
         s.flush()
         self._set_preferred(s, row, preferred)
+
+    @staticmethod
+    def _delete_rules(s: Session, row: WorkspaceRow) -> None:
+        rule_ids = s.exec(select(RuleRow.id).where(RuleRow.workspace_id == row.id)).all()
+        s.exec(delete(TargetRow).where(TargetRow.rule_id.in_(rule_ids)))
+        s.exec(delete(RuleRow).where(RuleRow.workspace_id == row.id))
 
     @staticmethod
     def _set_preferred(s: Session, row: WorkspaceRow, preferred: TargetRecord | None) -> None:
