@@ -182,55 +182,111 @@ class Exchange:
 
 
 async def relay_body(x: Exchange) -> None:
+    """The answer is read whole and parsed before it goes on: an upstream that answers 200
+    with something other than a JSON object (an HTML page from a proxy in between, a cut
+    body) gets a 502 that says so, not a 200 the client's SDK cannot read."""
     try:
         body = await x.response.aread()
     except httpx.HTTPError as exc:
         raise upstream_failure(x.upstream, exc) from None
     content_type = x.response.headers.get("content-type", "application/json")
     translate = x.upstream.wire.translate_response
-    if translate is not None:
+    try:
         try:
-            payload = json.loads(body)
-            body = json.dumps(translate(x.request.kind, payload, x.target.model)).encode()
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            raise malformed(x.upstream, exc) from None
-        content_type = "application/json"
-    x.usage.body = body
+            answer = json.loads(body)
+        except ValueError:
+            raise ValueError(f"a {content_type} body that is not JSON ({excerpt(body)})") from None
+        if not isinstance(answer, dict):
+            raise ValueError(f"a JSON body that is not an object ({excerpt(body)})")
+        if translate is not None:
+            answer = translate(x.request.kind, answer, x.target.model)
+            body = json.dumps(answer).encode()
+            content_type = "application/json"
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise malformed(x.upstream, exc) from None
+    usage = answer.get("usage")
+    x.usage.usage = usage if isinstance(usage, dict) else None
     x.begin(content_type)
     await x.sink.send(body)
 
 
 async def relay_stream(x: Exchange) -> None:
     """Chunks go on as they come; a translated stream is re-framed as OpenAI SSE. Either
-    way the usage tap reads the usage chunk, and drops it if the client did not ask."""
+    way the usage tap reads the usage chunk (and drops it if the client did not ask), and
+    checks every event: the first malformed one, and anything after it, is not relayed.
+
+    The answer begins (status and headers) with its first event, not with the upstream's
+    headers: a failure before then is raised, so the client gets a real status and the
+    rule's next target a chance; after it, the failure ends the stream as an error event.
+    """
     make = x.upstream.wire.stream_translator
     translator = make(x.request.kind, x.target.model, include_usage=True) if make else None
     tap = UsageTap(x.usage, keep_usage_chunk=x.request.include_usage)
-    x.begin(
-        "text/event-stream"
-        if translator
-        else x.response.headers.get("content-type", "text/event-stream")
-    )
+    begun = False
+    out = b""
+    failure: UpstreamError | None = None
     try:
         async for chunk in x.response.aiter_raw():
             out = tap.feed(translator.feed(chunk) if translator else chunk)
+            if tap.error is not None:
+                break  # the upstream is closed unread (see _attempt)
             if out:
+                if not begun:
+                    x.begin(stream_content_type(x, translator is not None))
+                    begun = True
                 await x.sink.send(out)
-        tail = (tap.feed(translator.close()) if translator else b"") + tap.close()
-        if not translator and not tap.done:  # translators report their own truncation
-            tail += sse_error(
-                UpstreamError(
-                    f"Provider '{x.upstream.name}' ended the stream before its end marker "
-                    "(data: [DONE]); the answer may be incomplete.",
-                    code="upstream_truncated",
-                )
+        else:
+            out = tap.feed(translator.close()) if translator else b""
+            out += tap.close()
+        if tap.error is not None:
+            failure = malformed(x.upstream, tap.error)
+        elif not translator and not tap.done:  # translators report their own truncation
+            failure = UpstreamError(
+                f"Provider '{x.upstream.name}' ended the stream before its end marker "
+                "(data: [DONE]); the answer may be incomplete.",
+                code="upstream_truncated",
             )
-        if tail:
-            await x.sink.send(tail)
     except httpx.HTTPError as exc:
-        await x.sink.send(tap.close() + sse_error(upstream_failure(x.upstream, exc)))
+        # An event cut short is dropped: glued to the error event, it would spoil both.
+        out, failure = b"", upstream_failure(x.upstream, exc)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        await x.sink.send(tap.close() + sse_error(malformed(x.upstream, exc)))
+        out, failure = b"", malformed(x.upstream, exc)
+    if not begun:
+        if failure is not None and not out:
+            if failure.code == "upstream_malformed":
+                failure = not_sse(x, failure)
+            raise failure
+        x.begin(stream_content_type(x, translator is not None))
+    if failure is not None:
+        out += sse_error(failure)
+    if out:
+        await x.sink.send(out)
+
+
+def stream_content_type(x: Exchange, translated: bool) -> str:
+    """The upstream's own type (with its parameters) when it says SSE; the mux has checked
+    that what it relays is SSE, so any other type would be wrong."""
+    content_type = x.response.headers.get("content-type", "")
+    if not translated and content_type.startswith("text/event-stream"):
+        return content_type
+    return "text/event-stream"
+
+
+def not_sse(x: Exchange, failure: UpstreamError) -> UpstreamError:
+    """A malformed first event: say what the upstream said it was sending, which is usually
+    the real story (an HTML error page, a JSON body that ignored `stream`)."""
+    content_type = x.response.headers.get("content-type", "no content-type")
+    if x.upstream.wire.stream_translator is None and not content_type.startswith(
+        "text/event-stream"
+    ):
+        failure.message = f"{failure.message} (it answered {content_type}, not an SSE stream)"
+        failure.args = (failure.message,)
+    return failure
+
+
+def excerpt(body: bytes, limit: int = 200) -> str:
+    text = body[:limit].decode("utf-8", "replace")
+    return repr(text + "…" if len(body) > limit else text)
 
 
 def rule_label(rule: Rule) -> str:

@@ -1,20 +1,21 @@
 """Spend tracking: what each mux request used, recorded off the request path.
 
 A request only appends an event to a list; a periodic flush writes the batch through the
-store's thread. Token counts come from the answer: the JSON body's `usage` (parsed at flush
-time, not on the request path), or a stream's usage chunk, which the mux asks every
-upstream for and drops again when the client did not ask for it.
+store's thread. Token counts come from the answer: the JSON body's `usage` (the relay parses
+the body anyway, to check it), or a stream's usage chunk, which the mux asks every upstream
+for and drops again when the client did not ask for it.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
+
+from .sse import Event, MalformedSSE, SSEReader
 
 log = logging.getLogger(__name__)
 
@@ -31,14 +32,10 @@ class UsageEvent:
     status: int = 0
     first_byte: float | None = None
     usage: dict[str, Any] | None = None
-    # A non-streamed answer, parsed for its usage at flush time.
-    body: bytes | None = None
     finished: float | None = None
 
     def row(self) -> dict[str, Any]:
         usage = self.usage
-        if usage is None and self.body:
-            usage = usage_of_body(self.body)
         end = self.finished or time.monotonic()
         return {
             "ts": self.ts,
@@ -60,59 +57,53 @@ def _int(usage: dict[str, Any] | None, key: str) -> int | None:
     return value if isinstance(value, int) else None
 
 
-def usage_of_body(body: bytes) -> dict[str, Any] | None:
-    try:
-        usage = json.loads(body).get("usage")
-    except (ValueError, AttributeError):
-        return None
-    return usage if isinstance(usage, dict) else None
-
-
 class UsageTap:
     """Watches an OpenAI SSE stream for its usage, re-framing it on event boundaries, and
-    drops the usage-only chunk the mux asked for on the client's behalf."""
+    drops the usage-only chunk the mux asked for on the client's behalf.
+
+    The events come from an `SSEReader`, which parses each one anyway to check it, so the
+    usage is read from the parsed chunk: no event is parsed twice. After a malformed event
+    `error` says why, and nothing more comes out.
+    """
 
     def __init__(self, event: UsageEvent, *, keep_usage_chunk: bool) -> None:
         self.event = event
         self.keep = keep_usage_chunk
-        self.done = False  # saw `data: [DONE]`: the stream ended as it should
-        self._carry = b""
+        self.reader = SSEReader()
+
+    @property
+    def done(self) -> bool:
+        """Saw `data: [DONE]`: the stream ended as it should."""
+        return self.reader.done
+
+    @property
+    def error(self) -> MalformedSSE | None:
+        return self.reader.error
 
     def feed(self, data: bytes) -> bytes:
-        self._carry += data
-        if b"\r" in self._carry:  # CRLF framing (legal SSE) becomes LF, so events split alike
-            self._carry = self._carry.replace(b"\r\n", b"\n")
-        end = self._carry.rfind(b"\n\n")
-        if end < 0:
-            return b""
-        ready, self._carry = self._carry[: end + 2], self._carry[end + 2 :]
-        if b"data: [DONE]" in ready or b"data:[DONE]" in ready:
-            self.done = True
-        if b'"usage"' not in ready:
-            return ready
-        kept = []
-        for event in ready.split(b"\n\n")[:-1]:
-            if self._is_usage_only(event) and not self.keep:
-                continue
-            kept.append(event + b"\n\n")
-        return b"".join(kept)
+        return self._relayed(self.reader.feed(data))
 
     def close(self) -> bytes:
-        tail, self._carry = self._carry, b""
-        return tail
+        """The stream ended: what is left of it, read as a last event."""
+        return self._relayed(self.reader.close())
 
-    def _is_usage_only(self, event: bytes) -> bool:
-        if b'"usage"' not in event or not event.startswith(b"data: {"):
-            return False
-        try:
-            chunk = json.loads(event[6:])
-        except ValueError:
-            return False
-        usage = chunk.get("usage") if isinstance(chunk, dict) else None
+    def _relayed(self, events: list[Event]) -> bytes:
+        if not events:
+            return b""
+        if len(events) == 1:
+            raw, payload = events[0]
+            return b"" if payload is not None and self._drops(payload) else raw
+        return b"".join(
+            raw for raw, payload in events if payload is None or not self._drops(payload)
+        )
+
+    def _drops(self, chunk: dict[str, Any]) -> bool:
+        """Note the chunk's usage; True for the usage-only chunk the client did not ask for."""
+        usage = chunk.get("usage")
         if not isinstance(usage, dict):
             return False
         self.event.usage = usage
-        return not chunk.get("choices")
+        return not self.keep and not chunk.get("choices")
 
 
 class UsageRecorder:

@@ -1,14 +1,23 @@
-"""Faults under load: clients hanging up en masse, upstreams dying mid-stream, and the
-active workspace switching while requests stream. The server must stay healthy."""
+"""Faults under load: clients hanging up en masse, upstreams dying mid-stream or sending
+what no client could read, and the active workspace switching while requests stream. The
+server must stay healthy."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 
 import httpx
+import openai
+import pytest
 
-from .conftest import data_events, mux_chat, mux_chat_stream
+from jupyter_mux.sse import MAX_EVENT_BYTES
+
+from .conftest import MESSAGES, client, data_events, mux_chat, mux_chat_stream
+from .loopback import LoopbackServer
 from .recording_upstream import RecordingUpstream
 
 
@@ -103,3 +112,255 @@ async def test_truncated_stream_ends_with_error_event(api, mux_url, token):
     events = data_events(response.text)
     assert "part1" in events[1]
     assert json.loads(events[-1])["error"]["code"] == "upstream_truncated"
+
+
+# -- upstreams that send what no client could read ------------------------------------------
+
+
+def sse_chunk(content: str) -> bytes:
+    delta = {"choices": [{"index": 0, "delta": {"content": content}, "finish_reason": None}]}
+    return b"data: " + json.dumps({"object": "chat.completion.chunk", **delta}).encode() + b"\n\n"
+
+
+GOOD_STREAM = [sse_chunk("all "), sse_chunk("good"), b"data: [DONE]\n\n"]
+
+
+class ScriptedUpstream(LoopbackServer):
+    """An OpenAI-compatible upstream whose every completion is a 200 scripted byte for byte:
+    a content type, and body pieces sent as separate HTTP chunks. With `endless`,
+    good events follow until the client (the mux) hangs up, which `hung_up` counts."""
+
+    def __init__(
+        self,
+        pieces: list[bytes],
+        *,
+        content_type: str = "text/event-stream",
+        endless: bool = False,
+    ) -> None:
+        self.pieces = pieces
+        self.content_type = content_type
+        self.endless = endless
+        self.hung_up = 0
+        super().__init__()
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        upstream = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                upstream.track(self.request)
+                super().setup()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                models = {"object": "list", "data": [{"id": "scripted", "object": "model"}]}
+                self._send("application/json", [json.dumps(models).encode()], endless=False)
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                self._send(upstream.content_type, upstream.pieces, endless=upstream.endless)
+
+            def _send(self, content_type: str, pieces: list[bytes], *, endless: bool) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                try:
+                    for piece in pieces:
+                        self._chunk(piece)
+                    # Bounded, so that a mux that never hangs up fails the test, not hangs it.
+                    for _ in range(3000 if endless else 0):
+                        self._chunk(sse_chunk("more"))
+                        time.sleep(0.01)
+                    self._chunk(b"")
+                except (BrokenPipeError, ConnectionResetError):
+                    upstream.hung_up += 1
+
+            def _chunk(self, data: bytes) -> None:
+                self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                self.wfile.flush()
+
+        return Handler
+
+
+async def use_scripted(api, up: ScriptedUpstream, name: str = "scripted") -> None:
+    await api.use({"name": name, "type": "vllm", "endpoint": up.endpoint}, "scripted")
+
+
+async def assert_healthy(mux_url: str, token: str, up: ScriptedUpstream) -> None:
+    """The same upstream, sending a good stream now, is served as if nothing happened."""
+    up.pieces, up.content_type, up.endless = GOOD_STREAM, "text/event-stream", False
+    stream = await client(mux_url, token).chat.completions.create(
+        model="x", messages=MESSAGES, stream=True
+    )
+    assert "".join([c.choices[0].delta.content async for c in stream]) == "all good"
+
+
+MALFORMED = {
+    "not json": b"data: Internal Server Error\n\n",
+    "json but not an object": b"data: [1, 2, 3]\n\n",
+    "html": b"<html><body><h1>502 Bad Gateway</h1></body></html>\n\n",
+    "not utf-8": b'data: {"choices": [{"delta": {"content": "caf\xe9"}}]}\n\n',
+    "oversize event": b"data: " + b"x" * (MAX_EVENT_BYTES + 1),
+}
+
+
+@pytest.mark.parametrize("kind", MALFORMED, ids=lambda k: k)
+async def test_malformed_sse_mid_stream_ends_with_one_error_event(api, mux_url, token, kind):
+    first = sse_chunk("before ")
+    with ScriptedUpstream([first, MALFORMED[kind]], endless=True) as up:
+        await use_scripted(api, up)
+        async with httpx.AsyncClient(timeout=60) as http:
+            response = await mux_chat(http, mux_url, token, stream=True)
+        assert response.status_code == 200
+        # What came before went on unchanged; then the error event, and nothing else.
+        assert response.content.startswith(first + b'data: {"error": ')
+        assert response.content.endswith(b"}}\n\n") and response.content.count(b"\n\n") == 2
+        events = data_events(response.text)
+        assert len(events) == 2 and json.loads(events[0]) == json.loads(first[6:])
+        error = json.loads(events[1])["error"]
+        assert error["code"] == "upstream_malformed" and "'scripted'" in error["message"]
+        assert set(error) == {"message", "type", "param", "code"}
+        # The mux stopped reading and closed the upstream connection.
+        await wait_until(lambda: up.hung_up == 1, "the upstream saw the mux hang up")
+        await assert_healthy(mux_url, token, up)
+
+
+async def test_malformed_sse_reaches_the_openai_sdk_as_an_api_error(api, mux_url, token):
+    with ScriptedUpstream([sse_chunk("before "), b"data: {oops}\n\n"], endless=True) as up:
+        await use_scripted(api, up)
+        stream = await client(mux_url, token).chat.completions.create(
+            model="x", messages=MESSAGES, stream=True
+        )
+        received = []
+        with pytest.raises(openai.APIError) as info:
+            async for c in stream:
+                received.append(c.choices[0].delta.content)
+        assert received == ["before "]
+        assert info.value.code == "upstream_malformed" and "{oops}" in info.value.message
+        await assert_healthy(mux_url, token, up)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "says"),
+    [
+        ("text/html", b"<!DOCTYPE html>\n<html><body>Upstream error</body></html>", "text/html"),
+        ("application/json", json.dumps({"choices": []}).encode(), "application/json"),
+        ("text/event-stream", b"data: not json\n\n", "not JSON"),
+    ],
+    ids=["html", "json", "sse"],
+)
+async def test_malformed_before_the_first_event_is_a_real_502(
+    api, mux_url, token, content_type, body, says
+):
+    with ScriptedUpstream([body], content_type=content_type) as up:
+        await use_scripted(api, up)
+        with pytest.raises(openai.APIStatusError) as info:
+            await client(mux_url, token).chat.completions.create(
+                model="x", messages=MESSAGES, stream=True
+            )
+        assert info.value.status_code == 502 and info.value.code == "upstream_malformed"
+        assert says in info.value.message and "'scripted'" in info.value.message
+        await assert_healthy(mux_url, token, up)
+
+
+async def test_empty_stream_is_a_real_502(api, mux_url, token):
+    with ScriptedUpstream([]) as up:
+        await use_scripted(api, up)
+        with pytest.raises(openai.APIStatusError) as info:
+            await client(mux_url, token).chat.completions.create(
+                model="x", messages=MESSAGES, stream=True
+            )
+        assert info.value.status_code == 502 and info.value.code == "upstream_truncated"
+        await assert_healthy(mux_url, token, up)
+
+
+async def test_malformed_first_target_falls_back_to_the_next(api, mux_url, token):
+    with (
+        ScriptedUpstream([b"<html>Bad gateway</html>"], content_type="text/html") as bad,
+        ScriptedUpstream(GOOD_STREAM) as good,
+    ):
+        await api.ok(
+            "POST", "providers", {"name": "bad", "type": "vllm", "endpoint": bad.endpoint}, 201
+        )
+        await api.ok(
+            "POST", "providers", {"name": "good", "type": "vllm", "endpoint": good.endpoint}, 201
+        )
+        targets = [
+            {"provider": "bad", "model": "scripted"},
+            {"provider": "good", "model": "scripted"},
+        ]
+        await api.ok("PUT", "workspaces/default/rules", [{"kind": "catch_all", "targets": targets}])
+        async with httpx.AsyncClient(timeout=60) as http:
+            response = await mux_chat(http, mux_url, token, stream=True)
+    assert response.status_code == 200
+    assert (response.headers["x-mux-provider"], response.headers["x-mux-attempts"]) == ("good", "2")
+    contents = [
+        json.loads(e)["choices"][0]["delta"]["content"] for e in data_events(response.text)[:-1]
+    ]
+    assert contents == ["all ", "good"] and data_events(response.text)[-1] == "[DONE]"
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "says"),
+    [
+        (
+            "text/html",
+            b"<html><body>Service Unavailable</body></html>",
+            "text/html body that is not JSON",
+        ),
+        ("application/json", b'{"choices": [', "not JSON"),
+        ("application/json", b"[1, 2]", "not an object"),
+    ],
+    ids=["html", "cut json", "array"],
+)
+async def test_non_json_answer_to_a_plain_request_is_502(
+    api, mux_url, token, content_type, body, says
+):
+    with ScriptedUpstream([body], content_type=content_type) as up:
+        await use_scripted(api, up)
+        with pytest.raises(openai.APIStatusError) as info:
+            await client(mux_url, token).chat.completions.create(model="x", messages=MESSAGES)
+        assert info.value.status_code == 502 and info.value.code == "upstream_malformed"
+        assert says in info.value.message and "'scripted'" in info.value.message
+        await assert_healthy(mux_url, token, up)
+
+
+async def test_every_valid_sse_form_passes_however_cut(api, mux_url, token):
+    """Comments, `event:`/`id:`/`retry:`, CRLF, and chunks cut mid-line, mid-CRLF and
+    mid-character all reach the client as the SSE they are."""
+    stream = (
+        b": keep-alive\r\n\r\n"
+        + b"retry: 1000\r\nid: 1\r\nevent: message\r\n"
+        + sse_chunk("caf\u00e9 \u2615 ").replace(b"\n", b"\r\n")
+        + sse_chunk("\u65e5\u672c")
+        + b"data: [DONE]\r\n\r\n"
+    )
+    pieces = [stream[i : i + 7] for i in range(0, len(stream), 7)]
+    with ScriptedUpstream(pieces) as up:
+        await use_scripted(api, up)
+        sdk_stream = await client(mux_url, token).chat.completions.create(
+            model="x", messages=MESSAGES, stream=True
+        )
+        text = "".join([c.choices[0].delta.content async for c in sdk_stream])
+        assert text == "caf\u00e9 \u2615 \u65e5\u672c"
+        async with httpx.AsyncClient(timeout=60) as http:
+            response = await mux_chat(http, mux_url, token, stream=True)
+    assert response.content == stream.replace(b"\r\n", b"\n")
+    assert response.headers["content-type"] == "text/event-stream"
+
+
+async def test_stream_cut_mid_event_ends_truncated(api, mux_url, token):
+    first = sse_chunk("before ")
+    with ScriptedUpstream([first, b'data: {"choices": [{"delta": {"cont']) as up:
+        await use_scripted(api, up)
+        async with httpx.AsyncClient(timeout=60) as http:
+            response = await mux_chat(http, mux_url, token, stream=True)
+        events = data_events(response.text)
+        assert json.loads(events[0]) == json.loads(first[6:]) and len(events) == 2
+        assert json.loads(events[1])["error"]["code"] == "upstream_truncated"
+        await assert_healthy(mux_url, token, up)
