@@ -87,6 +87,14 @@ class CompletionsHandler(OpenAIHandler):
         if self._streaming:
             self.set_header("Cache-Control", "no-cache")
             self.set_header("X-Accel-Buffering", "no")
+            # Tornado keeps Nagle's algorithm on until a response ends, so a chunk written
+            # while the previous one is unacknowledged waits for the client's delayed ACK
+            # (40 ms on Linux): streams stalled that long early on (bench/README.md).
+            # Tokens go out as they come; Tornado turns Nagle back on when the response
+            # finishes.
+            stream = getattr(self.request.connection, "stream", None)
+            if stream is not None:
+                stream.set_nodelay(True)
 
     async def send(self, chunk: bytes) -> None:
         self.write(chunk)
