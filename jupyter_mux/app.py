@@ -48,6 +48,19 @@ class MuxApp(ExtensionApp):
     def _default_db_url(self) -> str:
         return f"sqlite:///{Path(jupyter_data_dir()) / 'jupyter_mux' / 'mux.sqlite'}"
 
+    user = Unicode(
+        config=True,
+        help="""The Jupyter user whose workspaces, active workspace, providers and usage
+        this server works with. Under JupyterHub, where every user's server shares one
+        database, it defaults to the JUPYTERHUB_USER that the Hub gives each server, so
+        users see only their own; providers from c.MuxApp.providers are shared by all and
+        read-only. Empty (the default elsewhere) is the single-user owner.""",
+    )
+
+    @default("user")
+    def _default_user(self) -> str:
+        return os.environ.get("JUPYTERHUB_USER", "")
+
     encryption_key = Unicode(
         config=True,
         help="""Fernet key that encrypts provider API keys at rest (url-safe base64, 32
@@ -143,7 +156,7 @@ class MuxApp(ExtensionApp):
         self.upstreams = Upstreams(self.connect_timeout, self.read_timeout, self.max_connections)
         try:
             self.service = MuxService(
-                Store(self.db_url),
+                Store(self.db_url, owner=self.user),
                 SecretBox.from_config(self.encryption_key, Path(self.encryption_key_file)),
                 self.upstreams.client,
                 discovery_timeout=httpx.Timeout(

@@ -199,6 +199,8 @@ class MuxService:
                 "completion": prices[1] / 1_000_000,
             }
         )
+        if self.store.owner:  # a shared provider's prices are every user's costs
+            _check_writable(_provider(await self._db(self.store.snapshot), name))
         await self._db(self.store.set_price, name, body.model, price)
         return await self.provider_models(name)
 

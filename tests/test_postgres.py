@@ -1,9 +1,10 @@
 """The store and the management API on PostgreSQL, as a shared deployment runs them.
 
-The store tests (tests/test_store.py) and the management-API tests (tests/test_api.py) are
-collected again here, with `store` and the server's `MuxApp.db_url` pointing at a fresh
-PostgreSQL database per test; the few that read the SQLite file have PostgreSQL versions
-below. Skipped unless JUPYTER_MUX_TEST_PG_URL is set (`bash .ci/postgres.sh` prints one).
+The store tests (tests/test_store.py), the upgrade tests (tests/test_migrations.py) and the
+management-API tests (tests/test_api.py) are collected again here, with `store` and the
+server's `MuxApp.db_url` pointing at a fresh PostgreSQL database per test; the few that read
+the SQLite file have PostgreSQL versions below. Skipped unless JUPYTER_MUX_TEST_PG_URL is
+set (`bash .ci/postgres.sh` prints one).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sqlalchemy import inspect as sa_inspect
 from jupyter_mux.errors import Conflict
 from jupyter_mux.store import ModelRecord, Store, TargetRecord, migrations
 
-from . import test_api, test_store
+from . import test_api, test_migrations, test_store
 from .pg import PG_URL, SKIP_REASON, Databases, pg_dump
 
 pytestmark = pytest.mark.skipif(not PG_URL, reason=SKIP_REASON)
@@ -52,13 +53,14 @@ def _reuse(module: Any) -> dict[str, Any]:
     }
 
 
-REUSED = {**_reuse(test_store), **_reuse(test_api)}
+REUSED = {**_reuse(test_store), **_reuse(test_api), **_reuse(test_migrations)}
 globals().update(REUSED)
 
 # test_api's fixtures, looked up in the module that collects the test.
 upstream = test_api.upstream
 SECRET = test_api.SECRET
 add_provider = test_store.add_provider
+alice = test_store.alice
 
 
 @pytest.fixture(scope="session")
@@ -72,6 +74,11 @@ def pg_databases() -> Iterator[Databases]:
 def pg_db_url(pg_databases: Databases) -> str:
     """A fresh, empty PostgreSQL database for this test."""
     return pg_databases.create()
+
+
+@pytest.fixture
+def empty_db_url(pg_db_url: str) -> str:
+    return pg_db_url
 
 
 @pytest.fixture
@@ -95,6 +102,7 @@ def test_reuses_the_store_and_api_tests() -> None:
     """A guard: the re-collection above really picked the tests up."""
     assert "test_first_start" in REUSED and "test_provider_lifecycle" in REUSED
     assert "TestPredefinedProviders" in REUSED
+    assert "test_upgrade_keeps_everything_for_the_single_user" in REUSED
     assert len(REUSED) >= 25, sorted(REUSED)
 
 
@@ -287,8 +295,8 @@ def test_two_servers_starting_together(two_stores: tuple[Store, Store], schema: 
             assert migrations.current_version(conn) == migrations.LATEST
         if schema == "migrated":  # empty the tables again for the next round
             with a.engine.begin() as conn:
-                for table in ("mux_target", "mux_rule", "mux_workspace", "mux_setting"):
-                    conn.execute(text(f"DELETE FROM {table}"))
+                for table in ("target", "rule", "workspace", "active", "setting"):
+                    conn.execute(text(f"DELETE FROM mux_{table}"))
 
 
 # -- what PostgreSQL refuses and SQLite takes -------------------------------------------------

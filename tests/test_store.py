@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from cryptography.fernet import Fernet
@@ -146,6 +147,80 @@ def test_predefined_sync(store):
     assert store.snapshot().providers["shipped"].predefined is False
 
 
+# -- users sharing one database (JupyterHub) ------------------------------------------------
+
+
+@pytest.fixture
+def alice(store):
+    """A JupyterHub user's store on the same database as `store`, the single-user owner's."""
+    alice = Store(store.engine.url.render_as_string(hide_password=False), owner="alice")
+    alice.initialize("check")
+    yield alice
+    alice.dispose()
+
+
+def test_each_user_has_their_own_workspaces_and_active_workspace(store, alice):
+    assert list(alice.snapshot().workspaces) == ["default"]
+    alice.create_workspace("w", "alice's", None)
+    alice.set_active("w")
+    store.create_workspace("w", "the single user's", None)  # the same name, another owner
+    assert (store.snapshot().active, alice.snapshot().active) == ("default", "w")
+    alice.update_workspace("w", new_name="renamed")
+    store.delete_workspace("w")
+    assert sorted(store.snapshot().workspaces) == ["default"]
+    mine = alice.snapshot()
+    assert sorted(mine.workspaces) == ["default", "renamed"] and mine.active == "renamed"
+    assert mine.workspaces["renamed"].description == "alice's"
+    with pytest.raises(NotFound):
+        store.set_active("renamed")
+    with pytest.raises(Conflict, match="active"):
+        alice.delete_workspace("renamed")
+
+
+def test_personal_providers_are_private_and_predefined_ones_shared(store, alice):
+    store.sync_predefined(
+        [{"name": "shipped", "type": "vllm", "endpoint": "http://s", "auth_type": "none"}]
+    )
+    add_provider(store, "p")
+    add_provider(alice, "p", models=("a1",))  # the same name, another owner
+    with pytest.raises(Conflict):
+        add_provider(alice, "shipped")
+    assert sorted(alice.snapshot().providers) == ["p", "shipped"]
+    assert [m.id for m in alice.snapshot().providers["p"].models] == ["a1"]
+    store.create_workspace("w", "", TargetRecord("p", "m1"))
+    alice.create_workspace("w", "", TargetRecord("p", "a1"))
+    alice.update_provider("p", name="mine")  # re-targets alice's rules, not the other's
+    assert alice.snapshot().workspaces["w"].preferred == TargetRecord("mine", "a1")
+    assert store.snapshot().workspaces["w"].preferred == TargetRecord("p", "m1")
+    alice.delete_provider("mine")
+    assert [m.id for m in store.snapshot().providers["p"].models] == ["m1", "m2"]
+
+
+def test_a_users_own_provider_wins_over_a_shared_one_named_later(store, alice):
+    """Configuration may ship a provider named like one a user made before: the user keeps
+    routing to their own."""
+    add_provider(alice, "lab")
+    store.sync_predefined(
+        [{"name": "lab", "type": "vllm", "endpoint": "http://shared", "auth_type": "none"}]
+    )
+    assert alice.snapshot().providers["lab"].endpoint == "http://h:8000"
+    assert store.snapshot().providers["lab"].endpoint == "http://shared"
+    alice.set_models("lab", [ModelRecord("x")], status="ok", error=None)
+    assert [m.id for m in alice.snapshot().providers["lab"].models] == ["x"]
+    assert store.snapshot().providers["lab"].models == ()
+
+
+def test_usage_is_each_users_own(store, alice):
+    now = datetime.now(timezone.utc)
+    row = {"ts": now, "workspace": "default", "status": 200, "latency_ms": 1.0}
+    store.add_usage([row, row])
+    alice.add_usage([{**row, "ts": now - timedelta(days=2)}])
+    assert [r[3] for r in store.usage_totals("workspace")] == [2]
+    assert [r[3] for r in alice.usage_totals("workspace")] == [1]
+    store.purge_usage(now - timedelta(days=1))  # the single user's retention, not alice's
+    assert [r[3] for r in alice.usage_totals("workspace")] == [1]
+
+
 # -- secrets ---------------------------------------------------------------------------------
 
 
@@ -187,8 +262,13 @@ async def test_servers_sharing_a_database_pick_up_each_others_changes(tmp_path):
     url = f"sqlite:///{tmp_path / 'shared.sqlite'}"
     box = SecretBox.from_config("", tmp_path / "mux.key")
     services = [
-        MuxService(Store(url), box, httpx.AsyncClient(), discovery_timeout=httpx.Timeout(1),
-                   log=logging.getLogger("test"))
+        MuxService(
+            Store(url),
+            box,
+            httpx.AsyncClient(),
+            discovery_timeout=httpx.Timeout(1),
+            log=logging.getLogger("test"),
+        )
         for _ in range(2)
     ]
     a, b = services

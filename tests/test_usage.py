@@ -6,9 +6,7 @@ import json
 
 import httpx
 import pytest
-from sqlalchemy import inspect, text
 
-from jupyter_mux.store import Store, migrations
 from jupyter_mux.usage import UsageEvent, UsageTap
 
 from .conftest import MESSAGES, client, mux_chat
@@ -93,24 +91,6 @@ def test_usage_tap_reframes_and_drops_the_usage_chunk(split):
         assert event.usage == usage_chunk["usage"]
         assert out.endswith(b"data: [DONE]\n\n") and b'"content": "hi"' in out
         assert (b'"prompt_tokens": 4' in out) is keep
-
-
-def test_version_1_database_gains_usage_table(tmp_path):
-    """A database written by the first release (schema 1) keeps its rows on upgrade."""
-    url = f"sqlite:///{tmp_path / 'mux.sqlite'}"
-    store = Store(url)
-    store.initialize("check")
-    store.create_workspace("kept", "", None)
-    with store.engine.begin() as conn:
-        conn.execute(text("DROP TABLE mux_usage"))
-        conn.execute(text("UPDATE mux_schema_version SET version = 1"))
-    store.dispose()
-    upgraded = Store(url)
-    upgraded.initialize("check")
-    with upgraded.engine.connect() as conn:
-        assert migrations.current_version(conn) == migrations.LATEST == 2
-        assert inspect(conn).has_table("mux_usage")
-    assert "kept" in upgraded.snapshot().workspaces
 
 
 async def test_user_set_prices(two_llamas, mux_url, token, flush):

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from sqlalchemy import Connection, Engine, inspect, select, text
 from sqlmodel import SQLModel
 
-from .tables import SchemaVersion, UsageRow
+from .tables import OWNER_LENGTH, ActiveRow, ProviderRow, SchemaVersion, UsageRow, WorkspaceRow
 
-LATEST = 2
+LATEST = 3
 
 
 def _add_usage(conn: Connection) -> None:
@@ -24,7 +24,34 @@ def _add_usage(conn: Connection) -> None:
     UsageRow.__table__.create(conn)  # type: ignore[attr-defined]
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _add_usage}
+def _add_owners(conn: Connection) -> None:
+    """Version 3: rows belong to a Jupyter user, so that JupyterHub users can share one
+    database. What exists becomes the single-user owner's (""), which is what a server
+    without JupyterHub keeps using; names are unique per owner instead of overall."""
+    for table in ("mux_provider", "mux_workspace", "mux_usage"):
+        columns = {c["name"] for c in inspect(conn).get_columns(table)}
+        if "owner" in columns:  # mux_usage made just now by step 2, in today's shape
+            continue
+        conn.execute(
+            text(
+                f"ALTER TABLE {table} ADD COLUMN owner VARCHAR({OWNER_LENGTH}) NOT NULL DEFAULT ''"
+            )
+        )
+    for row in (ProviderRow, WorkspaceRow):
+        table = row.__table__  # type: ignore[attr-defined]
+        conn.execute(text(f"DROP INDEX ix_{table.name}_name"))
+        for index in table.indexes:
+            index.create(conn)
+    ActiveRow.__table__.create(conn)  # type: ignore[attr-defined]
+    active = conn.execute(
+        text("SELECT value FROM mux_setting WHERE key = 'active_workspace'")
+    ).scalar_one_or_none()
+    if active is not None:
+        conn.execute(ActiveRow.__table__.insert().values(owner="", workspace=active))  # type: ignore[attr-defined]
+        conn.execute(text("DELETE FROM mux_setting WHERE key = 'active_workspace'"))
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _add_usage, 3: _add_owners}
 
 
 class SchemaTooNew(RuntimeError):

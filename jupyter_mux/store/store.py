@@ -1,5 +1,10 @@
 """The only place with SQL. Every method is one transaction and blocks: callers on the event
-loop run them in the store's executor (see `service.MuxService`)."""
+loop run them in the store's executor (see `service.MuxService`).
+
+A store works for one owner, the Jupyter user of the server (see `MuxApp.user`): it reads and
+writes that user's workspaces, active workspace, providers and usage, plus the predefined
+providers, which every user shares and none can change. Where a user's own provider and a
+shared one have the same name, the user's own is the one they see."""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, case, event, func
+from sqlalchemy import Engine, case, event, func, or_
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlmodel import Session, create_engine, delete, select, update
@@ -27,6 +32,7 @@ from .records import (
     WorkspaceRecord,
 )
 from .tables import (
+    ActiveRow,
     ModelRow,
     ProviderRow,
     RuleRow,
@@ -37,7 +43,6 @@ from .tables import (
 )
 
 DEFAULT_WORKSPACE = "default"
-ACTIVE_KEY = "active_workspace"
 KEY_CHECK_KEY = "key_check"
 REVISION_KEY = "revision"
 # Where a user-set price lives in a model's metadata (usage.price reads it first).
@@ -70,8 +75,9 @@ def make_engine(db_url: str) -> Engine:
 
 
 class Store:
-    def __init__(self, db_url: str) -> None:
+    def __init__(self, db_url: str, owner: str = "") -> None:
         self.engine = make_engine(db_url)
+        self.owner = owner
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
@@ -114,13 +120,14 @@ class Store:
         key check (writing `new_key_check` if the database has none yet)."""
         migrations.migrate(self.engine)
         with self._write() as s:
-            if s.exec(select(WorkspaceRow)).first() is None:
+            mine = select(WorkspaceRow.name).where(WorkspaceRow.owner == self.owner)
+            if s.exec(mine).first() is None:
                 self._add_workspace(s, DEFAULT_WORKSPACE, "Created on first start.", None)
-            active = s.get(Setting, ACTIVE_KEY)
-            names = set(s.exec(select(WorkspaceRow.name)).all())
-            if active is None or active.value not in names:
+            active = s.get(ActiveRow, self.owner)
+            names = set(s.exec(mine).all())
+            if active is None or active.workspace not in names:
                 first = DEFAULT_WORKSPACE if DEFAULT_WORKSPACE in names else sorted(names)[0]
-                s.merge(Setting(key=ACTIVE_KEY, value=first))
+                s.merge(ActiveRow(owner=self.owner, workspace=first))
             check = s.get(Setting, KEY_CHECK_KEY)
             if check is None:
                 s.add(Setting(key=KEY_CHECK_KEY, value=new_key_check))
@@ -135,7 +142,12 @@ class Store:
     def snapshot(self) -> Snapshot:
         with self._session() as s:
             models: dict[int, list[ModelRecord]] = {}
-            for row in s.exec(select(ModelRow).order_by(ModelRow.provider_id, ModelRow.position)):
+            for row in s.exec(
+                select(ModelRow)
+                .join(ProviderRow)
+                .where(self._visible())
+                .order_by(ModelRow.provider_id, ModelRow.position)
+            ):
                 models.setdefault(row.provider_id, []).append(
                     ModelRecord(row.model_id, json.loads(row.info_json))
                 )
@@ -153,22 +165,41 @@ class Store:
                     models_refreshed_at=p.models_refreshed_at,
                     models=tuple(models.get(p.id, ())),
                 )
-                for p in s.exec(select(ProviderRow).order_by(ProviderRow.name))
+                # A user's own provider comes after a shared one of the same name, and wins.
+                for p in s.exec(
+                    select(ProviderRow)
+                    .where(self._visible())
+                    .order_by(ProviderRow.name, ProviderRow.predefined.desc())  # type: ignore[attr-defined]
+                )
             }
             targets: dict[int, list[TargetRecord]] = {}
-            for t in s.exec(select(TargetRow).order_by(TargetRow.rule_id, TargetRow.position)):
+            for t in s.exec(
+                select(TargetRow)
+                .where(TargetRow.rule_id.in_(self._my_rule_ids()))  # type: ignore[union-attr]
+                .order_by(TargetRow.rule_id, TargetRow.position)
+            ):
                 targets.setdefault(t.rule_id, []).append(TargetRecord(t.provider_name, t.model))
             rules: dict[int, list[RuleRecord]] = {}
-            for r in s.exec(select(RuleRow).order_by(RuleRow.workspace_id, RuleRow.position)):
+            for r in s.exec(
+                select(RuleRow)
+                .where(RuleRow.id.in_(self._my_rule_ids()))  # type: ignore[union-attr]
+                .order_by(RuleRow.workspace_id, RuleRow.position)
+            ):
                 rules.setdefault(r.workspace_id, []).append(
                     RuleRecord(r.kind, r.pattern, tuple(targets.get(r.id, ())))
                 )
             workspaces = {
                 w.name: WorkspaceRecord(w.name, w.description, tuple(rules.get(w.id, ())))
-                for w in s.exec(select(WorkspaceRow).order_by(WorkspaceRow.name))
+                for w in s.exec(
+                    select(WorkspaceRow)
+                    .where(WorkspaceRow.owner == self.owner)
+                    .order_by(WorkspaceRow.name)
+                )
             }
-            active = s.get(Setting, ACTIVE_KEY)
-            return Snapshot(providers, workspaces, active.value if active else DEFAULT_WORKSPACE)
+            active = s.get(ActiveRow, self.owner)
+            return Snapshot(
+                providers, workspaces, active.workspace if active else DEFAULT_WORKSPACE
+            )
 
     # -- providers -------------------------------------------------------------------------
 
@@ -177,7 +208,7 @@ class Store:
         with self._write() as s:
             if self._provider(s, values["name"], required=False) is not None:
                 raise Conflict(f"A provider named '{values['name']}' already exists.")
-            s.add(ProviderRow(created_at=now, updated_at=now, **values))
+            s.add(ProviderRow(owner=self.owner, created_at=now, updated_at=now, **values))
 
     def update_provider(self, current: str, /, **changes: Any) -> None:
         with self._write() as s:
@@ -188,7 +219,10 @@ class Store:
                     raise Conflict(f"A provider named '{new_name}' already exists.")
                 s.exec(
                     update(TargetRow)
-                    .where(TargetRow.provider_name == current)
+                    .where(
+                        TargetRow.provider_name == current,
+                        TargetRow.rule_id.in_(self._my_rule_ids()),  # type: ignore[union-attr]
+                    )
                     .values(provider_name=new_name)
                 )
             for key, value in changes.items():
@@ -261,17 +295,21 @@ class Store:
             s.add(model_row)
 
     def sync_predefined(self, providers: list[dict[str, Any]]) -> None:
-        """Make the configured providers exist as configured. One dropped from the config is
-        kept as an ordinary provider, so nothing routed to it breaks."""
+        """Make the configured providers exist as configured, shared by all users. One
+        dropped from the config is kept as an ordinary provider of the single-user owner, so
+        nothing routed to it breaks on a single-user server."""
         now = utcnow()
         with self._write() as s:
             configured = {p["name"] for p in providers}
-            for row in s.exec(select(ProviderRow).where(ProviderRow.predefined)):
-                if row.name not in configured:
+            shared = {
+                row.name: row for row in s.exec(select(ProviderRow).where(ProviderRow.owner == ""))
+            }
+            for row in shared.values():
+                if row.predefined and row.name not in configured:
                     row.predefined = False
                     s.add(row)
             for values in providers:
-                row = self._provider(s, values["name"], required=False)
+                row = shared.get(values["name"])
                 if row is None:
                     row = ProviderRow(created_at=now, **values)
                 for key, value in values.items():
@@ -299,7 +337,11 @@ class Store:
                     raise Conflict(f"A workspace named '{name}' already exists.")
                 now = utcnow()
                 row = WorkspaceRow(
-                    name=name, description=create_description, created_at=now, updated_at=now
+                    owner=self.owner,
+                    name=name,
+                    description=create_description,
+                    created_at=now,
+                    updated_at=now,
                 )
                 s.add(row)
                 s.flush()
@@ -357,9 +399,9 @@ class Store:
                 if self._workspace(s, new_name, required=False) is not None:
                     raise Conflict(f"A workspace named '{new_name}' already exists.")
                 row.name = new_name
-                active = s.get(Setting, ACTIVE_KEY)
-                if active is not None and active.value == name:
-                    active.value = new_name
+                active = s.get(ActiveRow, self.owner)
+                if active is not None and active.workspace == name:
+                    active.workspace = new_name
                     s.add(active)
             if description is not None:
                 row.description = description
@@ -371,8 +413,8 @@ class Store:
     def delete_workspace(self, name: str) -> None:
         with self._write() as s:
             row = self._workspace(s, name)
-            active = s.get(Setting, ACTIVE_KEY)
-            if active is not None and active.value == name:
+            active = s.get(ActiveRow, self.owner)
+            if active is not None and active.workspace == name:
                 raise Conflict(
                     f"Workspace '{name}' is active and cannot be deleted; activate another "
                     "workspace first."
@@ -383,13 +425,13 @@ class Store:
     def set_active(self, name: str) -> None:
         with self._write() as s:
             self._workspace(s, name)
-            s.merge(Setting(key=ACTIVE_KEY, value=name))
+            s.merge(ActiveRow(owner=self.owner, workspace=name))
 
     # -- usage -----------------------------------------------------------------------------
 
     def add_usage(self, rows: list[dict[str, Any]]) -> None:
         with self._session() as s:
-            s.add_all(UsageRow(**row) for row in rows)
+            s.add_all(UsageRow(owner=self.owner, **row) for row in rows)
 
     def usage_totals(
         self,
@@ -403,15 +445,19 @@ class Store:
         group; provider and model ride along so the caller can price each part."""
         key = func.date(UsageRow.ts) if group_by == "day" else getattr(UsageRow, group_by)
         errors = func.sum(case((UsageRow.status >= 400, 1), else_=0))
-        query = select(
-            key,
-            UsageRow.provider,
-            UsageRow.model,
-            func.count(),
-            errors,
-            func.sum(UsageRow.prompt_tokens),
-            func.sum(UsageRow.completion_tokens),
-        ).group_by(key, UsageRow.provider, UsageRow.model)
+        query = (
+            select(
+                key,
+                UsageRow.provider,
+                UsageRow.model,
+                func.count(),
+                errors,
+                func.sum(UsageRow.prompt_tokens),
+                func.sum(UsageRow.completion_tokens),
+            )
+            .where(UsageRow.owner == self.owner)
+            .group_by(key, UsageRow.provider, UsageRow.model)
+        )
         if since is not None:
             query = query.where(UsageRow.ts >= since)
         if until is not None:
@@ -423,20 +469,36 @@ class Store:
 
     def purge_usage(self, before: datetime) -> None:
         with self._session() as s:
-            s.exec(delete(UsageRow).where(UsageRow.ts < before))
+            s.exec(delete(UsageRow).where(UsageRow.owner == self.owner, UsageRow.ts < before))
 
     # -- helpers ---------------------------------------------------------------------------
 
-    @staticmethod
-    def _provider(s: Session, name: str, *, required: bool = True) -> ProviderRow | None:
-        row = s.exec(select(ProviderRow).where(ProviderRow.name == name)).first()
+    def _visible(self) -> Any:
+        """The providers this owner sees: their own and the shared ones."""
+        return or_(ProviderRow.owner == self.owner, ProviderRow.predefined)  # type: ignore[arg-type]
+
+    def _my_rule_ids(self) -> Any:
+        return (
+            select(RuleRow.id)
+            .join(WorkspaceRow, RuleRow.workspace_id == WorkspaceRow.id)
+            .where(WorkspaceRow.owner == self.owner)
+        )
+
+    def _provider(self, s: Session, name: str, *, required: bool = True) -> ProviderRow | None:
+        """The provider this owner sees by that name: their own before a shared one."""
+        row = s.exec(
+            select(ProviderRow)
+            .where(ProviderRow.name == name, self._visible())
+            .order_by(ProviderRow.predefined)
+        ).first()
         if row is None and required:
             raise NotFound(f"No provider named '{name}'.")
         return row
 
-    @staticmethod
-    def _workspace(s: Session, name: str, *, required: bool = True) -> WorkspaceRow | None:
-        row = s.exec(select(WorkspaceRow).where(WorkspaceRow.name == name)).first()
+    def _workspace(self, s: Session, name: str, *, required: bool = True) -> WorkspaceRow | None:
+        row = s.exec(
+            select(WorkspaceRow).where(WorkspaceRow.owner == self.owner, WorkspaceRow.name == name)
+        ).first()
         if row is None and required:
             raise NotFound(f"No workspace named '{name}'.")
         return row
@@ -445,7 +507,9 @@ class Store:
         self, s: Session, name: str, description: str, preferred: TargetRecord | None
     ) -> None:
         now = utcnow()
-        row = WorkspaceRow(name=name, description=description, created_at=now, updated_at=now)
+        row = WorkspaceRow(
+            owner=self.owner, name=name, description=description, created_at=now, updated_at=now
+        )
         s.add(row)
         s.flush()
         self._set_preferred(s, row, preferred)

@@ -10,9 +10,19 @@ instead of silently emptying the workspace.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+# Under JupyterHub every user's server shares one database: rows that belong to a user carry
+# their Jupyter user name; "" is the single-user server's owner, and the owner of the shared
+# (predefined) providers.
+OWNER_LENGTH = 255
+
+
+def owner_field() -> Any:
+    return Field(default="", max_length=OWNER_LENGTH, sa_column_kwargs={"server_default": ""})
 
 
 class SchemaVersion(SQLModel, table=True):
@@ -29,11 +39,22 @@ class Setting(SQLModel, table=True):
     value: str
 
 
+class ActiveRow(SQLModel, table=True):
+    """Each user's active workspace."""
+
+    __tablename__ = "mux_active"
+
+    owner: str = Field(default="", primary_key=True, max_length=OWNER_LENGTH)
+    workspace: str = Field(max_length=64)
+
+
 class ProviderRow(SQLModel, table=True):
     __tablename__ = "mux_provider"
+    __table_args__ = (Index("ix_mux_provider_owner_name", "owner", "name", unique=True),)
 
     id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(unique=True, index=True, max_length=64)
+    owner: str = owner_field()
+    name: str = Field(max_length=64)
     type: str = Field(max_length=32)
     endpoint: str = Field(max_length=2048)
     description: str = Field(default="", max_length=2048)
@@ -60,9 +81,11 @@ class ModelRow(SQLModel, table=True):
 
 class WorkspaceRow(SQLModel, table=True):
     __tablename__ = "mux_workspace"
+    __table_args__ = (Index("ix_mux_workspace_owner_name", "owner", "name", unique=True),)
 
     id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(unique=True, index=True, max_length=64)
+    owner: str = owner_field()
+    name: str = Field(max_length=64)
     description: str = Field(default="", max_length=2048)
     created_at: datetime
     updated_at: datetime
@@ -95,6 +118,7 @@ class UsageRow(SQLModel, table=True):
     __tablename__ = "mux_usage"
 
     id: int | None = Field(default=None, primary_key=True)
+    owner: str = owner_field()
     ts: datetime = Field(index=True)
     workspace: str = Field(max_length=64)
     rule: str = Field(default="", max_length=300)
