@@ -1,28 +1,60 @@
-"""Benchmark: the mux in a real Jupyter server against a zero-latency upstream, with wrk.
+"""Benchmark: the mux in a real Jupyter server, side by side with the upstream itself and a
+LiteLLM proxy, all in front of one zero-latency upstream, driven by wrk.
 
-Prints requests per second and latency through the mux and straight to the upstream, and
-the difference (what the mux adds). Needs `wrk` (Debian package). Run: python bench/run.py
+Prints one table (requests per second at 32 connections, latency at one connection, what
+each proxy adds to it, streaming first chunk and gaps between chunks) and the ratios, then
+the mux process's RSS over a long run. Needs `wrk` (Debian package). The LiteLLM column
+needs a `litellm` executable (`BENCH_LITELLM`, else PATH); without one it is left out.
+Run: python bench/run.py (bench/README.md lists the knobs).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
 import shutil
+import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 HERE = Path(__file__).parent
 TOKEN = "bench-token"
-BODY = json.dumps({"model": "x", "messages": [{"role": "user", "content": "Hello"}]})
+LITELLM_KEY = "sk-bench"
+MODEL = "bench-model"
+BODY = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "Hello"}]})
+CONNECTIONS = (1, 32)
+ONE_WORKER = ["--num_workers=1"]
+
+
+@dataclass
+class Target:
+    """One way to reach the upstream: straight, or through a proxy."""
+
+    name: str
+    url: str  # the chat completions URL
+    headers: dict[str, str]
+    # connections -> one wrk result per round
+    runs: dict[int, list[dict[str, float]]] = field(default_factory=dict)
+    streams: dict[str, float] = field(default_factory=dict)
+
+    def median(self, connections: int, key: str) -> float:
+        return statistics.median(r[key] for r in self.runs[connections])
+
+    def errors(self) -> float:
+        return sum(r["errors"] for runs in self.runs.values() for r in runs)
 
 
 def free_port() -> int:
@@ -31,7 +63,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for(url: str, headers: dict | None = None, timeout: float = 60) -> None:
+def wait_for(url: str, headers: dict | None = None, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -52,13 +84,16 @@ def wrk(url: str, connections: int, seconds: int, headers: dict[str, str]) -> di
     ]
     lines += [f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items()]
     script.write_text("\n".join(lines) + "\n")
-    out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    script.unlink()
+    args = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script)]
+    try:
+        out = subprocess.run(
+            [*args, url],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    finally:
+        script.unlink()
 
     def ms(label: str) -> float:
         match = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
@@ -67,13 +102,16 @@ def wrk(url: str, connections: int, seconds: int, headers: dict[str, str]) -> di
         value, unit = float(match.group(1)), match.group(2)
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    def number(pattern: str) -> float:
+        match = re.search(pattern, out)
+        return float(match.group(1)) if match else 0.0
+
     return {
-        "rps": rps,
+        "rps": number(r"Requests/sec:\s+([\d.]+)"),
+        "requests": number(r"(\d+) requests in"),
         "p50": ms("50"),
         "p99": ms("99"),
-        "errors": float(errors.group(1)) if errors else 0.0,
+        "errors": number(r"Non-2xx or 3xx responses: (\d+)"),
     }
 
 
@@ -81,7 +119,7 @@ async def stream_timings(url: str, headers: dict[str, str], n: int) -> dict[str,
     """Time to first chunk and the gaps between chunks of `n` dripped streams, one at a
     time (latency, not load, so a Python client is fine here)."""
     body = {
-        "model": "x",
+        "model": MODEL,
         "messages": [{"role": "user", "content": "Hi"}],
         "stream": True,
         "drip": True,
@@ -115,22 +153,41 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def main() -> None:
-    if not shutil.which("wrk"):
-        sys.exit("wrk is not installed (apt-get install wrk)")
-    seconds = int(os.environ.get("BENCH_SECONDS", "10"))
-    up_port, mux_port = free_port(), free_port()
-    upstream = subprocess.Popen([sys.executable, str(HERE / "upstream.py"), str(up_port)])
-    with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "JUPYTER_DATA_DIR": tmp, "JUPYTER_RUNTIME_DIR": tmp}
-        mux = subprocess.Popen(
+@contextlib.contextmanager
+def process(args: list[str], **kwargs: Any) -> Iterator[subprocess.Popen]:
+    """A child in its own process group, stopped with all its children on the way out
+    (LiteLLM's server may fork), whatever happened meanwhile."""
+    proc = subprocess.Popen(args, start_new_session=True, **kwargs)
+    try:
+        yield proc
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def start_mux(
+    stack: contextlib.ExitStack, tmp: Path, up_port: int
+) -> tuple[subprocess.Popen, Target]:
+    """`jupyter mux` as a user starts it, with the token sent in a header as the OpenAI
+    SDKs send it, and one provider pointing at the upstream."""
+    port = free_port()
+    tmp.mkdir()
+    env = {**os.environ, "JUPYTER_DATA_DIR": str(tmp), "JUPYTER_RUNTIME_DIR": str(tmp)}
+    mux = stack.enter_context(
+        process(
             [
                 sys.executable,
                 "-m",
                 "jupyter_mux",
                 "--no-browser",
                 "--allow-root",
-                f"--port={mux_port}",
+                f"--port={port}",
                 f"--IdentityProvider.token={TOKEN}",
                 "--ServerApp.log_level=WARN",
                 f"--ServerApp.root_dir={tmp}",
@@ -139,63 +196,194 @@ def main() -> None:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        try:
-            auth = {"Authorization": f"token {TOKEN}"}
-            api = f"http://127.0.0.1:{mux_port}/mux/api"
-            wait_for(f"http://127.0.0.1:{up_port}/v1/models")
-            wait_for(f"{api}/active", auth)
-            httpx.post(
-                f"{api}/providers",
-                headers=auth,
-                json={"name": "bench", "type": "vllm", "endpoint": f"http://127.0.0.1:{up_port}"},
-            ).raise_for_status()
-            httpx.patch(
-                f"{api}/workspaces/default",
-                headers=auth,
-                json={"preferred": {"provider": "bench", "model": "bench-model"}},
-            ).raise_for_status()
-            direct_url = f"http://127.0.0.1:{up_port}/v1/chat/completions"
-            mux_url = f"http://127.0.0.1:{mux_port}/mux/v1/chat/completions"
-            rows = []
-            for connections in (1, 32):
-                wrk(mux_url, connections, 2, auth)  # warm-up
-                direct = wrk(direct_url, connections, seconds, {})
-                through = wrk(mux_url, connections, seconds, auth)
-                rows.append((connections, direct, through))
-            streams = int(os.environ.get("BENCH_STREAMS", "200"))
-            stream_direct = asyncio.run(stream_timings(direct_url, {}, streams))
-            stream_mux = asyncio.run(stream_timings(mux_url, auth, streams))
-            long_seconds = int(os.environ.get("BENCH_LONG_SECONDS", "60"))
-            rss_before = rss_mb(mux.pid)
-            long_run = wrk(mux_url, 32, long_seconds, auth)
-            rss_after = rss_mb(mux.pid)
-        finally:
-            mux.terminate()
-            upstream.terminate()
-            mux.wait(30)
-            upstream.wait(30)
-    print(f"\n{'conns':>5} {'path':>7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
-    for connections, direct, through in rows:
-        for name, r in (("direct", direct), ("mux", through)):
-            print(
-                f"{connections:>5} {name:>7} {r['rps']:>9.0f} {r['p50']:>8.2f} "
-                f"{r['p99']:>8.2f} {r['errors']:>8.0f}"
-            )
-        print(
-            f"{connections:>5} {'added':>7} {'':>9} {through['p50'] - direct['p50']:>8.2f} "
-            f"{through['p99'] - direct['p99']:>8.2f}"
-        )
-    print(
-        f"\n{streams} streams, chunks dripped 5 ms apart:  first chunk p50, gap p50, gap p99 (ms)"
     )
-    for name, t in (("direct", stream_direct), ("mux", stream_mux)):
-        print(f"{name:>8} {t['ttft_p50']:>10.2f} {t['gap_p50']:>10.2f} {t['gap_p99']:>10.2f}")
-    overhead = stream_mux["ttft_p50"] - stream_direct["ttft_p50"]
-    print(f"first-chunk overhead of the mux: {overhead:.2f} ms")
-    requests = long_run["rps"] * long_seconds
+    auth = {"Authorization": f"token {TOKEN}"}
+    api = f"http://127.0.0.1:{port}/mux/api"
+    wait_for(f"{api}/active", auth)
+    httpx.post(
+        f"{api}/providers",
+        headers=auth,
+        json={"name": "bench", "type": "vllm", "endpoint": f"http://127.0.0.1:{up_port}"},
+    ).raise_for_status()
+    httpx.patch(
+        f"{api}/workspaces/default",
+        headers=auth,
+        json={"preferred": {"provider": "bench", "model": MODEL}},
+    ).raise_for_status()
+    return mux, Target("mux", f"http://127.0.0.1:{port}/mux/v1/chat/completions", auth)
+
+
+def find_litellm() -> str | None:
+    return os.environ.get("BENCH_LITELLM") or shutil.which("litellm")
+
+
+def start_litellm(stack: contextlib.ExitStack, executable: str, tmp: Path, up_port: int) -> Target:
+    """A LiteLLM proxy with one worker, its model mapped to the same upstream's
+    OpenAI-compatible endpoint, checking a master key as the mux checks its token.
+    Nothing may leave the machine: the cost map is the one LiteLLM ships, no telemetry,
+    no database."""
+    port = free_port()
+    tmp.mkdir()
+    config = tmp / "litellm.yaml"
+    config.write_text(
+        json.dumps(  # JSON is YAML
+            {
+                "model_list": [
+                    {
+                        "model_name": MODEL,
+                        "litellm_params": {
+                            "model": f"openai/{MODEL}",
+                            "api_base": f"http://127.0.0.1:{up_port}/v1",
+                            "api_key": "none",
+                        },
+                    }
+                ],
+                "litellm_settings": {"telemetry": False},
+                "general_settings": {"master_key": LITELLM_KEY},
+            },
+            indent=1,
+        )
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "LITELLM_MASTER_KEY")}
+    env.update(
+        {
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+            "LITELLM_TELEMETRY": "False",
+            "LITELLM_LOG": "ERROR",
+            "HOME": str(tmp),
+        }
+    )
+    stack.enter_context(
+        process(
+            [executable, f"--config={config}", "--host=127.0.0.1", f"--port={port}", *ONE_WORKER],
+            env=env,
+            cwd=tmp,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    )
+    wait_for(f"http://127.0.0.1:{port}/health/liveliness")
+    return Target(
+        "litellm",
+        f"http://127.0.0.1:{port}/v1/chat/completions",
+        {"Authorization": f"Bearer {LITELLM_KEY}"},
+    )
+
+
+def measure(targets: list[Target], seconds: int, rounds: int) -> None:
+    """wrk on every target in turn, `rounds` times over, so that load from elsewhere on
+    the machine falls on all columns alike; the table shows medians."""
+    for connections in CONNECTIONS:
+        for target in targets:
+            wrk(target.url, connections, 2, target.headers)  # warm-up
+            target.runs[connections] = []
+        for _ in range(rounds):
+            for target in targets:
+                result = wrk(target.url, connections, seconds, target.headers)
+                target.runs[connections].append(result)
+
+
+def long_run(mux: subprocess.Popen, target: Target, requests: int) -> list[tuple[float, float]]:
+    """(requests so far, RSS MB) after each 10 s of load at 32 connections, until at least
+    `requests` went through: a leak shows as a line that keeps climbing."""
+    done, samples = 0.0, [(0.0, rss_mb(mux.pid))]
+    while done < requests:
+        done += wrk(target.url, 32, 10, target.headers)["requests"]
+        samples.append((done, rss_mb(mux.pid)))
+    return samples
+
+
+def print_table(targets: list[Target], streams: int) -> None:
+    direct = targets[0]
+    width = 12
+    print("\n" + f"{'':<30}" + "".join(f"{t.name:>{width}}" for t in targets))
+
+    def row(label: str, values: list[str]) -> None:
+        print(f"{label:<30}" + "".join(f"{v:>{width}}" for v in values))
+
+    for connections in CONNECTIONS:
+        row(
+            f"req/s, {connections} conn",
+            [f"{t.median(connections, 'rps'):,.0f}" for t in targets],
+        )
+    for key in ("p50", "p99"):
+        row(f"{key} ms, 1 conn", [f"{t.median(1, key):.2f}" for t in targets])
+        row(
+            f"  added {key} ms, 1 conn",
+            ["-"] + [f"{t.median(1, key) - direct.median(1, key):.2f}" for t in targets[1:]],
+        )
+    row("p99 ms, 32 conn", [f"{t.median(32, 'p99'):.2f}" for t in targets])
+    row(f"first chunk p50 ms ({streams})", [f"{t.streams['ttft_p50']:.2f}" for t in targets])
+    row("chunk gap p50 ms (5 ms drip)", [f"{t.streams['gap_p50']:.2f}" for t in targets])
+    row("chunk gap p99 ms", [f"{t.streams['gap_p99']:.2f}" for t in targets])
+    row("non-2xx answers", [f"{t.errors():.0f}" for t in targets])
+
+
+def print_ratios(targets: list[Target]) -> None:
+    by_name = {t.name: t for t in targets}
+    direct, mux = by_name["direct"], by_name["mux"]
+    added = {key: mux.median(1, key) - direct.median(1, key) for key in ("p50", "p99")}
+    print(f"\nmux adds {added['p50']:.2f} ms p50, {added['p99']:.2f} ms p99 at one connection")
+    litellm = by_name.get("litellm")
+    if litellm is None:
+        return
+    rps_ratio = mux.median(32, "rps") / litellm.median(32, "rps")
+    print(f"mux req/s at 32 connections = {rps_ratio:.1f}x LiteLLM's (one worker)")
+    litellm_added = litellm.median(1, "p50") - direct.median(1, "p50")
     print(
-        f"\nRSS of the mux process: {rss_before:.1f} MB -> {rss_after:.1f} MB "
-        f"({rss_after - rss_before:+.1f} MB) over ~{requests:,.0f} requests in {long_seconds} s"
+        f"LiteLLM adds {litellm_added:.2f} ms p50 at one connection = "
+        f"{litellm_added / added['p50']:.1f}x what the mux adds"
+    )
+    ttft = {t.name: t.streams["ttft_p50"] - direct.streams["ttft_p50"] for t in targets}
+    print(
+        f"first chunk, added over direct: mux {ttft['mux']:.2f} ms, "
+        f"LiteLLM {ttft['litellm']:.2f} ms"
+    )
+
+
+def main() -> None:
+    if not shutil.which("wrk"):
+        sys.exit("wrk is not installed (apt-get install wrk)")
+    seconds = int(os.environ.get("BENCH_SECONDS", "10"))
+    rounds = int(os.environ.get("BENCH_ROUNDS", "3"))
+    streams = int(os.environ.get("BENCH_STREAMS", "200"))
+    long_requests = int(os.environ.get("BENCH_LONG_REQUESTS", "50000"))
+    litellm = find_litellm()
+    if litellm is None:
+        print(
+            "note: no litellm executable (set BENCH_LITELLM or put it on PATH; "
+            'pip install "litellm[proxy]" in a venv of its own): LiteLLM column left out'
+        )
+    up_port = free_port()
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        stack.enter_context(process([sys.executable, str(HERE / "upstream.py"), str(up_port)]))
+        wait_for(f"http://127.0.0.1:{up_port}/v1/models")
+        mux, through_mux = start_mux(stack, tmp / "jupyter", up_port)
+        targets = [
+            Target("direct", f"http://127.0.0.1:{up_port}/v1/chat/completions", {}),
+            through_mux,
+        ]
+        if litellm is not None:
+            targets.append(start_litellm(stack, litellm, tmp / "litellm", up_port))
+        print(
+            f"measuring {', '.join(t.name for t in targets)}: {rounds} rounds of "
+            f"{seconds} s at {' and '.join(map(str, CONNECTIONS))} connections ...",
+            flush=True,
+        )
+        measure(targets, seconds, rounds)
+        for target in targets:
+            target.streams = asyncio.run(stream_timings(target.url, target.headers, streams))
+        print(f"long run: {long_requests:,} requests through the mux ...", flush=True)
+        rss = long_run(mux, through_mux, long_requests)
+    print_table(targets, streams)
+    print_ratios(targets)
+    (first_n, first), (last_n, last) = rss[0], rss[-1]
+    trace = " ".join(f"{mb:.1f}" for _, mb in rss)
+    print(
+        f"\nRSS of the mux process: {first:.1f} MB -> {last:.1f} MB ({last - first:+.1f} MB) "
+        f"over {last_n - first_n:,.0f} requests at 32 connections\n"
+        f"  every 10 s: {trace}"
     )
 
 
