@@ -6,9 +6,11 @@ covered without touching this test."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import httpx
 import pytest
+from jupyter_server.auth.identity import IdentityProvider, User
 
 SAMPLES = {"name": "default", "workspace": "default", "route": "chat/completions"}
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -91,3 +93,70 @@ async def test_token_schemes_accepted(server_url, token, scheme):
             server_url + "mux/api/active", headers={"Authorization": f"{scheme} {token}"}
         )
     assert response.json() == {"name": "default"}
+
+
+# The mux handlers recognise a plain token request themselves (handlers/base.py), skipping
+# the login cookie and random user Jupyter makes for each one. These hold it to Jupyter's
+# own answer for every request shape: the mux route must answer exactly as /api/status does.
+TOKEN_CASES = {
+    "right token": lambda t: ({"Authorization": f"token {t}"}, ""),
+    "wrong token": lambda t: ({"Authorization": "token not-the-token"}, ""),
+    "token prefix": lambda t: ({"Authorization": f"token {t[:-1]}"}, ""),
+    "right header, wrong token argument": lambda t: (
+        {"Authorization": f"token {t}"},
+        "?token=wrong",
+    ),
+    "right header, junk cookie": lambda t: (
+        {"Authorization": f"token {t}", "Cookie": "username-127-0-0-1=junk"},
+        "",
+    ),
+    "no scheme": lambda t: ({"Authorization": t}, ""),
+}
+
+
+@pytest.mark.parametrize("case", TOKEN_CASES)
+async def test_token_check_answers_as_jupyter_does(server_url, token, case):
+    headers, query = TOKEN_CASES[case](token)
+    async with httpx.AsyncClient() as http:
+        jupyter = await http.get(f"{server_url}api/status{query}", headers=headers)
+        mux = await http.get(f"{server_url}mux/api/active{query}", headers=headers)
+    assert (mux.status_code == 200) == (jupyter.status_code == 200), (case, mux, jupyter)
+    assert mux.status_code in (200, 403), mux.text
+    assert ("right" in case and "wrong" not in case) == (mux.status_code == 200)
+
+
+async def test_token_requests_get_no_login_cookie(server_url, token):
+    """API clients send the token every time; a signed cookie in every answer is waste."""
+    async with httpx.AsyncClient() as http:
+        answer = await http.get(
+            server_url + "mux/api/active", headers={"Authorization": f"token {token}"}
+        )
+    assert answer.status_code == 200 and "set-cookie" not in answer.headers
+
+
+class OnlyAlice(IdentityProvider):
+    """A provider of Jupyter users that is not Jupyter's own (as JupyterHub's is): it knows
+    nothing of the server token and accepts only `Authorization: alice`."""
+
+    def get_user(self, handler: Any) -> User | None:
+        return User("alice") if handler.request.headers.get("Authorization") == "alice" else None
+
+
+class TestOtherIdentityProviders:
+    @pytest.fixture
+    def jp_server_config(self, jp_server_config):
+        return {
+            **jp_server_config,
+            "ServerApp": {**jp_server_config["ServerApp"], "identity_provider_class": OnlyAlice},
+        }
+
+    async def test_the_server_token_is_not_taken_for_the_provider(self, server_url, token):
+        async with httpx.AsyncClient() as http:
+            refused = await http.get(
+                server_url + "mux/api/active", headers={"Authorization": f"token {token}"}
+            )
+            accepted = await http.get(
+                server_url + "mux/api/active", headers={"Authorization": "alice"}
+            )
+        assert refused.status_code == 403
+        assert accepted.status_code == 200 and accepted.json() == {"name": "default"}

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, case, event, func, or_
+from sqlalchemy import Engine, case, event, func, insert, or_
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlmodel import Session, create_engine, delete, select, update
@@ -430,8 +430,12 @@ class Store:
     # -- usage -----------------------------------------------------------------------------
 
     def add_usage(self, rows: list[dict[str, Any]]) -> None:
+        """One Core INSERT for the batch: ORM objects cost ten times the CPU per row, on a
+        thread that shares the GIL with the mux's event loop."""
+        if not rows:
+            return
         with self._session() as s:
-            s.add_all(UsageRow(owner=self.owner, **row) for row in rows)
+            s.execute(insert(UsageRow), [{**row, "owner": self.owner} for row in rows])
 
     def usage_totals(
         self,
