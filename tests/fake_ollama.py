@@ -26,10 +26,9 @@ from __future__ import annotations
 import json
 import time
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from .loopback import LoopbackServer
+from .loopback import LoopbackHandler, LoopbackServer
 
 DEFAULT_MODELS = ("llama3.2:1b", "qwen2.5-coder:0.5b")
 
@@ -101,19 +100,10 @@ class FakeOllama(LoopbackServer):
             )
         return {"models": entries}
 
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+    def _handler_class(self) -> type[LoopbackHandler]:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def setup(self) -> None:
-                fake.track(self.request)
-                super().setup()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(LoopbackHandler):
             def do_HEAD(self) -> None:
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain; charset=utf-8")

@@ -8,21 +8,35 @@ import contextlib
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Self
+from typing import Any, Self
+
+
+class LoopbackHandler(BaseHTTPRequestHandler):
+    """Keep-alive HTTP/1.1, quiet, and known to its `LoopbackServer`, which cuts its
+    connection when stopped."""
+
+    protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        self.server.loopback.track(self.request)  # type: ignore[attr-defined]
+        super().setup()
+
+    def log_message(self, *args: Any) -> None:
+        pass
 
 
 class LoopbackServer:
     def __init__(self) -> None:
         self._connections: list[socket.socket] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.loopback = self  # type: ignore[attr-defined]
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+    def _handler_class(self) -> type[LoopbackHandler]:
         raise NotImplementedError
 
     def track(self, connection: socket.socket) -> None:
-        """Handlers call this from `setup`, so that stopping can cut their connection."""
         self._connections.append(connection)
 
     @property

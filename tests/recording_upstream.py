@@ -13,10 +13,9 @@ import socket
 import struct
 import threading
 import time
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from .loopback import LoopbackServer
+from .loopback import LoopbackHandler, LoopbackServer
 
 # OpenRouter's way of publishing prices: USD per token, as strings.
 PRICING = {"prompt": "0.000001", "completion": "0.000002"}
@@ -44,19 +43,10 @@ class RecordingUpstream(LoopbackServer):
         self.status = status
         super().__init__()
 
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+    def _handler_class(self) -> type[LoopbackHandler]:
         upstream = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def setup(self) -> None:
-                upstream.track(self.request)
-                super().setup()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(LoopbackHandler):
             def do_GET(self) -> None:
                 upstream.requests.append({"path": self.path, "headers": dict(self.headers)})
                 self._json(

@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from http.server import BaseHTTPRequestHandler
-from typing import Any
 
 import httpx
 import openai
@@ -17,7 +15,7 @@ import pytest
 from jupyter_mux.sse import MAX_EVENT_BYTES
 
 from .conftest import MESSAGES, client, data_events, mux_chat, mux_chat_stream
-from .loopback import LoopbackServer
+from .loopback import LoopbackHandler, LoopbackServer
 from .recording_upstream import RecordingUpstream
 
 
@@ -143,19 +141,10 @@ class ScriptedUpstream(LoopbackServer):
         self.hung_up = 0
         super().__init__()
 
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+    def _handler_class(self) -> type[LoopbackHandler]:
         upstream = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def setup(self) -> None:
-                upstream.track(self.request)
-                super().setup()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(LoopbackHandler):
             def do_GET(self) -> None:
                 models = {"object": "list", "data": [{"id": "scripted", "object": "model"}]}
                 self._send("application/json", [json.dumps(models).encode()], endless=False)
