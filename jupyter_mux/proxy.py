@@ -21,6 +21,7 @@ from httpx_aiohttp import AiohttpTransport
 from .errors import InvalidRequest, MuxError, UpstreamError
 from .openai_request import MuxRequest
 from .routing import Rule, Target, Upstream
+from .sse import ProviderErrorEvent
 from .usage import UsageEvent, UsageRecorder, UsageTap
 
 MAX_ERROR_BODY = 64 * 1024
@@ -238,7 +239,12 @@ async def relay_stream(x: Exchange) -> None:
         else:
             out = tap.feed(translator.close()) if translator else b""
             out += tap.close()
-        if tap.error is not None:
+        if isinstance(tap.error, ProviderErrorEvent):
+            failure = UpstreamError(
+                f"Provider '{x.upstream.name}' reported an error: "
+                f"{provider_message(tap.error.raw) or 'no message'}"
+            )
+        elif tap.error is not None:
             failure = malformed(x.upstream, tap.error)
         elif not translator and not tap.done:  # translators report their own truncation
             failure = UpstreamError(

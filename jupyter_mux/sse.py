@@ -16,6 +16,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+# llama.cpp's server reports a failure mid-stream as an `error: {json}` line, not as a data
+# event; it is the provider's own message, so it is passed on as such (see ProviderErrorEvent).
+_ERROR_FIELD = b"error"
 # An event still has no closing blank line after this many bytes: the upstream is not
 # speaking SSE (or never will finish the event), and holding more would only eat memory.
 MAX_EVENT_BYTES = 1024 * 1024
@@ -36,6 +39,15 @@ class MalformedSSE(ValueError):
     def __init__(self, reason: str, *, cut: bool = False) -> None:
         super().__init__(reason)
         self.cut = cut
+
+
+class ProviderErrorEvent(MalformedSSE):
+    """The provider ended the stream with an `error:` line: not garbage, but its own report
+    of a failure, which the client should see in the provider's words."""
+
+    def __init__(self, raw: bytes) -> None:
+        super().__init__("an error event")
+        self.raw = raw
 
 
 # One event: its bytes as relayed (up to and including its closing blank line), and its
@@ -139,6 +151,8 @@ class SSEReader:
         name = line.partition(b":")[0]
         if name == b"data":  # `data` alone (no colon): a data line with an empty value
             data.append(b"")
+        elif name == _ERROR_FIELD:
+            raise ProviderErrorEvent(line.partition(b":")[2].strip())
         elif name not in _OTHER_FIELDS:
             raise MalformedSSE(f"a line that is not an SSE field ({_excerpt(line)})")
 

@@ -234,6 +234,38 @@ async def test_malformed_sse_reaches_the_openai_sdk_as_an_api_error(api, mux_url
         await assert_healthy(mux_url, token, up)
 
 
+LLAMACPP_ERROR = b'error: {"code": 500, "message": "context full", "type": "server_error"}\n\n'
+
+
+async def test_error_event_reaches_the_client_in_the_providers_words(api, mux_url, token):
+    """llama.cpp's server ends a failing stream with an `error:` line."""
+    with ScriptedUpstream([sse_chunk("before "), LLAMACPP_ERROR]) as up:
+        await use_scripted(api, up)
+        stream = await client(mux_url, token).chat.completions.create(
+            model="x", messages=MESSAGES, stream=True
+        )
+        received = []
+        with pytest.raises(openai.APIError) as info:
+            async for c in stream:
+                received.append(c.choices[0].delta.content)
+        assert received == ["before "]
+        assert info.value.code == "upstream_error"
+        assert info.value.message == "Provider 'scripted' reported an error: context full"
+        await assert_healthy(mux_url, token, up)
+
+
+async def test_error_event_before_any_answer_is_a_real_status(api, mux_url, token):
+    with ScriptedUpstream([LLAMACPP_ERROR]) as up:
+        await use_scripted(api, up)
+        with pytest.raises(openai.APIStatusError) as info:
+            await client(mux_url, token).chat.completions.create(
+                model="x", messages=MESSAGES, stream=True
+            )
+        assert info.value.status_code == 502 and info.value.code == "upstream_error"
+        assert "context full" in info.value.message
+        await assert_healthy(mux_url, token, up)
+
+
 @pytest.mark.parametrize(
     ("content_type", "body", "says"),
     [

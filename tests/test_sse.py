@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_mux.sse import MAX_EVENT_BYTES, SSEReader
+from jupyter_mux.sse import MAX_EVENT_BYTES, ProviderErrorEvent, SSEReader
 from jupyter_mux.usage import UsageEvent, UsageTap
 
 PAYLOADS = Path(__file__).parent / "payloads"
@@ -105,6 +105,20 @@ def test_malformed_event_stops_the_stream_however_cut(bad: str) -> None:
         assert reader.error is not None and reason in str(reader.error), pieces
         assert not reader.done
         assert reader.feed(chunk("more") + b"data: [DONE]\n\n") == []
+
+
+# llama.cpp's server (tools/server) writes a failure mid-stream as `error: <json>`.
+LLAMACPP_ERROR = b'error: {"code": 500, "message": "context full", "type": "server_error"}\n\n'
+
+
+def test_error_field_is_the_providers_report_however_cut() -> None:
+    good = chunk("partial")
+    data = good + LLAMACPP_ERROR + b"data: [DONE]\n\n"
+    for pieces in cuts(data):
+        out, _, reader = read(pieces)
+        assert out == good, pieces
+        assert isinstance(reader.error, ProviderErrorEvent), pieces
+        assert json.loads(reader.error.raw)["message"] == "context full"
 
 
 def test_oversize_event_without_a_boundary() -> None:
