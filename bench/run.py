@@ -214,7 +214,10 @@ def start_mux(
 
 
 def find_litellm() -> str | None:
-    return os.environ.get("BENCH_LITELLM") or shutil.which("litellm")
+    given = os.environ.get("BENCH_LITELLM")
+    if given and not os.access(given, os.X_OK):
+        sys.exit(f"BENCH_LITELLM={given} is not an executable litellm")
+    return given or shutil.which("litellm")
 
 
 def start_litellm(stack: contextlib.ExitStack, executable: str, tmp: Path, up_port: int) -> Target:

@@ -1,0 +1,42 @@
+"""The benchmark stays runnable: `bench/run.py`, shrunk to a few seconds, starts its
+upstream and the mux, drives both with wrk and prints its table. Its figures are not judged
+here (tests make no timed assertions); that every request was answered, is."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parent.parent
+SMALL = {
+    "BENCH_SECONDS": "1",
+    "BENCH_ROUNDS": "1",
+    "BENCH_STREAMS": "5",
+    "BENCH_LONG_REQUESTS": "200",
+}
+
+
+def table_row(output: str, label: str) -> list[str]:
+    match = re.search(rf"^{re.escape(label)}\s+(.+)$", output, re.MULTILINE)
+    assert match, f"no row {label!r} in:\n{output}"
+    return match.group(1).split()
+
+
+def test_benchmark_runs_and_prints_its_table(tmp_path):
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py")],
+        env={**os.environ, **SMALL, "TMPDIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    # direct, mux (and LiteLLM, where one is installed)
+    rates = [float(v.replace(",", "")) for v in table_row(output, "req/s, 32 conn")]
+    assert len(rates) >= 2 and all(rate > 0 for rate in rates)
+    assert set(table_row(output, "non-2xx answers")) == {"0"}
+    assert re.search(r"RSS of the mux process: [\d.]+ MB -> [\d.]+ MB", output), output
