@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).parent.parent
 SMALL = {
@@ -25,6 +28,7 @@ def table_row(output: str, label: str) -> list[str]:
     return match.group(1).split()
 
 
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="the benchmark needs Debian's wrk")
 def test_benchmark_runs_and_prints_its_table(tmp_path):
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "run.py")],
