@@ -254,29 +254,28 @@ async def test_error_event_reaches_the_client_in_the_providers_words(api, mux_ur
         await assert_healthy(mux_url, token, up)
 
 
-async def test_error_event_before_any_answer_is_a_real_status(api, mux_url, token):
-    with ScriptedUpstream([LLAMACPP_ERROR]) as up:
-        await use_scripted(api, up)
-        with pytest.raises(openai.APIStatusError) as info:
-            await client(mux_url, token).chat.completions.create(
-                model="x", messages=MESSAGES, stream=True
-            )
-        assert info.value.status_code == 502 and info.value.code == "upstream_error"
-        assert "context full" in info.value.message
-        await assert_healthy(mux_url, token, up)
-
-
 @pytest.mark.parametrize(
-    ("content_type", "body", "says"),
+    ("content_type", "body", "code", "says"),
     [
-        ("text/html", b"<!DOCTYPE html>\n<html><body>Upstream error</body></html>", "text/html"),
-        ("application/json", json.dumps({"choices": []}).encode(), "application/json"),
-        ("text/event-stream", b"data: not json\n\n", "not JSON"),
+        (
+            "text/html",
+            b"<!DOCTYPE html>\n<html><body>Upstream error</body></html>",
+            "upstream_malformed",
+            "text/html",
+        ),
+        (
+            "application/json",
+            json.dumps({"choices": []}).encode(),
+            "upstream_malformed",
+            "application/json",
+        ),
+        ("text/event-stream", b"data: not json\n\n", "upstream_malformed", "not JSON"),
+        ("text/event-stream", LLAMACPP_ERROR, "upstream_error", "context full"),
     ],
-    ids=["html", "json", "sse"],
+    ids=["html", "json", "sse", "error event"],
 )
-async def test_malformed_before_the_first_event_is_a_real_502(
-    api, mux_url, token, content_type, body, says
+async def test_failure_before_the_first_event_is_a_real_502(
+    api, mux_url, token, content_type, body, code, says
 ):
     with ScriptedUpstream([body], content_type=content_type) as up:
         await use_scripted(api, up)
@@ -284,7 +283,7 @@ async def test_malformed_before_the_first_event_is_a_real_502(
             await client(mux_url, token).chat.completions.create(
                 model="x", messages=MESSAGES, stream=True
             )
-        assert info.value.status_code == 502 and info.value.code == "upstream_malformed"
+        assert info.value.status_code == 502 and info.value.code == code
         assert says in info.value.message and "'scripted'" in info.value.message
         await assert_healthy(mux_url, token, up)
 
