@@ -80,6 +80,13 @@ def mux_config() -> dict[str, Any]:
 
 
 @pytest.fixture
+def empty_db_url(tmp_path: Path) -> str:
+    """A database with nothing in it yet: SQLite here, a fresh PostgreSQL database in
+    test_postgres.py, which runs the store tests again with this fixture overridden."""
+    return f"sqlite:///{tmp_path / 'mux.sqlite'}"
+
+
+@pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "mux-data" / "mux.sqlite"
 

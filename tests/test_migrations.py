@@ -15,11 +15,6 @@ from .old_schemas import version_2
 NOW = datetime(2026, 5, 1, tzinfo=timezone.utc)
 
 
-@pytest.fixture
-def empty_db_url(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'mux.sqlite'}"
-
-
 def write_old_database(url: str, version: int) -> None:
     """A database as a user of that release has it: a provider with models and a key, two
     workspaces, the second active, and (from schema 2) a usage record."""

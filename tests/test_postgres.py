@@ -31,8 +31,6 @@ pytestmark = pytest.mark.skipif(not PG_URL, reason=SKIP_REASON)
 # Not re-run: they build a SQLite URL from tmp_path themselves, read the SQLite file, or do
 # not touch the database at all. The ones about the database have PostgreSQL versions below.
 NOT_REUSED = {
-    "test_initialize_is_idempotent_and_keeps_data",  # -> test_pg_initialize_...
-    "test_migration_steps_run_in_order_and_keep_rows",  # -> test_pg_migration_steps_...
     "test_api_key_is_write_only_and_encrypted",  # -> test_pg_api_key_...
     "test_key_file_is_created_private_and_reused",
     "test_configured_key_wins_and_wrong_key_is_caught",
@@ -61,6 +59,7 @@ upstream = test_api.upstream
 SECRET = test_api.SECRET
 add_provider = test_store.add_provider
 alice = test_store.alice
+store = test_store.store
 
 
 @pytest.fixture(scope="session")
@@ -79,14 +78,6 @@ def pg_db_url(pg_databases: Databases) -> str:
 @pytest.fixture
 def empty_db_url(pg_db_url: str) -> str:
     return pg_db_url
-
-
-@pytest.fixture
-def store(pg_db_url: str) -> Iterator[Store]:
-    store = Store(pg_db_url)
-    store.initialize("check")
-    yield store
-    store.dispose()
 
 
 @pytest.fixture
@@ -109,23 +100,6 @@ def test_reuses_the_store_and_api_tests() -> None:
 # -- PostgreSQL versions of the SQLite-specific tests -----------------------------------------
 
 
-def test_pg_initialize_is_idempotent_and_keeps_data(pg_db_url: str) -> None:
-    first = Store(pg_db_url)
-    assert first.initialize("check-1") == "check-1"
-    add_provider(first)
-    first.create_workspace("w", "", TargetRecord("p", "m1"))
-    first.set_active("w")
-    first.dispose()
-    again = Store(pg_db_url)
-    try:
-        assert again.initialize("check-2") == "check-1"
-        snap = again.snapshot()
-        assert snap.active == "w" and sorted(snap.workspaces) == ["default", "w"]
-        assert [m.id for m in snap.providers["p"].models] == ["m1", "m2"]
-    finally:
-        again.dispose()
-
-
 def test_pg_tables_are_ours_and_typed(store: Store) -> None:
     inspector = sa_inspect(store.engine)
     names = set(inspector.get_table_names())
@@ -134,23 +108,6 @@ def test_pg_tables_are_ours_and_typed(store: Store) -> None:
     columns = {c["name"]: c for c in inspector.get_columns("mux_provider")}
     assert "TIMESTAMP" in str(columns["created_at"]["type"]).upper()
     assert str(columns["predefined"]["type"]).upper() == "BOOLEAN"
-
-
-def test_pg_migration_steps_run_in_order_and_keep_rows(
-    store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    add_provider(store)
-
-    def add_column(conn: Any) -> None:
-        conn.execute(text("ALTER TABLE mux_provider ADD COLUMN extra VARCHAR DEFAULT 'x'"))
-
-    monkeypatch.setattr(migrations, "LATEST", migrations.LATEST + 1)
-    monkeypatch.setitem(migrations.MIGRATIONS, migrations.LATEST, add_column)
-    assert migrations.migrate(store.engine) == migrations.LATEST - 1
-    with store.engine.connect() as conn:
-        assert migrations.current_version(conn) == migrations.LATEST
-        assert conn.execute(text("SELECT name, extra FROM mux_provider")).all() == [("p", "x")]
-    assert migrations.migrate(store.engine) == migrations.LATEST
 
 
 async def test_pg_api_key_is_write_only_and_encrypted(api, upstream, pg_db_url) -> None:

@@ -15,8 +15,8 @@ from jupyter_mux.store import KEEP, ModelRecord, Store, TargetRecord, migrations
 
 
 @pytest.fixture
-def store(tmp_path):
-    store = Store(f"sqlite:///{tmp_path / 'db' / 'mux.sqlite'}")
+def store(empty_db_url):
+    store = Store(empty_db_url)
     store.initialize("check")
     yield store
     store.dispose()
@@ -35,25 +35,24 @@ def test_first_start(store):
         assert migrations.current_version(conn) == migrations.LATEST
 
 
-def test_initialize_is_idempotent_and_keeps_data(tmp_path):
-    url = f"sqlite:///{tmp_path / 'mux.sqlite'}"
-    first = Store(url)
+def test_initialize_is_idempotent_and_keeps_data(empty_db_url):
+    first = Store(empty_db_url)
     assert first.initialize("check-1") == "check-1"
     add_provider(first)
     first.create_workspace("w", "", TargetRecord("p", "m1"))
     first.set_active("w")
     first.dispose()
-    again = Store(url)
-    assert again.initialize("check-2") == "check-1"
-    snap = again.snapshot()
-    assert snap.active == "w" and sorted(snap.workspaces) == ["default", "w"]
-    assert [m.id for m in snap.providers["p"].models] == ["m1", "m2"]
+    again = Store(empty_db_url)
+    try:
+        assert again.initialize("check-2") == "check-1"
+        snap = again.snapshot()
+        assert snap.active == "w" and sorted(snap.workspaces) == ["default", "w"]
+        assert [m.id for m in snap.providers["p"].models] == ["m1", "m2"]
+    finally:
+        again.dispose()
 
 
-def test_migration_steps_run_in_order_and_keep_rows(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'mux.sqlite'}"
-    store = Store(url)
-    store.initialize("c")
+def test_migration_steps_run_in_order_and_keep_rows(store, monkeypatch):
     add_provider(store)
 
     def add_column(conn):
