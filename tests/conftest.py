@@ -17,6 +17,8 @@ import pytest
 
 from jupyter_mux.localmodel import LocalLlamaServer, write_tiny_model
 
+from . import servers
+
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
 UPSTREAM_KEY = "sk-upstream-secret-7f3a9c"
@@ -58,10 +60,7 @@ def llama_keyed(tiny_models: dict[str, Path]) -> Iterator[LocalLlamaServer]:
 
 @pytest.fixture
 def free_port() -> int:
-    """A loopback port with nothing listening on it."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return servers.free_port()
 
 
 @pytest.fixture

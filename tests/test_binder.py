@@ -5,7 +5,6 @@ repo2docker itself cannot run here (no container engine), so this runs what it w
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from .servers import free_port
 
 ROOT = Path(__file__).parent.parent
 
@@ -31,9 +32,7 @@ def test_binder_install_and_start(tmp_path):
     env.pop("JUPYTER_MUX_DEMO", None)
     subprocess.run([str(ROOT / "binder" / "postBuild")], cwd=ROOT, env=env, check=True,
                    stdout=sys.stderr)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen(
         [str(ROOT / "binder" / "start"), "jupyter", "lab", "--no-browser", "--allow-root",
          f"--port={port}", "--IdentityProvider.token=binder", f"--ServerApp.root_dir={ROOT}"],

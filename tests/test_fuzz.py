@@ -9,11 +9,6 @@ every provider endpoint a case would save is pointed at a closed loopback port f
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
 from http.cookiejar import DefaultCookiePolicy
@@ -37,6 +32,8 @@ from schemathesis.checks import (
 from jupyter_mux.openapi import build_spec
 from jupyter_mux.providers.registry import PROVIDER_TYPES
 
+from .servers import ServerProcess, free_port
+
 TOKEN = "fuzz-test-token"
 AUTH = {"Authorization": f"token {TOKEN}"}
 CHECKS = [
@@ -48,65 +45,22 @@ CHECKS = [
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def mux_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`python -m jupyter_mux` in its own process, SQLite store in a fresh data dir."""
-    home = tmp_path_factory.mktemp("fuzz-home")
-    port = _free_port()
-    env = {
-        **os.environ,
-        "JUPYTER_DATA_DIR": str(home / "data"),
-        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-        "JUPYTER_CONFIG_DIR": str(home / "config"),
-        "JUPYTER_MUX_DEMO": "0",
-    }
-    env.pop("JUPYTER_MUX_ENCRYPTION_KEY", None)
-    log = (home / "server.log").open("w")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jupyter_mux",
-            "--no-browser",
-            "--allow-root",
-            f"--port={port}",
-            "--ServerApp.ip=127.0.0.1",
-            f"--IdentityProvider.token={TOKEN}",
-            f"--ServerApp.root_dir={home}",
-            "--MuxApp.connect_timeout=2",
-            "--MuxApp.discovery_timeout=3",
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+    server = ServerProcess(
+        tmp_path_factory.mktemp("fuzz-home"),
+        "jupyter_mux",
+        "--MuxApp.connect_timeout=2",
+        "--MuxApp.discovery_timeout=3",
+        token=TOKEN,
+        ready_path="mux/api/providers",
     )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if requests.get(url + "mux/api/providers", headers=AUTH, timeout=5).ok:
-                    break
-            except requests.RequestException:
-                pass
-            assert process.poll() is None, (home / "server.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.3)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(30)
-        log.close()
-        text = (home / "server.log").read_text()
-        # Every 5xx the server logged: printed so a failing run shows the tracebacks.
-        if "Traceback" in text:
-            print(text[-20000:])
+    with server:
+        yield server.url
+    # Every 5xx the server logged: printed so a failing run shows the tracebacks.
+    if "Traceback" in server.log:
+        print(server.log[-20000:])
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +83,7 @@ def api_schema(mux_server: str) -> Any:
 @pytest.fixture(scope="module")
 def dead_endpoint() -> str:
     """A loopback port with nothing listening: discovery fails at once, nothing leaves."""
-    return f"http://127.0.0.1:{_free_port()}"
+    return f"http://127.0.0.1:{free_port()}"
 
 
 # -- the schema-driven fuzz ------------------------------------------------------------------

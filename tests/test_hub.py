@@ -11,12 +11,8 @@ PostgreSQL when JUPYTER_MUX_TEST_PG_URL is set.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +24,7 @@ from cryptography.fernet import Fernet
 from .conftest import MESSAGES
 from .pg import PG_URL, SKIP_REASON, Databases
 from .recording_upstream import RecordingUpstream
+from .servers import ServerProcess
 
 KEY = Fernet.generate_key().decode()
 MODEL = "rec-model"
@@ -75,87 +72,34 @@ def jp_server_config(hub_config: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class UserServer:
-    """One user's Jupyter server in a process of its own, as the Hub spawns it."""
-
-    def __init__(self, user: str, config: dict[str, Any], home: Path) -> None:
-        home.mkdir(parents=True)
-        (home / "jupyter_server_config.json").write_text(
-            json.dumps(
-                {
-                    "ServerApp": {"jpserver_extensions": {"jupyter_mux": True}},
-                    "MuxApp": config,
-                }
-            )
-        )
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.token = f"token-{user}"
-        env = {
-            **os.environ,
-            "JUPYTERHUB_USER": user,
-            "HOME": str(home),
-            "JUPYTER_CONFIG_DIR": str(home),
-            "JUPYTER_DATA_DIR": str(home / "data"),
-            "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-        }
-        self.log = (home / "server.log").open("w")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "jupyter_server",
-                "--no-browser",
-                "--allow-root",
-                f"--port={self.port}",
-                f"--IdentityProvider.token={self.token}",
-                f"--ServerApp.root_dir={home}",
-            ],
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        self.url = f"http://127.0.0.1:{self.port}/"
-        self.headers = {"Authorization": f"token {self.token}"}
-        self._wait_until_up(home / "server.log")
-
-    def _wait_until_up(self, log: Path) -> None:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(self.url + "mux/api/active", headers=self.headers).is_success:
-                    return
-            except httpx.HTTPError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not start:\n{log.read_text()}")
-            time.sleep(0.3)
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(30)
-        self.log.close()
+def user_server(user: str, config: dict[str, Any], home: Path) -> ServerProcess:
+    """One user's Jupyter server, as the Hub spawns it: JUPYTERHUB_USER set, the
+    administrator's configuration in jupyter_server_config.json."""
+    server = ServerProcess(
+        home, "jupyter_server", token=f"token-{user}", env={"JUPYTERHUB_USER": user}
+    )
+    server.config_dir.mkdir(parents=True)
+    (server.config_dir / "jupyter_server_config.json").write_text(
+        json.dumps({"ServerApp": {"jpserver_extensions": {"jupyter_mux": True}}, "MuxApp": config})
+    )
+    return server
 
 
 @pytest.fixture
-def other_servers(hub_config: dict[str, Any], tmp_path: Path) -> Iterator[dict[str, UserServer]]:
-    servers: dict[str, UserServer] = {}
-    try:
-        for name, user in (("alice-2", "alice"), ("bob", "bob")):
-            servers[name] = UserServer(user, hub_config, tmp_path / name)
-        yield servers
-    finally:
-        for server in servers.values():
-            server.stop()
+def other_servers(hub_config: dict[str, Any], tmp_path: Path) -> Iterator[dict[str, ServerProcess]]:
+    with contextlib.ExitStack() as stack:
+        yield {
+            name: stack.enter_context(user_server(user, hub_config, tmp_path / name))
+            for name, user in (("alice-2", "alice"), ("bob", "bob"))
+        }
 
 
-async def call(server: UserServer, method: str, path: str, body: Any = None) -> httpx.Response:
+async def call(server: ServerProcess, method: str, path: str, body: Any = None) -> httpx.Response:
     async with httpx.AsyncClient(base_url=server.url, headers=server.headers, timeout=30) as c:
         return await c.request(method, path, json=body)
 
 
-async def chat_workspace(server: UserServer) -> str:
+async def chat_workspace(server: ServerProcess) -> str:
     """Which workspace answers a mux request on this server, by its routing table (or the
     error, such as the default workspace having no model yet)."""
     answer = await call(server, "POST", "mux/v1/chat/completions", {"messages": MESSAGES})
