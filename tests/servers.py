@@ -42,6 +42,7 @@ class ServerProcess:
         self.home = home
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
+        self.token = token
         self.headers = {"Authorization": f"token {token}"}
         self.ready_path = ready_path
         self.command = [
@@ -51,9 +52,10 @@ class ServerProcess:
             "--no-browser",
             "--allow-root",
             "--ServerApp.ip=127.0.0.1",
-            f"--port={self.port}",
+            f"--ServerApp.port={self.port}",
+            "--ServerApp.port_retries=0",
             f"--IdentityProvider.token={token}",
-            f"--ServerApp.root_dir={home}",
+            f"--ServerApp.root_dir={home / 'root'}",
             *args,
         ]
         self.env = {
@@ -82,10 +84,11 @@ class ServerProcess:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def start(self, timeout: float = 120.0) -> Self:
-        self.config_dir.mkdir(parents=True, exist_ok=True)
+        for folder in (self.config_dir, self.home / "root"):
+            folder.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                self.command, env=self.env, stdout=log, stderr=subprocess.STDOUT
+                self.command, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=self.home
             )
         deadline = time.monotonic() + timeout
         while True:
@@ -103,7 +106,11 @@ class ServerProcess:
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
-            self.process.wait(30)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
 
     def __enter__(self) -> Self:
         return self.start()

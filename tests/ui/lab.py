@@ -4,16 +4,13 @@ the mux enabled and the jupyter-mux lab extension from this checkout."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from ..servers import free_port
+from ..servers import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILT_EXTENSION = ROOT / "jupyter_mux" / "labextension"
@@ -41,25 +38,27 @@ def installed_extension() -> Path | None:
     return None
 
 
-class LabServer:
-    """`jupyter lab` on a free loopback port; `url` ends with a slash."""
+class LabServer(ServerProcess):
+    """`jupyter lab` on a free loopback port, the mux in it on its own SQLite file, this
+    checkout's lab extension installed; `url` ends with a slash."""
 
     def __init__(
         self, tmp: Path, token: str = "ui-test-token", mux_config: dict[str, Any] | None = None
     ) -> None:
-        self.tmp = tmp
-        self.mux_config = mux_config or {}
-        self.token = token
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
-        self.log_path = tmp / "lab.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def _prepare(self) -> dict[str, str]:
-        data, runtime, config, root = (
-            self.tmp / name for name in ("data", "runtime", "config", "root")
+        super().__init__(
+            tmp,
+            "jupyterlab",
+            "--LabApp.expose_app_in_browser=True",
+            f"--LabServerApp.workspaces_dir={tmp / 'workspaces'}",
+            token=token,
+            env={"JUPYTER_PLATFORM_DIRS": "1"},
+            ready_path="mux/api/workspaces",
         )
-        for folder in (data, runtime, config, root):
+        self.mux_config = mux_config or {}
+
+    def start(self, timeout: float = 90.0) -> LabServer:
+        data, config = Path(self.env["JUPYTER_DATA_DIR"]), self.config_dir
+        for folder in (data, config):
             folder.mkdir(parents=True, exist_ok=True)
         # This checkout's build wins over any installed copy (the user data dir is first).
         extension = installed_extension()
@@ -69,7 +68,7 @@ class LabServer:
         server_config = {
             "ServerApp": {"jpserver_extensions": {"jupyter_mux": True}},
             "MuxApp": {
-                "db_url": f"sqlite:///{self.tmp / 'mux.sqlite'}",
+                "db_url": f"sqlite:///{self.home / 'mux.sqlite'}",
                 "read_timeout": 30.0,
                 **self.mux_config,
             },
@@ -82,50 +81,7 @@ class LabServer:
                 {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}
             )
         )
-        env = {
-            **os.environ,
-            "JUPYTER_DATA_DIR": str(data),
-            "JUPYTER_RUNTIME_DIR": str(runtime),
-            "JUPYTER_CONFIG_DIR": str(config),
-            "JUPYTER_PLATFORM_DIRS": "1",
-            "JUPYTER_MUX_DEMO": "0",
-        }
-        env.pop("JUPYTER_MUX_ENCRYPTION_KEY", None)
-        return env
-
-    def start(self, timeout: float = 90.0) -> LabServer:
-        env = self._prepare()
-        command = [
-            sys.executable,
-            "-m",
-            "jupyterlab",
-            "--no-browser",
-            "--allow-root",
-            "--ServerApp.ip=127.0.0.1",
-            f"--ServerApp.port={self.port}",
-            "--ServerApp.port_retries=0",
-            f"--ServerApp.root_dir={self.tmp / 'root'}",
-            f"--IdentityProvider.token={self.token}",
-            "--LabApp.expose_app_in_browser=True",
-            "--LabServerApp.workspaces_dir=" + str(self.tmp / "workspaces"),
-        ]
-        self._log = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            command, env=env, stdout=self._log, stderr=subprocess.STDOUT, cwd=self.tmp
-        )
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"jupyter lab exited:\n{self.log()}")
-            try:
-                if self.api("GET", "workspaces").status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"jupyter lab did not start in {timeout}s:\n{self.log()}")
-            time.sleep(0.25)
+        return super().start(timeout)
 
     def api(self, method: str, path: str, body: Any = None) -> httpx.Response:
         """Call the mux management API with the token."""
@@ -133,7 +89,7 @@ class LabServer:
             method,
             f"{self.url}mux/api/{path}",
             json=body,
-            headers={"Authorization": f"token {self.token}"},
+            headers=self.headers,
             timeout=30,
         )
 
@@ -141,17 +97,3 @@ class LabServer:
         response = self.api(method, path, body)
         assert response.is_success, (response.status_code, response.text)
         return response.json() if response.content else None
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-5000:]
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if getattr(self, "_log", None):
-            self._log.close()
