@@ -1,0 +1,36 @@
+"""Client dialects: what the mux speaks to clients.
+
+Each module here is one dialect (OpenAI chat, legacy completions, OpenAI Responses,
+Anthropic Messages, embeddings) as pure functions and small classes:
+
+- a request decoder: the client's body -> the OpenAI chat body that upstream translators
+  take (the one request form inside the mux), raising `InvalidRequest` (400, naming the
+  field) for what the dialect does not allow;
+- an `Encoder`: items (`jupyter_mux.items`) -> the dialect's wire format, streamed or whole;
+- `error_body`: a `MuxError` -> the dialect's error body, sent with the error's status.
+
+Where the serving upstream speaks the client's dialect natively the request is passed
+through instead (model and auth replaced) and the answer relayed as `Raw` items.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from ..items import Failure, Item
+
+
+class Encoder(Protocol):
+    """Items -> one dialect's wire format, for one answer. Made per request."""
+
+    content_type: str  # of a streamed answer
+
+    def stream(self, items: list[Item]) -> bytes:
+        """The bytes these streamed items become (often b""); `Done` writes the dialect's
+        end of stream."""
+
+    def failure(self, failure: Failure) -> bytes:
+        """The in-band error that ends a stream already begun, and the end of stream."""
+
+    def body(self, items: list[Item]) -> dict[str, Any]:
+        """A whole answer: every item of a non-streamed upstream answer, in order."""
