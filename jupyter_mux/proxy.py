@@ -7,7 +7,6 @@ client sees a real status); after it, the failure can only be told in-band, as a
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -22,9 +21,15 @@ from .errors import InvalidRequest, MuxError, UpstreamError
 from .openai_request import MuxRequest
 from .routing import Rule, Target, Upstream
 from .sse import ProviderErrorEvent
+from .upstream_errors import (
+    error_from_response,
+    excerpt,
+    malformed,
+    provider_message,
+    upstream_failure,
+)
 from .usage import UsageEvent, UsageRecorder, UsageTap
 
-MAX_ERROR_BODY = 64 * 1024
 KEEPALIVE_EXPIRY = 3.0
 
 
@@ -290,11 +295,6 @@ def not_sse(x: Exchange, failure: UpstreamError) -> UpstreamError:
     return failure
 
 
-def excerpt(body: bytes, limit: int = 200) -> str:
-    text = body[:limit].decode("utf-8", "replace")
-    return repr(text + "…" if len(body) > limit else text)
-
-
 def rule_label(rule: Rule) -> str:
     return rule.kind if rule.pattern is None else f"{rule.kind}:{rule.pattern}"
 
@@ -313,77 +313,5 @@ def stale_connection(exc: httpx.HTTPError) -> bool:
     ) and not isinstance(cause, aiohttp.ClientConnectorError)
 
 
-def malformed(upstream: Upstream, exc: Exception) -> UpstreamError:
-    return UpstreamError(
-        f"Provider '{upstream.name}' sent an answer the mux could not read: {exc}.",
-        status=502,
-        code="upstream_malformed",
-    )
-
-
 def sse_error(error: MuxError) -> bytes:
     return b"data: " + json.dumps(error.openai_body()).encode() + b"\n\n"
-
-
-def upstream_failure(upstream: Upstream, exc: BaseException) -> UpstreamError:
-    """Name the provider and the real cause: refused, timed out, or cut off."""
-    cause = exc.__cause__ or exc
-    where = f"provider '{upstream.name}' at {upstream.endpoint}"
-    if isinstance(cause, (asyncio.TimeoutError, TimeoutError)) or (
-        cause is exc and isinstance(exc, httpx.TimeoutException)
-    ):
-        return UpstreamError(f"Timed out waiting for {where}.", status=504, code="upstream_timeout")
-    if isinstance(cause, aiohttp.ClientConnectorError) or isinstance(exc, httpx.ConnectError):
-        os_error = getattr(cause, "os_error", None)
-        why = "connection refused" if isinstance(os_error, ConnectionRefusedError) else cause
-        return UpstreamError(
-            f"Could not connect to {where} ({why}); is it running?",
-            status=502,
-            code="upstream_unreachable",
-        )
-    return UpstreamError(
-        f"The connection to {where} failed: {str(cause) or type(cause).__name__}.",
-        status=502,
-        code="upstream_failed",
-    )
-
-
-async def error_from_response(upstream: Upstream, response: httpx.Response) -> UpstreamError:
-    """Keep an upstream 4xx's status (401 bad key, 429 rate limit) and the provider's own
-    message; any 5xx becomes 502, since the mux, not the client, met a broken server."""
-    try:
-        raw = b""
-        async for chunk in response.aiter_bytes():
-            raw += chunk
-            if len(raw) > MAX_ERROR_BODY:
-                break
-    except httpx.HTTPError:
-        pass
-    message = provider_message(raw) or response.reason_phrase or "no message"
-    status = response.status_code if response.status_code < 500 else 502
-    return UpstreamError(
-        f"Provider '{upstream.name}' answered {response.status_code}: {message}",
-        status=status,
-        code=f"upstream_{response.status_code}",
-    )
-
-
-def provider_message(raw: bytes) -> str:
-    """Pull the human message out of the error shapes providers use."""
-    text = raw.decode("utf-8", "replace").strip()
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return text[:500]
-    if isinstance(data, dict):
-        error = data.get("error", data)
-        if isinstance(error, str):
-            return error
-        if isinstance(error, dict):
-            for key in ("message", "detail", "error"):
-                if isinstance(error.get(key), str):
-                    return error[key]
-        for key in ("message", "detail"):
-            if isinstance(data.get(key), str):
-                return data[key]
-    return text[:500]

@@ -33,6 +33,8 @@ class Upstream:
     headers: dict[str, str]
     # Request kind -> URL, parsed once here rather than per request (a visible cost at load).
     urls: dict[str, httpx.URL]
+    # What the mux sends that must never come back out: scrubbed from upstream text.
+    secrets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +149,7 @@ def upstream_for(provider: ProviderRecord, api_key: str | None) -> Upstream:
         base_url=base_url,
         headers=headers,
         urls=urls,
+        secrets=(key,) if key else (),
     )
 
 

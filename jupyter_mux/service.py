@@ -41,7 +41,6 @@ from .models import (
     parse,
 )
 from .providers.registry import PROVIDER_TYPES
-from .proxy import provider_message, upstream_failure
 from .routing import RoutingTable, Upstream, build_table, target_problem, upstream_for
 from .secrets import SecretBox
 from .store import (
@@ -53,6 +52,7 @@ from .store import (
     Store,
     TargetRecord,
 )
+from .upstream_errors import provider_message, upstream_failure
 from .usage import price
 
 T = TypeVar("T")

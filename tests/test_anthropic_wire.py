@@ -66,7 +66,7 @@ def test_auth_headers():
 def test_error_body_message_is_what_the_proxy_reports():
     """The proxy reads every provider's error body with one function; Anthropic's shape
     included."""
-    from jupyter_mux.proxy import provider_message
+    from jupyter_mux.upstream_errors import provider_message
 
     raw = (PAYLOADS / "error_overloaded.json").read_bytes()
     assert provider_message(raw) == "Overloaded"

@@ -11,7 +11,7 @@ import pytest
 from jupyter_mux.errors import InvalidRequest
 from jupyter_mux.openai_request import parse_request
 from jupyter_mux.providers import openai_compat
-from jupyter_mux.proxy import provider_message
+from jupyter_mux.upstream_errors import provider_message
 
 PAYLOADS = Path(__file__).parent / "payloads"
 
