@@ -15,7 +15,7 @@ made per stream, and nothing keeps them past the encoder.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # Finish reasons, in OpenAI chat's words. Encoders map them to their dialect's own
 # (Anthropic: end_turn / stop_sequence, max_tokens, tool_use, refusal; Responses: status).
@@ -32,6 +32,7 @@ class Start:
 
     id: str = ""
     model: str = ""
+    created: int = 0  # Unix time, where the upstream said
 
 
 @dataclass(slots=True)
@@ -110,3 +111,47 @@ class Raw:
 
 
 Item = Start | Text | Reasoning | ToolCall | Finish | Usage | Failure | Done | Raw
+
+
+@dataclass(slots=True)
+class Answer:
+    """A whole answer gathered from items, for the encoders' `body`: the streamed pieces of
+    one text, one reasoning and each tool call joined."""
+
+    start: Start = field(default_factory=Start)
+    text: str = ""
+    reasoning: list[Reasoning] = field(default_factory=list)
+    # index -> [id, name, arguments]
+    tool_calls: dict[int, list[str]] = field(default_factory=dict)
+    finish: Finish | None = None
+    usage: Usage | None = None
+    failure: Failure | None = None
+
+
+def collect(items: list[Item]) -> Answer:
+    answer = Answer()
+    for item in items:
+        if isinstance(item, Text):
+            answer.text += item.text
+        elif isinstance(item, ToolCall):
+            call = answer.tool_calls.setdefault(item.index, ["", "", ""])
+            call[0] = item.id or call[0]
+            call[1] = item.name or call[1]
+            call[2] += item.arguments
+        elif isinstance(item, Reasoning):
+            last = answer.reasoning[-1] if answer.reasoning else None
+            if last and item.redacted is None and last.redacted is None and not last.signature:
+                # Deltas of one block; a signature closes the block it ends.
+                last.text += item.text
+                last.signature = item.signature or last.signature
+            else:
+                answer.reasoning.append(Reasoning(item.text, item.signature, item.redacted))
+        elif isinstance(item, Start):
+            answer.start = item
+        elif isinstance(item, Finish):
+            answer.finish = item
+        elif isinstance(item, Usage):
+            answer.usage = item
+        elif isinstance(item, Failure):
+            answer.failure = item
+    return answer

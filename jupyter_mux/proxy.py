@@ -1,8 +1,10 @@
-"""Upstream calls: one pooled client, streaming relay, and upstream failures in OpenAI's shape.
+"""Upstream calls: one pooled client, the relay, and the policy over an answer's failures.
 
-Before the first byte reaches the client every failure is raised as a `MuxError` (so the
-client sees a real status); after it, the failure can only be told in-band, as a last SSE
-`data: {"error": ...}` event.
+An answer flows framer -> translator -> encoder (docs/architecture.md); the policy is here
+alone. Before the first byte reaches the client every failure is raised as a `MuxError`
+(a real status, and the rule's next target tried); after it, the failure can only be told
+in-band, as one last error event in the client's dialect. Usage items are recorded as they
+pass.
 """
 
 from __future__ import annotations
@@ -10,25 +12,24 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
+from .dialects import Encoder, Passthrough
+from .dialects.chat import ChatEncoder, ChatPassthrough
 from .errors import InvalidRequest, MuxError, UpstreamError
+from .framing import SSEFramer
+from .items import Failure, Item, Usage
 from .openai_request import MuxRequest
+from .providers import Translator
+from .providers.openai_compat import usage_item
 from .routing import Rule, Target, Upstream
-from .sse import ProviderErrorEvent
-from .upstream_errors import (
-    error_from_response,
-    excerpt,
-    malformed,
-    provider_message,
-    upstream_failure,
-)
-from .usage import UsageEvent, UsageRecorder, UsageTap
+from .upstream_errors import error_from_response, excerpt, malformed, scrub, upstream_failure
+from .usage import UsageEvent, UsageRecorder
 
 KEEPALIVE_EXPIRY = 3.0
 
@@ -143,22 +144,17 @@ class Proxy:
         upstream = target.upstream
         assert upstream is not None
         wire = upstream.wire
-        body = request.body
-        if request.stream and not request.include_usage and wire.stream_translator is None:
-            # Usage is recorded for every stream; the extra chunk is dropped again (UsageTap).
-            options = body.get("stream_options")
-            body = {**body, "stream_options": {**(options or {}), "include_usage": True}}
         try:
-            content = wire.build_request(request.kind, body, target.model)
+            content = wire.build_request(request.kind, request.body, target.model)
         except ValueError as exc:
             raise InvalidRequest(f"{exc} (provider '{upstream.name}', {upstream.type})") from None
         outgoing = self.upstreams.request(upstream.urls[request.kind], upstream.headers, content)
-        for resend in range(STALE_RESENDS + 1):
+        for resend in range(UNSENT_RESENDS + 1):
             try:
                 response = await self.upstreams.transport.handle_async_request(outgoing)
                 break
             except httpx.HTTPError as exc:
-                if resend == STALE_RESENDS or not stale_connection(exc):
+                if resend == UNSENT_RESENDS or not unsent(exc):
                     raise upstream_failure(upstream, exc) from None
         try:
             if response.status_code >= 400:
@@ -172,7 +168,9 @@ class Proxy:
 
 @dataclass(slots=True)
 class Exchange:
-    """One attempt's request and answer, on its way to the client."""
+    """One attempt's request and answer, on its way to the client: the upstream's answer is
+    read by its wire's framer and translator, and written by the client dialect's encoder
+    (or, where the upstream speaks the client's dialect, relayed as it came)."""
 
     target: Target
     upstream: Upstream
@@ -181,10 +179,47 @@ class Exchange:
     sink: Sink
     attempt: int
     usage: UsageEvent
+    passthrough: bool = False
+    encoder: Encoder = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.passthrough = self.request.kind in self.upstream.wire.native
+        encoder = ChatEncoder(
+            self.request.kind, self.target.model, include_usage=self.request.include_usage
+        )
+        if self.passthrough:
+            # The mux has checked that what it relays is SSE: the upstream's own type (with
+            # its parameters) when it says so, else the one it should have said.
+            content_type = self.response.headers.get("content-type", "")
+            if not content_type.startswith(encoder.content_type):
+                content_type = encoder.content_type
+            self.encoder = Passthrough(encoder, content_type)
+        else:
+            self.encoder = encoder
+
+    def translator(self) -> Translator:
+        if self.passthrough:
+            return ChatPassthrough(keep_usage_chunk=self.request.include_usage)
+        return self.upstream.wire.translator(self.request.kind, self.target.model)
 
     def begin(self, content_type: str) -> None:
         self.usage.first_byte = time.monotonic()
         self.sink.begin(self.response.status_code, content_type, self.target, self.attempt)
+
+    def take(self, items: list[Item]) -> tuple[list[Item], UpstreamError | None]:
+        """The policy over a translator's items: usage is recorded here, and a failure ends
+        the answer (the items before it still go out)."""
+        for i, item in enumerate(items):
+            if isinstance(item, Usage):
+                self.usage.usage = item
+            elif isinstance(item, Failure):
+                return items[:i], self.failed(item)
+        return items, None
+
+    def failed(self, failure: Failure) -> UpstreamError:
+        """A translator's failure in the mux's words: which provider, and what it did."""
+        message = scrub(f"Provider '{self.upstream.name}' {failure.message}", self.upstream.secrets)
+        return UpstreamError(message, status=failure.status, code=failure.code)
 
 
 async def relay_body(x: Exchange) -> None:
@@ -196,7 +231,6 @@ async def relay_body(x: Exchange) -> None:
     except httpx.HTTPError as exc:
         raise upstream_failure(x.upstream, exc) from None
     content_type = x.response.headers.get("content-type", "application/json")
-    translate = x.upstream.wire.translate_response
     try:
         try:
             answer = json.loads(body)
@@ -204,59 +238,59 @@ async def relay_body(x: Exchange) -> None:
             raise ValueError(f"a {content_type} body that is not JSON ({excerpt(body)})") from None
         if not isinstance(answer, dict):
             raise ValueError(f"a JSON body that is not an object ({excerpt(body)})")
-        if translate is not None:
-            answer = translate(x.request.kind, answer, x.target.model)
-            body = json.dumps(answer).encode()
-            content_type = "application/json"
+        if x.passthrough:
+            usage = answer.get("usage")
+            items: list[Item] = [usage_item(usage)] if isinstance(usage, dict) else []
+        else:
+            kind, model = x.request.kind, x.target.model
+            items = x.upstream.wire.items_from_body(kind, answer, model)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise malformed(x.upstream, exc) from None
-    usage = answer.get("usage")
-    x.usage.usage = usage if isinstance(usage, dict) else None
+    items, failure = x.take(items)
+    if failure is not None:
+        raise failure
+    if not x.passthrough:
+        body = json.dumps(x.encoder.body(items), ensure_ascii=False).encode()
+        content_type = "application/json"
     x.begin(content_type)
     await x.sink.send(body)
 
 
 async def relay_stream(x: Exchange) -> None:
-    """Chunks go on as they come; a translated stream is re-framed as OpenAI SSE. Either
-    way the usage tap reads the usage chunk (and drops it if the client did not ask), and
-    checks every event: the first malformed one, and anything after it, is not relayed.
+    """framer -> translator -> encoder, chunk by chunk, each chunk encoded once.
 
-    The answer begins (status and headers) with its first event, not with the upstream's
-    headers: a failure before then is raised, so the client gets a real status and the
-    rule's next target a chance; after it, the failure ends the stream as an error event.
+    The answer begins (status and headers) with its first bytes for the client, not with
+    the upstream's headers: a failure before then is raised, so the client gets a real
+    status and the rule's next target a chance; after it, the failure ends the stream as
+    one error event in the client's dialect.
     """
-    make = x.upstream.wire.stream_translator
-    translator = make(x.request.kind, x.target.model, include_usage=True) if make else None
-    tap = UsageTap(x.usage, keep_usage_chunk=x.request.include_usage)
+    framer = x.upstream.wire.framer()
+    translator = x.translator()
+    encoder = x.encoder
     begun = False
     out = b""
     failure: UpstreamError | None = None
     try:
         async for chunk in x.response.aiter_raw():
-            out = tap.feed(translator.feed(chunk) if translator else chunk)
-            if tap.error is not None:
+            items, failure = x.take(translator.feed(framer.feed(chunk)))
+            if failure is None and framer.error is not None:
+                failure = malformed(x.upstream, framer.error)
+            out = encoder.stream(items) if items else b""
+            if failure is not None:
                 break  # the upstream is closed unread (see _attempt)
             if out:
                 if not begun:
-                    x.begin(stream_content_type(x, translator is not None))
+                    x.begin(encoder.content_type)
                     begun = True
                 await x.sink.send(out)
         else:
-            out = tap.feed(translator.close()) if translator else b""
-            out += tap.close()
-        if isinstance(tap.error, ProviderErrorEvent):
-            failure = UpstreamError(
-                f"Provider '{x.upstream.name}' reported an error: "
-                f"{provider_message(tap.error.raw) or 'no message'}"
-            )
-        elif tap.error is not None:
-            failure = malformed(x.upstream, tap.error)
-        elif not translator and not tap.done:  # translators report their own truncation
-            failure = UpstreamError(
-                f"Provider '{x.upstream.name}' ended the stream before its end marker "
-                "(data: [DONE]); the answer may be incomplete.",
-                code="upstream_truncated",
-            )
+            items, failure = x.take(translator.feed(framer.close()))
+            if failure is None and framer.error is not None:
+                failure = malformed(x.upstream, framer.error)
+            if failure is None:
+                more, failure = x.take(translator.close())
+                items += more
+            out = encoder.stream(items) if items else b""
     except httpx.HTTPError as exc:
         # An event cut short is dropped: glued to the error event, it would spoil both.
         out, failure = b"", upstream_failure(x.upstream, exc)
@@ -264,31 +298,22 @@ async def relay_stream(x: Exchange) -> None:
         out, failure = b"", malformed(x.upstream, exc)
     if not begun:
         if failure is not None and not out:
-            if failure.code == "upstream_malformed":
-                failure = not_sse(x, failure)
-            raise failure
-        x.begin(stream_content_type(x, translator is not None))
+            raise not_sse(x, failure)
+        x.begin(encoder.content_type)
     if failure is not None:
-        out += sse_error(failure)
+        out += encoder.failure(Failure(failure.message, failure.status, failure.code))
     if out:
         await x.sink.send(out)
-
-
-def stream_content_type(x: Exchange, translated: bool) -> str:
-    """The upstream's own type (with its parameters) when it says SSE; the mux has checked
-    that what it relays is SSE, so any other type would be wrong."""
-    content_type = x.response.headers.get("content-type", "")
-    if not translated and content_type.startswith("text/event-stream"):
-        return content_type
-    return "text/event-stream"
 
 
 def not_sse(x: Exchange, failure: UpstreamError) -> UpstreamError:
     """A malformed first event: say what the upstream said it was sending, which is usually
     the real story (an HTML error page, a JSON body that ignored `stream`)."""
     content_type = x.response.headers.get("content-type", "no content-type")
-    if x.upstream.wire.stream_translator is None and not content_type.startswith(
-        "text/event-stream"
+    if (
+        failure.code == "upstream_malformed"
+        and x.upstream.wire.framer is SSEFramer
+        and not content_type.startswith("text/event-stream")
     ):
         failure.message = f"{failure.message} (it answered {content_type}, not an SSE stream)"
         failure.args = (failure.message,)
@@ -300,18 +325,19 @@ def rule_label(rule: Rule) -> str:
 
 
 # A pooled keep-alive connection that the upstream closed meanwhile fails as soon as it is
-# used, before any answer: sending again on a fresh connection is what a client would do.
-# (Should the upstream have died mid-request instead, the request is generated twice at
-# worst; completions have no other side effect.) Refused connections are not retried here.
-STALE_RESENDS = 3
+# used. Where the request provably never reached the upstream whole (aiohttp could not write
+# its body, so the upstream is still waiting for the rest of it and has run nothing), it is
+# sent again on a fresh connection, up to this many times. Any other failure (a reset or a
+# disconnect after the request went out) is not resent: the upstream may have read the
+# request, and the client decides whether to try again.
+UNSENT_RESENDS = 3
+_UNSENT = ("Can not write request body", "Failed to send bytes into the underlying connection")
 
 
-def stale_connection(exc: httpx.HTTPError) -> bool:
+def unsent(exc: httpx.HTTPError) -> bool:
     cause = exc.__cause__
-    return isinstance(
-        cause, (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
-    ) and not isinstance(cause, aiohttp.ClientConnectorError)
-
-
-def sse_error(error: MuxError) -> bytes:
-    return b"data: " + json.dumps(error.openai_body()).encode() + b"\n\n"
+    return (
+        isinstance(cause, aiohttp.ClientConnectionError)
+        and not isinstance(cause, aiohttp.ClientConnectorError)
+        and any(words in str(cause) for words in _UNSENT)
+    )

@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import httpx
 
 from .errors import UpstreamError
+from .items import Failure
 
 if TYPE_CHECKING:
     from .routing import Upstream
@@ -105,15 +106,33 @@ def provider_message(raw: bytes) -> str:
         data = json.loads(text)
     except ValueError:
         return text[:500]
-    if isinstance(data, dict):
-        error = data.get("error", data)
-        if isinstance(error, str):
-            return error
-        if isinstance(error, dict):
-            for key in ("message", "detail", "error"):
-                if isinstance(error.get(key), str):
-                    return error[key]
-        for key in ("message", "detail"):
-            if isinstance(data.get(key), str):
-                return data[key]
-    return text[:500]
+    return message_of(data) or text[:500]
+
+
+def message_of(data: Any) -> str | None:
+    """The message of a parsed error body or event: OpenAI's `{"error": {"message"}}`,
+    Anthropic's `{"type": "error", "error": {...}}`, Ollama's `{"error": "..."}`, FastAPI's
+    `{"detail"}`."""
+    if not isinstance(data, dict):
+        return None
+    error = data.get("error", data)
+    if isinstance(error, str):
+        return error
+    if isinstance(error, dict):
+        for key in ("message", "detail", "error"):
+            if isinstance(error.get(key), str):
+                return error[key]
+    for key in ("message", "detail"):
+        if isinstance(data.get(key), str):
+            return data[key]
+    return None
+
+
+def reported(data: dict[str, Any], status: int = 502) -> Failure:
+    """A failure the upstream reported inside a 200 answer (an error event, an error line):
+    its own message; a 4xx it names is kept (a bad request stays the client's to fix)."""
+    error = data.get("error")
+    code = error.get("code") if isinstance(error, dict) else None
+    if isinstance(code, int) and 400 <= code < 500:
+        status = code
+    return Failure(f"reported an error: {message_of(data) or 'no message'}", status)

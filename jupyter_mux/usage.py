@@ -1,9 +1,9 @@
 """Spend tracking: what each mux request used, recorded off the request path.
 
 A request only appends an event to a list; a periodic flush writes the batch through the
-store's thread. Token counts come from the answer: the JSON body's `usage` (the relay parses
-the body anyway, to check it), or a stream's usage chunk, which the mux asks every upstream
-for and drops again when the client did not ask for it.
+store's thread. Token counts come from the answer's `Usage` items, which the proxy takes as
+they pass (an OpenAI-compatible upstream is always asked for its stream's usage chunk,
+which is dropped again when the client did not ask for it).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from .sse import Event, MalformedSSE, SSEReader
+from .items import Usage
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ class UsageEvent:
     model: str = ""
     status: int = 0
     first_byte: float | None = None
-    usage: dict[str, Any] | None = None
+    usage: Usage | None = None
     finished: float | None = None
 
     def row(self) -> dict[str, Any]:
@@ -44,66 +44,12 @@ class UsageEvent:
             "provider": self.provider,
             "model": self.model,
             "status": self.status,
-            "prompt_tokens": _int(usage, "prompt_tokens"),
-            "completion_tokens": _int(usage, "completion_tokens"),
+            "prompt_tokens": usage.prompt_tokens if usage else None,
+            "completion_tokens": usage.completion_tokens if usage else None,
             "latency_ms": (end - self.started) * 1000,
             "ttft_ms": (self.first_byte - self.started) * 1000 if self.first_byte else None,
             "streamed": self.streamed,
         }
-
-
-def _int(usage: dict[str, Any] | None, key: str) -> int | None:
-    value = (usage or {}).get(key)
-    return value if isinstance(value, int) else None
-
-
-class UsageTap:
-    """Watches an OpenAI SSE stream for its usage, re-framing it on event boundaries, and
-    drops the usage-only chunk the mux asked for on the client's behalf.
-
-    The events come from an `SSEReader`, which parses each one anyway to check it, so the
-    usage is read from the parsed chunk: no event is parsed twice. After a malformed event
-    `error` says why, and nothing more comes out.
-    """
-
-    def __init__(self, event: UsageEvent, *, keep_usage_chunk: bool) -> None:
-        self.event = event
-        self.keep = keep_usage_chunk
-        self.reader = SSEReader()
-
-    @property
-    def done(self) -> bool:
-        """Saw `data: [DONE]`: the stream ended as it should."""
-        return self.reader.done
-
-    @property
-    def error(self) -> MalformedSSE | None:
-        return self.reader.error
-
-    def feed(self, data: bytes) -> bytes:
-        return self._relayed(self.reader.feed(data))
-
-    def close(self) -> bytes:
-        """The stream ended: what is left of it, read as a last event."""
-        return self._relayed(self.reader.close())
-
-    def _relayed(self, events: list[Event]) -> bytes:
-        if not events:
-            return b""
-        if len(events) == 1:
-            raw, payload = events[0]
-            return b"" if payload is not None and self._drops(payload) else raw
-        return b"".join(
-            raw for raw, payload in events if payload is None or not self._drops(payload)
-        )
-
-    def _drops(self, chunk: dict[str, Any]) -> bool:
-        """Note the chunk's usage; True for the usage-only chunk the client did not ask for."""
-        usage = chunk.get("usage")
-        if not isinstance(usage, dict):
-            return False
-        self.event.usage = usage
-        return not self.keep and not chunk.get("choices")
 
 
 class UsageRecorder:

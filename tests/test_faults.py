@@ -13,7 +13,7 @@ import httpx
 import openai
 import pytest
 
-from jupyter_mux.sse import MAX_EVENT_BYTES
+from jupyter_mux.framing import MAX_EVENT_BYTES
 
 from .conftest import MESSAGES, client, data_events, mux_chat, mux_chat_stream
 from .loopback import LoopbackHandler, LoopbackServer
@@ -208,7 +208,7 @@ async def test_malformed_sse_mid_stream_ends_with_one_error_event(api, mux_url, 
             response = await mux_chat(http, mux_url, token, stream=True)
         assert response.status_code == 200
         # What came before went on unchanged; then the error event, and nothing else.
-        assert response.content.startswith(first + b'data: {"error": ')
+        assert response.content.startswith(first + b'data: {"error":')
         assert response.content.endswith(b"}}\n\n") and response.content.count(b"\n\n") == 2
         events = data_events(response.text)
         assert len(events) == 2 and json.loads(events[0]) == json.loads(first[6:])

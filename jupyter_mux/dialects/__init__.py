@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from ..items import Failure, Item
+from ..items import Failure, Item, Raw
 
 
 class Encoder(Protocol):
@@ -34,3 +34,25 @@ class Encoder(Protocol):
 
     def body(self, items: list[Item]) -> dict[str, Any]:
         """A whole answer: every item of a non-streamed upstream answer, in order."""
+
+
+class Passthrough:
+    """The encoder of a passthrough: the upstream already speaks the client's dialect, so
+    only its own bytes (`Raw` items) go out; a failure is still told in the dialect's words,
+    by that dialect's encoder."""
+
+    def __init__(self, encoder: Encoder, content_type: str) -> None:
+        self._encoder = encoder
+        self.content_type = content_type
+
+    def stream(self, items: list[Item]) -> bytes:
+        if len(items) == 1:
+            item = items[0]
+            return item.data if isinstance(item, Raw) else b""
+        return b"".join(item.data for item in items if isinstance(item, Raw))
+
+    def failure(self, failure: Failure) -> bytes:
+        return self._encoder.failure(failure)
+
+    def body(self, items: list[Item]) -> dict[str, Any]:
+        raise NotImplementedError("a passthrough relays the upstream's own body")

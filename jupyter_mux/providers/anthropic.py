@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import base64
 import json
-import re
-import time
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
 import httpx
 
+from ..framing import Event
+from ..items import Done, Failure, Finish, Item, Reasoning, Start, Text, ToolCall, Usage
 from ..store import ModelRecord
 
 ANTHROPIC_VERSION = "2023-06-01"
@@ -51,18 +51,6 @@ FINISH_REASONS = {
     "tool_use": "tool_calls",
     "refusal": "content_filter",
 }
-
-# Anthropic error types -> OpenAI's `type`; the Anthropic type itself travels as `code`.
-# Server-side failures use the mux's own type for upstream trouble (see errors.py, 502).
-ERROR_TYPES = {
-    "invalid_request_error": "invalid_request_error",
-    "request_too_large": "invalid_request_error",
-    "authentication_error": "authentication_error",
-    "permission_error": "permission_error",
-    "not_found_error": "not_found_error",
-    "rate_limit_error": "rate_limit_error",
-}
-UPSTREAM_ERROR_TYPE = "upstream_error"
 
 FIM_INSTRUCTIONS = (
     "Continue the text in the user's message from exactly where it stops. Reply with only "
@@ -543,9 +531,9 @@ def finish_reason(stop_reason: Any) -> str | None:
     return FINISH_REASONS.get(stop_reason, "stop")
 
 
-def usage(anthropic_usage: Any) -> dict[str, Any]:
-    """Anthropic usage -> OpenAI usage. Anthropic's `input_tokens` excludes cached input;
-    OpenAI's `prompt_tokens` includes it and tells the cached part separately."""
+def usage(anthropic_usage: Any) -> Usage:
+    """Anthropic usage -> a Usage item. Anthropic's `input_tokens` excludes cached input;
+    the item's `prompt_tokens` includes it and tells the cached part separately."""
     u = anthropic_usage if isinstance(anthropic_usage, dict) else {}
 
     def count(key: str) -> int:
@@ -554,336 +542,188 @@ def usage(anthropic_usage: Any) -> dict[str, Any]:
 
     cached = count("cache_read_input_tokens")
     prompt = count("input_tokens") + cached + count("cache_creation_input_tokens")
-    completion = count("output_tokens")
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": cached},
-    }
+    return Usage(prompt, count("output_tokens"), cached)
 
 
-def translate_response(kind: str, payload: dict[str, Any], model: str) -> dict[str, Any]:
-    """An Anthropic Messages response -> an OpenAI chat.completion (kind "chat") or
-    text_completion (kind "fim"). `model` is used only when the payload names none."""
-    blocks = [b for b in payload.get("content") or [] if isinstance(b, dict)]
-    text = _joined(blocks, "text")
-    reason = finish_reason(payload.get("stop_reason")) or "stop"
-    common = {
-        "id": payload.get("id") or "",
-        "created": int(time.time()),
-        "model": payload.get("model") or model,
-    }
-    if kind == "fim":
-        choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": reason}
-        return {
-            "object": "text_completion",
-            **common,
-            "choices": [choice],
-            "usage": usage(payload.get("usage")),
-        }
-    tool_calls = [
-        {
-            "id": b.get("id") or "",
-            "type": "function",
-            "function": {
-                "name": b.get("name") or "",
-                "arguments": _JSON.encode(b.get("input") if b.get("input") is not None else {}),
-            },
-        }
-        for b in blocks
-        if b.get("type") == "tool_use"
-    ]
-    message: dict[str, Any] = {
-        "role": "assistant",
-        # OpenAI sends null content, not "", when the answer is only tool calls.
-        "content": text if text or not tool_calls else None,
-        "refusal": None,
-    }
-    thinking = _joined(blocks, "thinking")
-    if thinking:
-        message["reasoning_content"] = thinking
-    if tool_calls:
-        message["tool_calls"] = tool_calls
-    return {
-        "object": "chat.completion",
-        **common,
-        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": reason}],
-        "usage": usage(payload.get("usage")),
-    }
+def items_from_body(kind: str, payload: dict[str, Any], model: str) -> list[Item]:
+    """An Anthropic Messages response -> items. `model` is used only when the payload names
+    none."""
+    if payload.get("type") == "error":
+        return [failure(payload.get("error"))]
+    items: list[Item] = [Start(str(payload.get("id") or ""), str(payload.get("model") or model))]
+    tools = 0
+    for block in payload.get("content") or []:
+        if not isinstance(block, dict):
+            continue
+        kind_ = block.get("type")
+        if kind_ == "text" and isinstance(block.get("text"), str):
+            items.append(Text(block["text"]))
+        elif kind_ == "thinking":
+            items.append(Reasoning(str(block.get("thinking") or ""), block.get("signature")))
+        elif kind_ == "redacted_thinking":
+            items.append(Reasoning(redacted=str(block.get("data") or "")))
+        elif kind_ == "tool_use":
+            given = block.get("input")
+            arguments = _JSON.encode(given if given is not None else {})
+            items.append(
+                ToolCall(tools, str(block.get("id") or ""), str(block.get("name") or ""), arguments)
+            )
+            tools += 1
+    stop = payload.get("stop_sequence")
+    items.append(
+        Finish(
+            finish_reason(payload.get("stop_reason")) or "stop",
+            stop if isinstance(stop, str) else None,
+        )
+    )
+    items += [usage(payload.get("usage")), Done()]
+    return items
 
 
-def _joined(blocks: list[dict[str, Any]], kind: str) -> str:
-    """The text of every block of one kind ("text" or "thinking"), in order."""
-    parts = (b.get(kind) for b in blocks if b.get("type") == kind)
-    return "".join(p for p in parts if isinstance(p, str))
+# Anthropic error types -> the status a client of the mux sees. Anthropic's own server-side
+# types (overloaded, api_error) are the mux's 502: an upstream broke, and the next target
+# may do better.
+ERROR_STATUS = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+}
 
 
-def openai_error(anthropic_error: Any) -> dict[str, Any]:
-    """An Anthropic error object `{"type", "message"}` -> OpenAI's `{"error": {...}}`, the
-    Anthropic type kept as `code` so that clients can tell overload from a bad request."""
+def failure(anthropic_error: Any) -> Failure:
+    """An Anthropic error object `{"type", "message"}` -> a Failure, the Anthropic type kept
+    as `code` so that clients can tell overload from a bad request."""
     error = anthropic_error if isinstance(anthropic_error, dict) else {}
     code = error.get("type") if isinstance(error.get("type"), str) else "api_error"
     message = error.get("message") if isinstance(error.get("message"), str) else None
-    return {
-        "error": {
-            "message": message or f"The provider reported an error ({code}).",
-            "type": ERROR_TYPES.get(code, UPSTREAM_ERROR_TYPE),
-            "param": None,
-            "code": code,
-        }
-    }
+    return Failure(f"reported an error: {message or code}", ERROR_STATUS.get(code, 502), code)
 
 
 # --------------------------------------------------------------------------- streams
 
-_EOL = re.compile(rb"\r\n|\r|\n")
-_DONE = b"data: [DONE]\n\n"
-TRUNCATED_MESSAGE = "The provider's stream ended before the answer was complete."
+TRUNCATED_MESSAGE = "ended the stream before the answer was complete."
 
 
 class StreamTranslator:
-    """Anthropic's SSE stream -> OpenAI's chat.completion.chunk (or text_completion) SSE.
+    """Anthropic's stream events -> items.
 
-    Fed raw upstream bytes as they arrive, cut anywhere: in the middle of an event, of a
-    line, or of a UTF-8 character. Bytes are only decoded once a whole line is in (UTF-8
-    never uses the bytes of CR or LF inside a character), so no cut can corrupt text.
-
-    OpenAI numbers tool calls 0, 1, 2... while Anthropic numbers content blocks, which
+    Items number tool calls 0, 1, 2... while Anthropic numbers content blocks, which
     include text and thinking; the translator keeps the mapping from one to the other.
     """
 
-    def __init__(self, kind: str, model: str, *, include_usage: bool) -> None:
-        self.kind = kind
+    def __init__(self, kind: str, model: str) -> None:
         self.model = model
-        self.include_usage = include_usage
-        self.id = ""
-        self.created = int(time.time())
-        self._buffer = b""
-        self._scanned = 0
-        self._event = ""
-        self._data: list[str] = []
-        self._usage: dict[str, Any] = {}
         self._tool_index: dict[int, int] = {}  # content block index -> tool call index
-        self._tool_calls = 0
+        self._usage: dict[str, Any] = {}
         self._started = False
         self._finished = False
-        self._done = False
+        self.done = False
 
-    # -- bytes in, bytes out
-
-    def feed(self, data: bytes) -> bytes:
-        """Translate what `data` completes; an event cut short waits for the next call."""
-        if self._done:
-            return b""
-        self._buffer += data
-        out: list[bytes] = []
-        pos, scan = 0, self._scanned
-        while not self._done:
-            match = _EOL.search(self._buffer, scan)
-            if match is None:
+    def feed(self, events: list[Event]) -> list[Item]:
+        out: list[Item] = []
+        for event in events:
+            if self.done:
                 break
-            if match.group() == b"\r" and match.end() == len(self._buffer):
-                break  # a CR at the very end may be the first half of CRLF
-            self._line(self._buffer[pos : match.start()], out)
-            pos = scan = match.end()
-        self._buffer = b"" if self._done else self._buffer[pos:]
-        # A long line fed in small pieces is scanned once, not once per piece; the last
-        # byte is looked at again in case it is a CR.
-        self._scanned = max(len(self._buffer) - 1, 0)
-        return b"".join(out)
+            data = event.data
+            if data is not None:
+                self._handle(data.get("type") or event.name, data, out)
+        return out
 
-    def close(self) -> bytes:
-        """The upstream body ended: finish what is owed. A last event without its closing
-        blank line is still read; a stream that never reached `message_stop` ends with an
-        OpenAI error event, so that a client cannot mistake a cut answer for a whole one."""
-        if self._done:
-            return b""
-        out: list[bytes] = []
-        if self._buffer:
-            # The body ended: a trailing CR or an unterminated last line ends here too.
-            for line in _EOL.split(self._buffer):
-                if not self._done:
-                    self._line(line, out)
-            self._buffer = b""
-        if self._data and not self._done:
-            self._dispatch(out)
-        if not self._done:
-            error = {
-                "error": {
-                    "message": TRUNCATED_MESSAGE,
-                    "type": UPSTREAM_ERROR_TYPE,
-                    "param": None,
-                    "code": "upstream_truncated",
-                }
-            }
-            out.append(_sse(error))
-            out.append(_DONE)
-            self._done = True
-        return b"".join(out)
+    def close(self) -> list[Item]:
+        """The body ended: a stream that never reached `message_stop` is truncated, so that a
+        client cannot mistake a cut answer for a whole one."""
+        if self.done:
+            return []
+        self.done = True
+        return [Failure(TRUNCATED_MESSAGE, code="upstream_truncated")]
 
-    # -- SSE framing
-
-    def _line(self, raw: bytes, out: list[bytes]) -> None:
-        if not raw:
-            self._dispatch(out)
-            return
-        line = raw.decode("utf-8", errors="replace")
-        if line.startswith(":"):
-            return  # an SSE comment
-        name, _, value = line.partition(":")
-        value = value.removeprefix(" ")
-        if name == "data":
-            self._data.append(value)
-        elif name == "event":
-            self._event = value
-
-    def _dispatch(self, out: list[bytes]) -> None:
-        data, name = "\n".join(self._data), self._event
-        self._data, self._event = [], ""
-        if not data:
-            return
-        try:
-            event = json.loads(data)
-        except ValueError:
-            return
-        if isinstance(event, dict):
-            self._handle(event.get("type") or name, event, out)
-
-    # -- Anthropic events
-
-    def _handle(self, kind: str, event: dict[str, Any], out: list[bytes]) -> None:
+    def _handle(self, kind: Any, event: dict[str, Any], out: list[Item]) -> None:
         if kind == "message_start":
             message = event.get("message") if isinstance(event.get("message"), dict) else {}
-            self.id = message.get("id") or self.id
             self.model = message.get("model") or self.model
-            self._add_usage(message.get("usage"))
-            self._start(out)
+            self._start(out, str(message.get("id") or ""))
+            self._add_usage(message.get("usage"), out)
         elif kind == "content_block_start":
             self._block_start(event, out)
         elif kind == "content_block_delta":
             self._block_delta(event, out)
         elif kind == "message_delta":
-            self._add_usage(event.get("usage"))
+            self._add_usage(event.get("usage"), out)
             delta = event.get("delta") if isinstance(event.get("delta"), dict) else {}
             reason = finish_reason(delta.get("stop_reason"))
             if reason is not None:
-                self._finish(reason, out)
+                stop = delta.get("stop_sequence")
+                self._finish(Finish(reason, stop if isinstance(stop, str) else None), out)
         elif kind == "message_stop":
             self._start(out)
-            self._finish("stop", out)
-            if self.include_usage:
-                out.append(_sse(self._chunk([], usage=usage(self._usage))))
-            out.append(_DONE)
-            self._done = True
+            self._finish(Finish(), out)
+            out.append(Done())
+            self.done = True
         elif kind == "error":
-            out.append(_sse(openai_error(event.get("error"))))
-            out.append(_DONE)
-            self._done = True
+            out.append(failure(event.get("error")))
+            self.done = True
         # ping, content_block_stop and event types added later carry nothing to translate.
 
-    def _block_start(self, event: dict[str, Any], out: list[bytes]) -> None:
+    def _block_start(self, event: dict[str, Any], out: list[Item]) -> None:
         block = event.get("content_block")
         if not isinstance(block, dict):
             return
         self._start(out)
         kind = block.get("type")
         if kind == "text":
-            self._text(block.get("text"), out)
+            if isinstance(block.get("text"), str) and block["text"]:
+                out.append(Text(block["text"]))
         elif kind == "thinking":
-            self._reasoning(block.get("thinking"), out)
-        elif kind == "tool_use" and self.kind == "chat":
-            index = self._tool_calls
-            self._tool_calls += 1
+            if isinstance(block.get("thinking"), str) and block["thinking"]:
+                out.append(Reasoning(block["thinking"]))
+        elif kind == "redacted_thinking":
+            out.append(Reasoning(redacted=str(block.get("data") or "")))
+        elif kind == "tool_use":
+            index = len(self._tool_index)
             self._tool_index[event.get("index", -1)] = index
             given = block.get("input")
-            call = {
-                "index": index,
-                "id": block.get("id") or "",
-                "type": "function",
-                "function": {
-                    "name": block.get("name") or "",
-                    # Anthropic starts tool_use with `input: {}` and streams the arguments.
-                    "arguments": _JSON.encode(given) if given else "",
-                },
-            }
-            out.append(_sse(self._chunk([self._choice({"tool_calls": [call]})])))
+            # Anthropic starts tool_use with `input: {}` and streams the arguments.
+            arguments = _JSON.encode(given) if given else ""
+            name = str(block.get("name") or "")
+            out.append(ToolCall(index, str(block.get("id") or ""), name, arguments))
 
-    def _block_delta(self, event: dict[str, Any], out: list[bytes]) -> None:
+    def _block_delta(self, event: dict[str, Any], out: list[Item]) -> None:
         delta = event.get("delta")
         if not isinstance(delta, dict):
             return
         self._start(out)
         kind = delta.get("type")
         if kind == "text_delta":
-            self._text(delta.get("text"), out)
+            if isinstance(delta.get("text"), str) and delta["text"]:
+                out.append(Text(delta["text"]))
         elif kind == "thinking_delta":
-            self._reasoning(delta.get("thinking"), out)
+            if isinstance(delta.get("thinking"), str) and delta["thinking"]:
+                out.append(Reasoning(delta["thinking"]))
+        elif kind == "signature_delta":
+            if isinstance(delta.get("signature"), str):
+                out.append(Reasoning(signature=delta["signature"]))
         elif kind == "input_json_delta":
             index = self._tool_index.get(event.get("index", -1))
             fragment = delta.get("partial_json")
             if index is not None and isinstance(fragment, str) and fragment:
-                call = {"index": index, "function": {"arguments": fragment}}
-                out.append(_sse(self._chunk([self._choice({"tool_calls": [call]})])))
-        # signature_delta and citations_delta have no OpenAI counterpart.
+                out.append(ToolCall(index, arguments=fragment))
+        # citations_delta has no counterpart in the items.
 
-    def _text(self, text: Any, out: list[bytes]) -> None:
-        if not isinstance(text, str) or not text:
-            return
-        if self.kind == "fim":
-            out.append(_sse(self._chunk([self._fim_choice(text, None)])))
-        else:
-            out.append(_sse(self._chunk([self._choice({"content": text})])))
-
-    def _reasoning(self, text: Any, out: list[bytes]) -> None:
-        # A legacy completion has nowhere to put reasoning.
-        if self.kind == "chat" and isinstance(text, str) and text:
-            out.append(_sse(self._chunk([self._choice({"reasoning_content": text})])))
-
-    def _start(self, out: list[bytes]) -> None:
-        """The role chunk OpenAI clients expect first, sent once whatever event comes first."""
-        if self._started:
-            return
-        self._started = True
-        if self.kind == "chat":
-            delta = {"role": "assistant", "content": ""}
-            out.append(_sse(self._chunk([self._choice(delta)])))
-
-    def _finish(self, reason: str, out: list[bytes]) -> None:
-        if self._finished:
-            return
-        self._finished = True
-        if self.kind == "fim":
-            out.append(_sse(self._chunk([self._fim_choice("", reason)])))
-        else:
-            out.append(_sse(self._chunk([self._choice({}, reason)])))
-
-    def _add_usage(self, update: Any) -> None:
+    def _add_usage(self, update: Any, out: list[Item]) -> None:
         # message_delta's usage is cumulative: later counts replace earlier ones.
         if isinstance(update, dict):
             self._usage.update({k: v for k, v in update.items() if v is not None})
+            out.append(usage(self._usage))
 
-    # -- OpenAI chunks
+    def _start(self, out: list[Item], message_id: str = "") -> None:
+        if not self._started:
+            self._started = True
+            out.append(Start(message_id, self.model))
 
-    def _chunk(self, choices: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-        kind = "text_completion" if self.kind == "fim" else "chat.completion.chunk"
-        return {
-            "id": self.id,
-            "object": kind,
-            "created": self.created,
-            "model": self.model,
-            "choices": choices,
-            **extra,
-        }
-
-    @staticmethod
-    def _choice(delta: dict[str, Any], reason: str | None = None) -> dict[str, Any]:
-        return {"index": 0, "delta": delta, "finish_reason": reason}
-
-    @staticmethod
-    def _fim_choice(text: str, reason: str | None) -> dict[str, Any]:
-        return {"index": 0, "text": text, "finish_reason": reason}
-
-
-def _sse(obj: dict[str, Any]) -> bytes:
-    return b"data: " + _JSON.encode(obj).encode() + b"\n\n"
+    def _finish(self, finish: Finish, out: list[Item]) -> None:
+        if not self._finished:
+            self._finished = True
+            out.append(finish)

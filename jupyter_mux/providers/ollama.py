@@ -37,6 +37,21 @@ from urllib.parse import unquote_to_bytes
 
 import httpx
 
+from ..framing import Event
+from ..items import (
+    LENGTH,
+    STOP,
+    TOOL_CALLS,
+    Done,
+    Failure,
+    Finish,
+    Item,
+    Reasoning,
+    Start,
+    Text,
+    ToolCall,
+    Usage,
+)
 from ..store import ModelRecord
 
 # Request kind -> path under `api_base`.
@@ -376,73 +391,63 @@ def _image(image_url: Any, where: str) -> str:
 # --- responses --------------------------------------------------------------------------
 
 
-def translate_response(kind: str, payload: dict[str, Any], model: str) -> dict[str, Any]:
-    """Turn Ollama's non-streamed answer into OpenAI's: a `chat.completion` for `/api/chat`,
-    a `text_completion` for `/api/generate`. Raises `ValueError` for a payload that is not
-    an answer (an `{"error"}` body included)."""
-    if not isinstance(payload, dict):
-        raise ValueError("Ollama's answer is not a JSON object")
+def items_from_body(kind: str, payload: dict[str, Any], model: str) -> list[Item]:
+    """Ollama's non-streamed answer (`/api/chat` or `/api/generate`) -> items. An
+    `{"error"}` body is a Failure; a chat answer without a message raises `ValueError`."""
     message = error_message(payload)
     if message is not None:
-        raise ValueError(f"Ollama answered with an error: {message}")
-    created = _created(payload)
-    usage = _usage(payload)
-    if kind == "fim":
-        text = payload.get("response")
-        return {
-            "id": _new_id("cmpl-"),
-            "object": "text_completion",
-            "created": created,
-            "model": model,
-            "choices": [
-                {
-                    "index": 0,
-                    "text": text if isinstance(text, str) else "",
-                    "logprobs": None,
-                    "finish_reason": _finish_reason(payload.get("done_reason"), False),
-                }
-            ],
-            "usage": usage,
-        }
+        return [Failure(f"reported an error: {message}")]
+    items: list[Item] = [Start("", model, _created(payload))]
+    items += _answer_items(kind, payload, ToolCounter())
+    items += [_finish(payload, bool(_tool_calls(kind, payload))), _usage(payload), Done()]
+    return items
+
+
+def _tool_calls(kind: str, line: dict[str, Any]) -> list[Any]:
+    message = line.get("message") if kind == "chat" else None
+    calls = message.get("tool_calls") if isinstance(message, dict) else None
+    return calls if isinstance(calls, list) else []
+
+
+class ToolCounter:
+    """Numbers tool calls across the lines of one answer."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def next(self) -> int:
+        self.count += 1
+        return self.count - 1
+
+
+def _answer_items(kind: str, line: dict[str, Any], tools: ToolCounter) -> list[Item]:
+    """The content of one answer or stream line: reasoning, text, tool calls."""
     if kind != "chat":
-        raise ValueError(f"unknown request kind {kind!r}")
-    ollama_message = payload.get("message")
-    if not isinstance(ollama_message, dict):
-        raise ValueError("Ollama's chat answer has no 'message' object")
-    content = ollama_message.get("content")
-    text = content if isinstance(content, str) else ""
-    raw_calls = ollama_message.get("tool_calls")
-    calls = [_tool_call_in(c) for c in raw_calls] if isinstance(raw_calls, list) else []
-    out_message: dict[str, Any] = {
-        "role": "assistant",
-        # OpenAI's convention: no text alongside tool calls is null, not "".
-        "content": None if calls and not text else text,
-    }
-    thinking = ollama_message.get("thinking")
+        # Thinking models also stream `thinking` here; a legacy completion has no place
+        # for it, so only the answer is passed on.
+        text = line.get("response")
+        return [Text(text)] if isinstance(text, str) and text else []
+    message = line.get("message")
+    if not isinstance(message, dict):
+        if line.get("done") is True:
+            return []
+        raise ValueError("a chat answer without a 'message' object")
+    items: list[Item] = []
+    thinking = message.get("thinking")
     if isinstance(thinking, str) and thinking:
-        out_message["reasoning_content"] = thinking
-    if calls:
-        out_message["tool_calls"] = calls
-    return {
-        "id": _new_id("chatcmpl-"),
-        "object": "chat.completion",
-        "created": created,
-        "model": model,
-        "choices": [
-            {
-                "index": 0,
-                "message": out_message,
-                "logprobs": None,
-                "finish_reason": _finish_reason(payload.get("done_reason"), bool(calls)),
-            }
-        ],
-        "usage": usage,
-    }
+        items.append(Reasoning(thinking))
+    content = message.get("content")
+    if isinstance(content, str) and content:
+        items.append(Text(content))
+    for call in _tool_calls(kind, line):
+        call_id, name, arguments = _tool_call_in(call)
+        items.append(ToolCall(tools.next(), call_id, name, arguments))
+    return items
 
 
-def _tool_call_in(call: Any) -> dict[str, Any]:
-    """Ollama's tool call -> OpenAI's: arguments as a JSON string, an id (Ollama's own
-    when it sends one, else a fresh `call_...`, since clients match results to ids)."""
+def _tool_call_in(call: Any) -> tuple[str, str, str]:
+    """Ollama's tool call -> (id, name, arguments as a JSON string): Ollama's own id when it
+    sends one, else a fresh `call_...`, since clients match results to ids."""
     function = call.get("function") if isinstance(call, dict) else None
     if not isinstance(function, dict) or not isinstance(function.get("name"), str):
         raise ValueError("Ollama sent a tool call without a function name")
@@ -450,32 +455,21 @@ def _tool_call_in(call: Any) -> dict[str, Any]:
     if not isinstance(arguments, str):
         arguments = json.dumps(arguments if arguments is not None else {}, ensure_ascii=False)
     call_id = call.get("id")
-    return {
-        "id": call_id if isinstance(call_id, str) and call_id else _new_id("call_"),
-        "type": "function",
-        "function": {"name": function["name"], "arguments": arguments},
-    }
+    call_id = call_id if isinstance(call_id, str) and call_id else _new_id("call_")
+    return call_id, function["name"], arguments
 
 
-def _finish_reason(done_reason: Any, tool_calls: bool) -> str:
+def _finish(line: dict[str, Any], tool_calls: bool) -> Finish:
     """Ollama's `done_reason` is "stop", "length", or "load"/"unload" for the no-op requests
-    that only (un)load a model; OpenAI knows "stop", "length" and "tool_calls"."""
+    that only (un)load a model; items know "stop", "length" and "tool_calls"."""
     if tool_calls:
-        return "tool_calls"
-    if done_reason == "length":
-        return "length"
-    return "stop"
+        return Finish(TOOL_CALLS)
+    return Finish(LENGTH if line.get("done_reason") == "length" else STOP)
 
 
-def _usage(payload: dict[str, Any]) -> dict[str, int]:
+def _usage(payload: dict[str, Any]) -> Usage:
     """Ollama omits `prompt_eval_count` when the whole prompt came from its cache."""
-    prompt = _count(payload.get("prompt_eval_count"))
-    completion = _count(payload.get("eval_count"))
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-    }
+    return Usage(_count(payload.get("prompt_eval_count")), _count(payload.get("eval_count")))
 
 
 def _count(value: Any) -> int:
@@ -505,170 +499,55 @@ def _new_id(prefix: str) -> str:
 # --- streams ----------------------------------------------------------------------------
 
 
-def _sse(event: Any) -> bytes:
-    data = json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
-    return b"data: " + data + b"\n\n"
-
-
-_DONE = b"data: [DONE]\n\n"
-
-
 class StreamTranslator:
-    """Ollama's stream (one JSON object per line, NDJSON) -> OpenAI's SSE chunks.
+    """Ollama's stream (one JSON object per line, NDJSON) -> items. Its last line says
+    `"done": true` and carries the token counts; an `{"error"}` line is a Failure."""
 
-    The proxy hands over the upstream's bytes as they arrive, cut anywhere, even inside a
-    UTF-8 character; lines are only parsed once their newline has arrived, and since a
-    newline byte never occurs inside a multi-byte UTF-8 sequence, whole lines always decode.
-    `[DONE]` is sent exactly once: after the usage chunk on Ollama's `done` line, after an
-    error event for an `{"error"}` line, or by `close` for a stream that was cut short.
-    """
-
-    def __init__(self, kind: str, model: str, *, include_usage: bool) -> None:
+    def __init__(self, kind: str, model: str) -> None:
         if kind not in PATHS:
             raise ValueError(f"unknown request kind {kind!r}")
-        self._chat = kind == "chat"
+        self._kind = kind
         self._model = model
-        self._include_usage = include_usage
-        self._id = _new_id("chatcmpl-" if self._chat else "cmpl-")
-        self._created: int | None = None
-        self._buffer = bytearray()
+        self._tools = ToolCounter()
         self._started = False
-        self._finished = False
-        self._tool_calls = 0
+        self.done = False
 
-    def feed(self, data: bytes) -> bytes:
-        """Take upstream bytes; answer the SSE bytes they complete (often b"")."""
-        if self._finished or not data:
-            return b""
-        self._buffer += data
-        if b"\n" not in data:
-            return b""
-        *lines, rest = self._buffer.split(b"\n")
-        self._buffer = bytearray(rest)
-        out = []
-        for line in lines:
-            out.append(self._line(bytes(line)))
-            if self._finished:
-                self._buffer.clear()
+    def feed(self, events: list[Event]) -> list[Item]:
+        out: list[Item] = []
+        for event in events:
+            if self.done or event.data is None:
+                continue
+            line = event.data
+            message = error_message(line)
+            if message is not None:
+                out.append(Failure(f"reported an error: {message}"))
+                self.done = True
                 break
-        return b"".join(out)
-
-    def close(self) -> bytes:
-        """The upstream is done sending: answer what is still owed to the client."""
-        if self._finished:
-            return b""
-        rest, self._buffer = bytes(self._buffer), bytearray()
-        out = b""
-        if rest.strip():
-            # Ollama ends every line with a newline, but a last line that lacks only that is
-            # still read; one cut off mid-object is what a dropped connection leaves behind.
+            if not self._started:
+                self._started = True
+                out.append(Start("", self._model, _created(line)))
             try:
-                line = json.loads(rest)
-            except ValueError:
-                line = None
-            if line is not None:
-                out = self._event(line)
-        if not self._finished:
-            out += self._fail(
-                "The Ollama stream ended before its final message; the answer is incomplete.",
-                "upstream_truncated",
-            )
+                out += _answer_items(self._kind, line, self._tools)
+            except ValueError as exc:
+                out.append(
+                    Failure(
+                        f"sent an answer the mux could not read: {exc}.", 502, "upstream_malformed"
+                    )
+                )
+                self.done = True
+                break
+            if line.get("done") is True:
+                out += [_finish(line, self._tools.count > 0), _usage(line), Done()]
+                self.done = True
         return out
 
-    def _line(self, raw: bytes) -> bytes:
-        raw = raw.strip()
-        if not raw:
-            return b""
-        try:
-            line = json.loads(raw)
-        except ValueError:
-            return self._fail("Ollama sent a stream line that is not JSON.", "upstream_malformed")
-        return self._event(line)
-
-    def _event(self, line: Any) -> bytes:
-        if not isinstance(line, dict):
-            return self._fail(
-                "Ollama sent a stream line that is not an object.", "upstream_malformed"
+    def close(self) -> list[Item]:
+        if self.done:
+            return []
+        self.done = True
+        return [
+            Failure(
+                "ended the stream before its final message; the answer is incomplete.",
+                code="upstream_truncated",
             )
-        message = error_message(line)
-        if message is not None:
-            return self._fail(f"Ollama: {message}", "upstream_error")
-        if self._created is None:
-            self._created = _created(line)
-        try:
-            out = self._chat_line(line) if self._chat else self._generate_line(line)
-        except ValueError as exc:
-            return self._fail(
-                f"Ollama sent a stream line the mux could not read: {exc}.", "upstream_malformed"
-            )
-        if line.get("done") is True:
-            out.append(self._finish(line))
-        return b"".join(out)
-
-    def _chat_line(self, line: dict[str, Any]) -> list[bytes]:
-        out = []
-        if not self._started:
-            self._started = True
-            out.append(self._chunk({"role": "assistant", "content": ""}))
-        message = line.get("message")
-        if not isinstance(message, dict):
-            return out
-        thinking = message.get("thinking")
-        if isinstance(thinking, str) and thinking:
-            out.append(self._chunk({"reasoning_content": thinking}))
-        content = message.get("content")
-        if isinstance(content, str) and content:
-            out.append(self._chunk({"content": content}))
-        calls = message.get("tool_calls")
-        if isinstance(calls, list) and calls:
-            deltas = []
-            for call in calls:
-                deltas.append({"index": self._tool_calls, **_tool_call_in(call)})
-                self._tool_calls += 1
-            out.append(self._chunk({"tool_calls": deltas}))
-        return out
-
-    def _generate_line(self, line: dict[str, Any]) -> list[bytes]:
-        # Thinking models also stream `thinking` here; legacy completions have no place
-        # for it, so only the answer is passed on.
-        text = line.get("response")
-        return [self._chunk(text)] if isinstance(text, str) and text else []
-
-    def _finish(self, line: dict[str, Any]) -> bytes:
-        self._finished = True
-        reason = _finish_reason(line.get("done_reason"), self._tool_calls > 0)
-        out = [self._chunk({} if self._chat else "", reason)]
-        if self._include_usage:
-            out.append(_sse({**self._envelope(), "choices": [], "usage": _usage(line)}))
-        out.append(_DONE)
-        return b"".join(out)
-
-    def _fail(self, message: str, code: str) -> bytes:
-        """An OpenAI error event, then the end of the stream."""
-        self._finished = True
-        self._buffer.clear()
-        error = {"message": message, "type": "upstream_error", "param": None, "code": code}
-        return _sse({"error": error}) + _DONE
-
-    def _envelope(self) -> dict[str, Any]:
-        return {
-            "id": self._id,
-            "object": "chat.completion.chunk" if self._chat else "text_completion",
-            "created": self._created if self._created is not None else int(time.time()),
-            "model": self._model,
-        }
-
-    def _chunk(self, delta: dict[str, Any] | str, finish_reason: str | None = None) -> bytes:
-        """A chat chunk carries a `delta`; a legacy completion chunk carries `text`."""
-        choice: dict[str, Any] = {"index": 0}
-        if isinstance(delta, dict):
-            choice["delta"] = delta
-        else:
-            choice["text"] = delta
-        choice["logprobs"] = None
-        choice["finish_reason"] = finish_reason
-        event = {**self._envelope(), "choices": [choice]}
-        if self._include_usage:
-            # OpenAI: with include_usage, every chunk but the last has `usage: null`.
-            event["usage"] = None
-        return _sse(event)
+        ]

@@ -5,20 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 
+from ..framing import NDJSONFramer, SSEFramer
+from ..items import Item
 from ..store import ModelRecord
-from . import anthropic, ollama, openai_compat
-
-
-class StreamTranslator(Protocol):
-    """Turns a provider's streamed bytes, cut anywhere, into OpenAI SSE bytes."""
-
-    def feed(self, data: bytes) -> bytes: ...
-
-    def close(self) -> bytes: ...
+from . import Translator, anthropic, ollama, openai_compat
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,11 +25,16 @@ class Wire:
     ]
     # Request kind ("chat" or "fim") -> path under api_base.
     paths: dict[str, str]
-    # Raises ValueError, with a message for the user, for a request it cannot express.
+    # (kind, OpenAI chat or completions body, model) -> the upstream's request body. Raises
+    # ValueError, with a message for the user, for a request it cannot express.
     build_request: Callable[[str, dict[str, Any], str], bytes]
-    # None: the provider already answers in OpenAI's format, pass bytes through.
-    translate_response: Callable[[str, dict[str, Any], str], dict[str, Any]] | None = None
-    stream_translator: Callable[..., StreamTranslator] | None = None
+    # How its streams are framed, and the translator of a stream's events into items.
+    framer: type[SSEFramer | NDJSONFramer]
+    translator: Callable[[str, str], Translator]
+    # (kind, a whole JSON answer, model) -> items.
+    items_from_body: Callable[[str, dict[str, Any], str], list[Item]]
+    # Client dialects it speaks natively: their requests and answers pass through.
+    native: frozenset[str] = frozenset()
 
 
 OPENAI = Wire(
@@ -44,7 +43,11 @@ OPENAI = Wire(
     auth_headers=openai_compat.auth_headers,
     discover=openai_compat.discover,
     paths={"chat": "/chat/completions", "fim": "/completions"},
-    build_request=lambda _kind, body, model: openai_compat.build_body(body, model),
+    build_request=openai_compat.build_request,
+    framer=SSEFramer,
+    translator=openai_compat.StreamTranslator,
+    items_from_body=openai_compat.items_from_body,
+    native=frozenset({"chat", "fim"}),
 )
 
 ANTHROPIC = Wire(
@@ -54,8 +57,9 @@ ANTHROPIC = Wire(
     discover=anthropic.discover,
     paths={"chat": "/messages", "fim": "/messages"},
     build_request=anthropic.build_request,
-    translate_response=anthropic.translate_response,
-    stream_translator=anthropic.StreamTranslator,
+    framer=SSEFramer,
+    translator=anthropic.StreamTranslator,
+    items_from_body=anthropic.items_from_body,
 )
 
 OLLAMA = Wire(
@@ -65,8 +69,9 @@ OLLAMA = Wire(
     discover=ollama.discover,
     paths=ollama.PATHS,
     build_request=ollama.build_request,
-    translate_response=ollama.translate_response,
-    stream_translator=ollama.StreamTranslator,
+    framer=NDJSONFramer,
+    translator=ollama.StreamTranslator,
+    items_from_body=ollama.items_from_body,
 )
 
 WIRES: dict[str, Wire] = {w.name: w for w in (OPENAI, ANTHROPIC, OLLAMA)}
