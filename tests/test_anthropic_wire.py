@@ -12,6 +12,9 @@ import httpx
 import pytest
 
 from jupyter_mux.providers import anthropic
+from jupyter_mux.providers.wire import ANTHROPIC
+
+from .pipeline import encode_body, encode_stream
 
 PAYLOADS = Path(__file__).parent / "payloads" / "anthropic"
 CLAUDE = "claude-sonnet-4-5-20250929"
@@ -476,7 +479,7 @@ def test_tool_call_arguments(arguments, expected):
 def test_tool_round_trip_through_an_openai_client():
     """An OpenAI client sends back the assistant message it was given: the tool calls must
     reach Anthropic as the very tool_use blocks Anthropic produced."""
-    answer = anthropic.translate_response("chat", load("message_tool_use.json"), CLAUDE)
+    answer = encode_body(ANTHROPIC, "chat", load("message_tool_use.json"), CLAUDE)
     message = answer["choices"][0]["message"]
     results = [
         {"role": "tool", "tool_call_id": call["id"], "content": "20°C"}
@@ -640,8 +643,20 @@ def without_created(value: Any) -> Any:
     return value
 
 
+def plain_chunk(value: Any) -> Any:
+    """A stream chunk without what every chunk carries alike (`created`, `logprobs: null`,
+    and `usage: null` when the client asked for the usage chunk)."""
+    value = without_created(value)
+    if isinstance(value, dict) and "choices" in value:
+        if value.get("usage", 0) is None:
+            del value["usage"]
+        for choice in value["choices"]:
+            assert choice.pop("logprobs", None) is None
+    return value
+
+
 def test_text_response():
-    answer = anthropic.translate_response("chat", load("message_text.json"), "served")
+    answer = encode_body(ANTHROPIC, "chat", load("message_text.json"), "served")
     assert without_created(answer) == {
         "id": "msg_01XFDUDYJgAACzvnptvVoYEL",
         "object": "chat.completion",
@@ -668,7 +683,7 @@ def test_text_response():
 
 
 def test_tool_use_response_with_cache_usage():
-    answer = anthropic.translate_response("chat", load("message_tool_use.json"), "served")
+    answer = encode_body(ANTHROPIC, "chat", load("message_tool_use.json"), "served")
     choice = answer["choices"][0]
     assert choice["finish_reason"] == "tool_calls"
     assert choice["message"]["content"] == "I'll check the weather in both cities."
@@ -693,12 +708,12 @@ def test_tool_use_response_with_cache_usage():
 def test_tool_only_response_has_null_content():
     payload = load("message_tool_use.json")
     payload["content"] = payload["content"][1:]
-    message = anthropic.translate_response("chat", payload, "served")["choices"][0]["message"]
+    message = encode_body(ANTHROPIC, "chat", payload, "served")["choices"][0]["message"]
     assert message["content"] is None and len(message["tool_calls"]) == 2
 
 
 def test_thinking_response():
-    answer = anthropic.translate_response("chat", load("message_thinking.json"), "served")
+    answer = encode_body(ANTHROPIC, "chat", load("message_thinking.json"), "served")
     message = answer["choices"][0]["message"]
     assert message["content"] == "27 * 453 = 12,231"
     assert message["reasoning_content"].startswith("To find 27 * 453")
@@ -721,11 +736,11 @@ def test_thinking_response():
 @pytest.mark.parametrize("kind", ["chat", "fim"])
 def test_finish_reasons(stop_reason, finish, kind):
     payload = {**load("message_text.json"), "stop_reason": stop_reason}
-    assert anthropic.translate_response(kind, payload, "m")["choices"][0]["finish_reason"] == finish
+    assert encode_body(ANTHROPIC, kind, payload, "m")["choices"][0]["finish_reason"] == finish
 
 
 def test_fim_response():
-    answer = anthropic.translate_response("fim", load("message_thinking.json"), "served")
+    answer = encode_body(ANTHROPIC, "fim", load("message_thinking.json"), "served")
     assert without_created(answer) == {
         "id": "msg_01Th1nk1ngExamp1e",
         "object": "text_completion",
@@ -744,7 +759,7 @@ def test_fim_response():
 
 def test_response_without_model_uses_the_served_one():
     payload = {k: v for k, v in load("message_text.json").items() if k != "model"}
-    assert anthropic.translate_response("chat", payload, "served")["model"] == "served"
+    assert encode_body(ANTHROPIC, "chat", payload, "served")["model"] == "served"
 
 
 # --------------------------------------------------------------------------- streams
@@ -758,21 +773,16 @@ def parse_sse(data: bytes) -> list[Any]:
     for block in text.split("\n\n")[:-1]:
         assert block.startswith("data: ") and "\n" not in block
         payload = block[len("data: ") :]
-        events.append("[DONE]" if payload == "[DONE]" else without_created(json.loads(payload)))
+        events.append("[DONE]" if payload == "[DONE]" else plain_chunk(json.loads(payload)))
     return events
 
 
 def translate(pieces: list[bytes], kind: str = "chat", include_usage: bool = False) -> list[Any]:
-    translator = anthropic.StreamTranslator(kind, "served", include_usage=include_usage)
-    out = b""
-    for piece in pieces:
-        produced = translator.feed(piece)
-        parse_sse(produced)  # every call hands back whole events only
-        out += produced
-    out += translator.close()
-    assert translator.close() == b"" and translator.feed(b"data: {}\n\n") == b""
+    """The chat client's events; a whole answer ends with one `[DONE]`, a failed one with an
+    error event instead."""
+    out = encode_stream(ANTHROPIC, kind, pieces, model="served", include_usage=include_usage)
     events = parse_sse(out)
-    assert events.count("[DONE]") == 1 and events[-1] == "[DONE]"
+    assert events.count("[DONE]") + sum("error" in e for e in events if e != "[DONE]") == 1
     return events
 
 
@@ -893,13 +903,12 @@ def test_error_stream():
         chunk(mid, {"content": "Once upon"}),
         {
             "error": {
-                "message": "Overloaded",
+                "message": "reported an error: Overloaded",
                 "type": "upstream_error",
                 "param": None,
                 "code": "overloaded_error",
             }
         },
-        "[DONE]",
     ]
 
 
@@ -916,13 +925,21 @@ def test_truncated_stream():
                 "code": "upstream_truncated",
             }
         },
-        "[DONE]",
     ]
 
 
 def test_empty_stream_is_an_error():
     events = translate([b""])
-    assert events[0]["error"]["code"] == "upstream_truncated" and events[1] == "[DONE]"
+    assert events == [
+        {
+            "error": {
+                "message": anthropic.TRUNCATED_MESSAGE,
+                "type": "upstream_error",
+                "param": None,
+                "code": "upstream_truncated",
+            }
+        }
+    ]
 
 
 @pytest.mark.parametrize("newline", [b"\r\n", b"\r"])

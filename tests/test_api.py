@@ -59,8 +59,13 @@ async def test_provider_lifecycle(api, upstream):
     assert created["models_refreshed_at"]
     assert await api.ok("GET", "providers/vl") == created
     models = await api.ok("GET", "providers/vl/models")
-    assert models == [{"id": "rec-model", "owned_by": "test",
-                       "pricing": {"prompt": "0.000001", "completion": "0.000002"}}]
+    assert models == [
+        {
+            "id": "rec-model",
+            "owned_by": "test",
+            "pricing": {"prompt": "0.000001", "completion": "0.000002"},
+        }
+    ]
     renamed = await api.ok("PATCH", "providers/vl", {"name": "gpu", "description": "x"})
     assert (renamed["name"], renamed["description"]) == ("gpu", "x")
     code, _ = await api("GET", "providers/vl")

@@ -21,19 +21,23 @@ class TestDemoServer:
         providers = await api.ok("GET", "providers")
         assert all(p["predefined"] and not p["has_api_key"] for p in providers)
         a = await client(mux_url, token).chat.completions.create(
-            model="x", messages=MESSAGES, max_tokens=4)
+            model="x", messages=MESSAGES, max_tokens=4
+        )
         assert a.model == "tiny-a" and a.choices[0].message.content
         await api.ok("PUT", "active", {"name": "demo-b"})
         b = await client(mux_url, token).chat.completions.create(
-            model="x", messages=MESSAGES, max_tokens=4)
+            model="x", messages=MESSAGES, max_tokens=4
+        )
         assert b.model == "tiny-b"
 
 
 def test_seeding_is_idempotent_and_keeps_user_choices(tmp_path):
     store = Store(f"sqlite:///{tmp_path / 'mux.sqlite'}")
     store.initialize("c")
-    seeds = [("demo-a", TargetRecord("demo-a", "tiny-a")),
-             ("demo-b", TargetRecord("demo-b", "tiny-b"))]
+    seeds = [
+        ("demo-a", TargetRecord("demo-a", "tiny-a")),
+        ("demo-b", TargetRecord("demo-b", "tiny-b")),
+    ]
     store.seed_workspaces(seeds)
     store.update_workspace("demo-b", description="mine", preferred=TargetRecord("x", "y"))
     store.update_workspace("default", preferred=TargetRecord("hosted", "big"))

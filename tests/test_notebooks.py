@@ -26,21 +26,39 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with __import__("socket").socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "JUPYTER_DATA_DIR": str(home / "data"),
-           "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-           "JUPYTER_CONFIG_DIR": str(home / "config")}
+    env = {
+        **os.environ,
+        "JUPYTER_DATA_DIR": str(home / "data"),
+        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+        "JUPYTER_CONFIG_DIR": str(home / "config"),
+    }
     process = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_mux", "demo", "--no-browser", "--allow-root",
-         f"--port={port}", f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={home}"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "jupyter_mux",
+            "demo",
+            "--no-browser",
+            "--allow-root",
+            f"--port={port}",
+            f"--IdentityProvider.token={TOKEN}",
+            f"--ServerApp.root_dir={home}",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + 90
         while True:
             try:
-                if httpx.get(url + "mux/api/providers",
-                             headers={"Authorization": f"token {TOKEN}"}).status_code == 200:
+                if (
+                    httpx.get(
+                        url + "mux/api/providers", headers={"Authorization": f"token {TOKEN}"}
+                    ).status_code
+                    == 200
+                ):
                     break
             except httpx.HTTPError:
                 pass
@@ -56,8 +74,12 @@ def run(name: str, server: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("JUPYTER_MUX_URL", server)
     monkeypatch.setenv("JUPYTER_MUX_TOKEN", TOKEN)
     notebook = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
-    NotebookClient(notebook, timeout=120, kernel_name="python3",
-                   resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+    NotebookClient(
+        notebook,
+        timeout=120,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(NOTEBOOKS)}},
+    ).execute()
     texts = []
     for cell in notebook.cells:
         for output in cell.get("outputs", []):

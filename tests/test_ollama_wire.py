@@ -11,10 +11,13 @@ from typing import Any
 import httpx
 import pytest
 
+from jupyter_mux.items import Failure
 from jupyter_mux.providers import ollama
+from jupyter_mux.providers.wire import OLLAMA
 from jupyter_mux.store import ModelRecord
 
 from .fake_ollama import DEFAULT_MODELS, FakeOllama, reply_pieces
+from .pipeline import encode_body, encode_stream
 
 PAYLOADS = Path(__file__).parent / "payloads" / "ollama"
 STREAMS = {
@@ -64,16 +67,7 @@ def parse_sse(data: bytes) -> list[Any]:
 def translate(
     kind: str, chunks: list[bytes], *, include_usage: bool = False, model: str = "served-model"
 ) -> list[Any]:
-    translator = ollama.StreamTranslator(kind, model, include_usage=include_usage)
-    out = b""
-    for chunk in chunks:
-        piece = translator.feed(chunk)
-        # Whatever a feed answers is whole events, never half of one.
-        assert piece == b"" or piece.endswith(b"\n\n")
-        out += piece
-    out += translator.close()
-    assert translator.close() == b""
-    return parse_sse(out)
+    return parse_sse(encode_stream(OLLAMA, kind, chunks, model=model, include_usage=include_usage))
 
 
 def normalized(events: list[Any]) -> list[Any]:
@@ -437,7 +431,7 @@ def test_generate_prompt_lists() -> None:
 
 
 def test_chat_answer() -> None:
-    answer = ollama.translate_response("chat", load("chat.json"), "llama3.2:1b")
+    answer = encode_body(OLLAMA, "chat", load("chat.json"), "llama3.2:1b")
     assert answer["object"] == "chat.completion"
     assert answer["id"].startswith("chatcmpl-")
     assert answer["model"] == "llama3.2:1b"
@@ -445,7 +439,11 @@ def test_chat_answer() -> None:
     assert answer["choices"] == [
         {
             "index": 0,
-            "message": {"role": "assistant", "content": "Hello! How are you today?"},
+            "message": {
+                "role": "assistant",
+                "content": "Hello! How are you today?",
+                "refusal": None,
+            },
             "logprobs": None,
             "finish_reason": "stop",
         }
@@ -454,7 +452,7 @@ def test_chat_answer() -> None:
 
 
 def test_chat_answer_with_tool_calls() -> None:
-    answer = ollama.translate_response("chat", load("chat_tools.json"), "m")
+    answer = encode_body(OLLAMA, "chat", load("chat_tools.json"), "m")
     choice = answer["choices"][0]
     assert choice["finish_reason"] == "tool_calls"
     message = choice["message"]
@@ -473,7 +471,7 @@ def test_chat_answer_with_tool_calls() -> None:
 def test_upstream_tool_call_ids_are_kept() -> None:
     payload = load("chat_tools.json")
     payload["message"]["tool_calls"][0]["id"] = "call_upstream1"
-    answer = ollama.translate_response("chat", payload, "m")
+    answer = encode_body(OLLAMA, "chat", payload, "m")
     assert answer["choices"][0]["message"]["tool_calls"][0]["id"] == "call_upstream1"
 
 
@@ -484,11 +482,11 @@ def test_upstream_tool_call_ids_are_kept() -> None:
 def test_finish_reason(done_reason: str | None, finish_reason: str) -> None:
     payload = load("chat.json")
     payload["done_reason"] = done_reason
-    answer = ollama.translate_response("chat", payload, "m")
+    answer = encode_body(OLLAMA, "chat", payload, "m")
     assert answer["choices"][0]["finish_reason"] == finish_reason
     generated = load("generate.json")
     generated["done_reason"] = done_reason
-    assert ollama.translate_response("fim", generated, "m")["choices"][0]["finish_reason"] == (
+    assert encode_body(OLLAMA, "fim", generated, "m")["choices"][0]["finish_reason"] == (
         finish_reason
     )
 
@@ -496,23 +494,24 @@ def test_finish_reason(done_reason: str | None, finish_reason: str) -> None:
 def test_usage_without_counts() -> None:
     payload = load("chat.json")
     del payload["prompt_eval_count"], payload["eval_count"]
-    usage = ollama.translate_response("chat", payload, "m")["usage"]
+    usage = encode_body(OLLAMA, "chat", payload, "m")["usage"]
     assert usage == {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
 
 
 def test_chat_answer_with_thinking() -> None:
     payload = load("chat.json")
     payload["message"]["thinking"] = "They greet me."
-    message = ollama.translate_response("chat", payload, "m")["choices"][0]["message"]
+    message = encode_body(OLLAMA, "chat", payload, "m")["choices"][0]["message"]
     assert message == {
         "role": "assistant",
         "content": "Hello! How are you today?",
+        "refusal": None,
         "reasoning_content": "They greet me.",
     }
 
 
 def test_generate_answer() -> None:
-    answer = ollama.translate_response("fim", load("generate.json"), "qwen2.5-coder:0.5b")
+    answer = encode_body(OLLAMA, "fim", load("generate.json"), "qwen2.5-coder:0.5b")
     assert answer["object"] == "text_completion"
     assert answer["id"].startswith("cmpl-")
     assert answer["model"] == "qwen2.5-coder:0.5b"
@@ -530,7 +529,7 @@ def test_generate_answer() -> None:
 @pytest.mark.parametrize("payload", [load("error.json"), {"done": True}, ["x"]])
 def test_what_is_not_a_chat_answer(payload: Any) -> None:
     with pytest.raises(ValueError):
-        ollama.translate_response("chat", payload, "m")
+        encode_body(OLLAMA, "chat", payload, "m")
 
 
 # --- streams -----------------------------------------------------------------------------
@@ -541,7 +540,8 @@ def test_what_is_not_a_chat_answer(payload: Any) -> None:
 def test_stream_is_the_same_however_it_is_cut(name: str, include_usage: bool) -> None:
     data, kind = raw(name), STREAMS[name]
     whole = normalized(translate(kind, [data], include_usage=include_usage))
-    assert whole[-1] == "[DONE]" and whole.count("[DONE]") == 1
+    # A whole answer ends with one [DONE], a failed one with one error event instead.
+    assert whole.count("[DONE]") + sum("error" in e for e in whole if e != "[DONE]") == 1
     byte_by_byte = [data[i : i + 1] for i in range(len(data))]
     assert normalized(translate(kind, byte_by_byte, include_usage=include_usage)) == whole
     for cut in range(len(data) + 1):
@@ -657,24 +657,29 @@ def test_generate_stream() -> None:
 
 
 def test_error_line_ends_the_stream() -> None:
-    translator = ollama.StreamTranslator("chat", "m", include_usage=True)
-    out = translator.feed(raw("chat_stream_error.ndjson"))
-    events = parse_sse(out)
+    events = translate("chat", [raw("chat_stream_error.ndjson")], include_usage=True)
     assert joined(events, "content") == "The sky"
-    error, done = events[-2:]
-    assert done == "[DONE]"
-    assert error == {
+    assert events[-1] == {
         "error": {
-            "message": "Ollama: an error was encountered while running the model: unexpected EOF",
+            "message": (
+                "reported an error: an error was encountered while running the model: "
+                "unexpected EOF"
+            ),
             "type": "upstream_error",
             "param": None,
             "code": "upstream_error",
         }
     }
     assert not [e for e in events if isinstance(e, dict) and e.get("choices") == []]
-    # Nothing more once [DONE] is out, whatever else arrives.
-    assert translator.feed(raw("chat_stream.ndjson")) == b""
-    assert translator.close() == b""
+    # Nothing more once the error is out, whatever else arrives.
+    translator = ollama.StreamTranslator("chat", "m")
+    framer = OLLAMA.framer()
+    assert any(
+        isinstance(i, Failure)
+        for i in translator.feed(framer.feed(raw("chat_stream_error.ndjson")))
+    )
+    assert translator.feed(framer.feed(raw("chat_stream.ndjson"))) == []
+    assert translator.close() == []
 
 
 def test_error_as_the_first_line() -> None:
@@ -682,13 +687,12 @@ def test_error_as_the_first_line() -> None:
     assert events == [
         {
             "error": {
-                "message": 'Ollama: model "llama9:70b" not found, try pulling it first',
+                "message": 'reported an error: model "llama9:70b" not found, try pulling it first',
                 "type": "upstream_error",
                 "param": None,
                 "code": "upstream_error",
             }
         },
-        "[DONE]",
     ]
 
 
@@ -699,10 +703,10 @@ def test_truncated_stream(kind: str) -> None:
     without_done = data[: data.rstrip(b"\n").rindex(b"\n") + 1]
     for cut in (len(without_done), len(without_done) + 25):  # at a line end, mid-line
         events = translate(kind, [data[:cut]], include_usage=True)
-        assert events[-1] == "[DONE]" and events.count("[DONE]") == 1
-        error = events[-2]["error"]
+        assert "[DONE]" not in events
+        error = events[-1]["error"]
         assert error["code"] == "upstream_truncated"
-        assert "ended before" in error["message"]
+        assert "ended the stream before" in error["message"]
         assert set(error) == {"message", "type", "param", "code"}
         finishes = [c["choices"][0]["finish_reason"] for c in chunks_of(events) if c["choices"]]
         assert finishes == [None] * len(finishes)
@@ -710,10 +714,7 @@ def test_truncated_stream(kind: str) -> None:
 
 def test_empty_stream_is_truncated() -> None:
     events = translate("chat", [])
-    assert [e if e == "[DONE]" else e["error"]["code"] for e in events] == [
-        "upstream_truncated",
-        "[DONE]",
-    ]
+    assert [e if e == "[DONE]" else e["error"]["code"] for e in events] == ["upstream_truncated"]
 
 
 def test_last_line_without_newline_is_read_at_close() -> None:
@@ -733,8 +734,7 @@ def test_crlf_and_blank_lines_are_tolerated() -> None:
 def test_a_line_that_is_not_json() -> None:
     events = translate("chat", [b'{"message":{"content":"a"},"done":false}\n', b"<html>\n"])
     assert joined(events, "content") == "a"
-    assert events[-2]["error"]["code"] == "upstream_malformed"
-    assert events[-1] == "[DONE]"
+    assert events[-1]["error"]["code"] == "upstream_malformed"
 
 
 # --- the fake server ---------------------------------------------------------------------
@@ -767,8 +767,7 @@ def test_fake_ollama_chat_stream() -> None:
     with FakeOllama() as fake:
         for model in DEFAULT_MODELS:
             body = {"messages": [USER], "stream": True, "stream_options": {"include_usage": True}}
-            translator = ollama.StreamTranslator("chat", model, include_usage=True)
-            out = b""
+            pieces = []
             with httpx.stream(
                 "POST",
                 fake.endpoint + ollama.PATHS["chat"],
@@ -777,10 +776,8 @@ def test_fake_ollama_chat_stream() -> None:
                 assert response.status_code == 200
                 assert response.headers["content-type"] == "application/x-ndjson"
                 assert response.headers["transfer-encoding"] == "chunked"
-                for chunk in response.iter_raw():
-                    out += translator.feed(chunk)
-            out += translator.close()
-            events = parse_sse(out)
+                pieces = list(response.iter_raw())
+            events = translate("chat", pieces, include_usage=True, model=model)
             assert joined(events, "content") == "".join(reply_pieces(model))
             assert model in joined(events, "content")
             assert events[-2]["usage"]["completion_tokens"] == len(reply_pieces(model))
@@ -797,12 +794,12 @@ def test_fake_ollama_non_streamed_answers_and_errors() -> None:
         body = ollama.build_request("chat", {"messages": [USER]}, "tiny")
         answer = httpx.post(url + "/api/chat", content=body)
         assert answer.status_code == 200
-        translated = ollama.translate_response("chat", answer.json(), "tiny")
+        translated = encode_body(OLLAMA, "chat", answer.json(), "tiny")
         assert translated["choices"][0]["message"]["content"] == "Hello from tiny:latest!"
 
         tools = {"messages": [USER], "tools": [WEATHER_TOOL]}
         answer = httpx.post(url + "/api/chat", content=ollama.build_request("chat", tools, "tiny"))
-        choice = ollama.translate_response("chat", answer.json(), "tiny")["choices"][0]
+        choice = encode_body(OLLAMA, "chat", answer.json(), "tiny")["choices"][0]
         assert choice["finish_reason"] == "tool_calls"
         [call] = choice["message"]["tool_calls"]
         assert call["function"]["name"] == "get_current_weather"
@@ -812,14 +809,14 @@ def test_fake_ollama_non_streamed_answers_and_errors() -> None:
         answer = httpx.post(
             url + "/api/chat", content=ollama.build_request("chat", thinking, "tiny")
         )
-        message = ollama.translate_response("chat", answer.json(), "tiny")["choices"][0]["message"]
+        message = encode_body(OLLAMA, "chat", answer.json(), "tiny")["choices"][0]["message"]
         assert message["reasoning_content"] == "The user says hello."
 
         short = {"prompt": "def f():", "max_tokens": 1}
         answer = httpx.post(
             url + "/api/generate", content=ollama.build_request("fim", short, "tiny")
         )
-        completion = ollama.translate_response("fim", answer.json(), "tiny")
+        completion = encode_body(OLLAMA, "fim", answer.json(), "tiny")
         assert completion["choices"][0]["finish_reason"] == "length"
         assert completion["choices"][0]["text"] == "    return"
 

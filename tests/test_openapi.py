@@ -15,7 +15,8 @@ DOC = Path(__file__).parent.parent / "docs" / "openapi.json"
 
 def test_committed_document_is_current():
     assert json.loads(DOC.read_text()) == build_spec(), (
-        "regenerate: python -m jupyter_mux.openapi > docs/openapi.json")
+        "regenerate: python -m jupyter_mux.openapi > docs/openapi.json"
+    )
 
 
 def test_every_route_and_method_is_described(jp_serverapp):

@@ -35,13 +35,16 @@ def fim(prompt="def f(", suffix=None):
     return parse_request("completions", json.dumps(body).encode())
 
 
-WORKSPACE = WorkspaceRoute("w", (
-    rule("request_type", "fim", "fim-model"),
-    rule("model", "fast*", "fast-model"),
-    rule("filename", "*.ipynb", "notebook-model"),
-    rule("filename", "secret/*", "local-model"),
-    rule("catch_all", None, "default-model"),
-))
+WORKSPACE = WorkspaceRoute(
+    "w",
+    (
+        rule("request_type", "fim", "fim-model"),
+        rule("model", "fast*", "fast-model"),
+        rule("filename", "*.ipynb", "notebook-model"),
+        rule("filename", "secret/*", "local-model"),
+        rule("catch_all", None, "default-model"),
+    ),
+)
 
 
 @pytest.mark.parametrize(
@@ -67,10 +70,12 @@ def test_first_matching_rule_wins(request_, header, expected):
 
 
 def test_mentioned_files():
-    body = {"messages": [
-        {"role": "user", "content": [{"type": "text", "text": "```py:src/a.py\n```"}]},
-        {"role": "user", "content": '~~~python title="docs/b.md"\n~~~\n```python\n```'},
-    ]}
+    body = {
+        "messages": [
+            {"role": "user", "content": [{"type": "text", "text": "```py:src/a.py\n```"}]},
+            {"role": "user", "content": '~~~python title="docs/b.md"\n~~~\n```python\n```'},
+        ]
+    }
     assert mentioned_files(body, " x.ipynb ,") == ("x.ipynb", "src/a.py", "docs/b.md")
 
 
@@ -88,13 +93,28 @@ def test_rule_whose_targets_are_gone_is_explained():
 async def test_rules_round_trip(two_llamas):
     api = two_llamas
     rules = await api.ok("GET", "workspaces/wa/rules")
-    assert rules == [{"kind": "catch_all", "pattern": None, "ok": True, "problem": None,
-                      "targets": [{"provider": "llama-a", "model": "tiny-a"}]}]
+    assert rules == [
+        {
+            "kind": "catch_all",
+            "pattern": None,
+            "ok": True,
+            "problem": None,
+            "targets": [{"provider": "llama-a", "model": "tiny-a"}],
+        }
+    ]
     new = [
-        {"kind": "request_type", "pattern": "fim",
-         "targets": [{"provider": "llama-b", "model": "tiny-b"}]},
-        {"kind": "catch_all", "targets": [{"provider": "llama-a", "model": "tiny-a"},
-                                          {"provider": "llama-b", "model": "tiny-b"}]},
+        {
+            "kind": "request_type",
+            "pattern": "fim",
+            "targets": [{"provider": "llama-b", "model": "tiny-b"}],
+        },
+        {
+            "kind": "catch_all",
+            "targets": [
+                {"provider": "llama-a", "model": "tiny-a"},
+                {"provider": "llama-b", "model": "tiny-b"},
+            ],
+        },
     ]
     saved = await api.ok("PUT", "workspaces/wa/rules", new)
     assert [r["kind"] for r in saved] == ["request_type", "catch_all"]
@@ -103,8 +123,9 @@ async def test_rules_round_trip(two_llamas):
     workspace = await api.ok("GET", "workspaces/wa")
     assert workspace["preferred"] == {"provider": "llama-a", "model": "tiny-a"}
     # Changing `preferred` keeps the catch-all's fallbacks.
-    await api.ok("PATCH", "workspaces/wa", {"preferred": {"provider": "llama-b",
-                                                          "model": "tiny-b"}})
+    await api.ok(
+        "PATCH", "workspaces/wa", {"preferred": {"provider": "llama-b", "model": "tiny-b"}}
+    )
     catch_all = (await api.ok("GET", "workspaces/wa/rules"))[-1]
     assert [t["model"] for t in catch_all["targets"]] == ["tiny-b", "tiny-b"]
 
@@ -114,20 +135,44 @@ async def test_rules_round_trip(two_llamas):
     [
         ([], ["rules"]),
         ({}, ["array"]),
-        ([{"kind": "model", "pattern": "x", "targets": [{"provider": "llama-a",
-                                                          "model": "tiny-a"}]}],
-         ["last", "catch_all"]),
+        (
+            [
+                {
+                    "kind": "model",
+                    "pattern": "x",
+                    "targets": [{"provider": "llama-a", "model": "tiny-a"}],
+                }
+            ],
+            ["last", "catch_all"],
+        ),
         ([{"kind": "catch_all"}, {"kind": "catch_all"}], ["rules[0]", "last"]),
-        ([{"kind": "request_type", "pattern": "code",
-           "targets": [{"provider": "llama-a", "model": "tiny-a"}]}, {"kind": "catch_all"}],
-         ["rules[0]", "chat", "fim"]),
-        ([{"kind": "filename", "targets": [{"provider": "llama-a", "model": "tiny-a"}]},
-          {"kind": "catch_all"}], ["rules[0]", "pattern"]),
+        (
+            [
+                {
+                    "kind": "request_type",
+                    "pattern": "code",
+                    "targets": [{"provider": "llama-a", "model": "tiny-a"}],
+                },
+                {"kind": "catch_all"},
+            ],
+            ["rules[0]", "chat", "fim"],
+        ),
+        (
+            [
+                {"kind": "filename", "targets": [{"provider": "llama-a", "model": "tiny-a"}]},
+                {"kind": "catch_all"},
+            ],
+            ["rules[0]", "pattern"],
+        ),
         ([{"kind": "model", "pattern": "x"}, {"kind": "catch_all"}], ["rules[0]", "target"]),
-        ([{"kind": "catch_all", "targets": [{"provider": "ghost", "model": "m"}]}],
-         ["rules[0]", "target 0", "ghost"]),
-        ([{"kind": "catch_all", "targets": [{"provider": "llama-a", "model": "nope"}]}],
-         ["rules[0]", "nope", "tiny-a"]),
+        (
+            [{"kind": "catch_all", "targets": [{"provider": "ghost", "model": "m"}]}],
+            ["rules[0]", "target 0", "ghost"],
+        ),
+        (
+            [{"kind": "catch_all", "targets": [{"provider": "llama-a", "model": "nope"}]}],
+            ["rules[0]", "nope", "tiny-a"],
+        ),
         ([{"kind": "catch_all", "pattern": "*"}], ["rules[0]", "no pattern"]),
         ([{"kind": "regex", "pattern": "x"}], ["rules[0].kind"]),
     ],
@@ -142,11 +187,18 @@ async def test_bad_rules_are_refused_and_nothing_changes(two_llamas, rules, word
 
 
 async def test_rule_with_deleted_provider_is_kept_and_flagged(two_llamas):
-    await two_llamas.ok("PUT", "workspaces/wa/rules", [
-        {"kind": "model", "pattern": "big*", "targets": [{"provider": "llama-b",
-                                                         "model": "tiny-b"}]},
-        {"kind": "catch_all", "targets": [{"provider": "llama-a", "model": "tiny-a"}]},
-    ])
+    await two_llamas.ok(
+        "PUT",
+        "workspaces/wa/rules",
+        [
+            {
+                "kind": "model",
+                "pattern": "big*",
+                "targets": [{"provider": "llama-b", "model": "tiny-b"}],
+            },
+            {"kind": "catch_all", "targets": [{"provider": "llama-a", "model": "tiny-a"}]},
+        ],
+    )
     await two_llamas.ok("DELETE", "providers/llama-b", status=204)
     rules = await two_llamas.ok("GET", "workspaces/wa/rules")
     assert rules[0]["targets"] == [{"provider": "llama-b", "model": "tiny-b"}]
@@ -155,17 +207,26 @@ async def test_rule_with_deleted_provider_is_kept_and_flagged(two_llamas):
 
 
 async def test_rules_route_requests(two_llamas, mux_url, token):
-    await two_llamas.ok("PUT", "workspaces/wa/rules", [
-        {"kind": "model", "pattern": "reasoning", "targets": [{"provider": "llama-b",
-                                                              "model": "tiny-b"}]},
-        {"kind": "request_type", "pattern": "fim", "targets": [{"provider": "llama-b",
-                                                               "model": "tiny-b"}]},
-        {"kind": "catch_all", "targets": [{"provider": "llama-a", "model": "tiny-a"}]},
-    ])
+    await two_llamas.ok(
+        "PUT",
+        "workspaces/wa/rules",
+        [
+            {
+                "kind": "model",
+                "pattern": "reasoning",
+                "targets": [{"provider": "llama-b", "model": "tiny-b"}],
+            },
+            {
+                "kind": "request_type",
+                "pattern": "fim",
+                "targets": [{"provider": "llama-b", "model": "tiny-b"}],
+            },
+            {"kind": "catch_all", "targets": [{"provider": "llama-a", "model": "tiny-a"}]},
+        ],
+    )
     oai = client(mux_url, token)
     plain = await oai.chat.completions.create(model="x", messages=MESSAGES, max_tokens=2)
-    mapped = await oai.chat.completions.create(model="reasoning", messages=MESSAGES,
-                                               max_tokens=2)
+    mapped = await oai.chat.completions.create(model="reasoning", messages=MESSAGES, max_tokens=2)
     completion = await oai.completions.create(model="x", prompt="def f(", max_tokens=2)
     assert (plain.model, mapped.model, completion.model) == ("tiny-a", "tiny-b", "tiny-b")
     models = await oai.models.list()
@@ -178,14 +239,29 @@ async def test_rules_route_requests(two_llamas, mux_url, token):
 async def fallback_workspace(api, first_endpoint, second) -> None:
     """`default`: first a provider at `first_endpoint`, then llama `second` as fallback."""
     with RecordingUpstream() as up:
-        await api.ok("POST", "providers", {"name": "first", "type": "vllm",
-                                           "endpoint": up.endpoint}, 201)
+        await api.ok(
+            "POST", "providers", {"name": "first", "type": "vllm", "endpoint": up.endpoint}, 201
+        )
     await api.ok("PATCH", "providers/first", {"endpoint": first_endpoint})
-    await api.ok("POST", "providers", {"name": "second", "type": "llamacpp",
-                                       "endpoint": second.endpoint}, 201)
-    await api.ok("PUT", "workspaces/default/rules", [{"kind": "catch_all", "targets": [
-        {"provider": "first", "model": "rec-model"},
-        {"provider": "second", "model": second.alias}]}])
+    await api.ok(
+        "POST",
+        "providers",
+        {"name": "second", "type": "llamacpp", "endpoint": second.endpoint},
+        201,
+    )
+    await api.ok(
+        "PUT",
+        "workspaces/default/rules",
+        [
+            {
+                "kind": "catch_all",
+                "targets": [
+                    {"provider": "first", "model": "rec-model"},
+                    {"provider": "second", "model": second.alias},
+                ],
+            }
+        ],
+    )
 
 
 async def post(mux_url, token, **body) -> httpx.Response:
@@ -235,7 +311,9 @@ class TestStalledFirstTarget:
             response = await post(mux_url, token, stream=True)
         assert response.status_code == 200
         assert (response.headers["x-mux-provider"], response.headers["x-mux-attempts"]) == (
-            "first", "1")
+            "first",
+            "1",
+        )
         events = data_events(response.text)
         assert "part0" in events[0]
         assert json.loads(events[-1])["error"]["code"] == "upstream_timeout"
@@ -243,12 +321,25 @@ class TestStalledFirstTarget:
 
 async def test_all_targets_failing_names_each(api, mux_url, token, free_port):
     with RecordingUpstream() as up:
-        await api.ok("POST", "providers", {"name": "a", "type": "vllm",
-                                           "endpoint": up.endpoint}, 201)
-        await api.ok("POST", "providers", {"name": "b", "type": "vllm",
-                                           "endpoint": up.endpoint}, 201)
-        await api.ok("PUT", "workspaces/default/rules", [{"kind": "catch_all", "targets": [
-            {"provider": "a", "model": "rec-model"}, {"provider": "b", "model": "rec-model"}]}])
+        await api.ok(
+            "POST", "providers", {"name": "a", "type": "vllm", "endpoint": up.endpoint}, 201
+        )
+        await api.ok(
+            "POST", "providers", {"name": "b", "type": "vllm", "endpoint": up.endpoint}, 201
+        )
+        await api.ok(
+            "PUT",
+            "workspaces/default/rules",
+            [
+                {
+                    "kind": "catch_all",
+                    "targets": [
+                        {"provider": "a", "model": "rec-model"},
+                        {"provider": "b", "model": "rec-model"},
+                    ],
+                }
+            ],
+        )
     for name in ("a", "b"):
         await api.ok("PATCH", f"providers/{name}", {"endpoint": f"http://127.0.0.1:{free_port}"})
     response = await post(mux_url, token)
@@ -263,16 +354,25 @@ async def test_all_targets_failing_names_each(api, mux_url, token, free_port):
 async def test_export_import_round_trip(two_llamas):
     api = two_llamas
     await api.ok("PATCH", "providers/llama-a", {"description": "x"})
-    await api.ok("PUT", "workspaces/wa/rules", [
-        {"kind": "filename", "pattern": "*.ipynb", "targets": [{"provider": "llama-b",
-                                                               "model": "tiny-b"}]},
-        {"kind": "catch_all", "targets": [{"provider": "llama-a", "model": "tiny-a"}]},
-    ])
+    await api.ok(
+        "PUT",
+        "workspaces/wa/rules",
+        [
+            {
+                "kind": "filename",
+                "pattern": "*.ipynb",
+                "targets": [{"provider": "llama-b", "model": "tiny-b"}],
+            },
+            {"kind": "catch_all", "targets": [{"provider": "llama-a", "model": "tiny-a"}]},
+        ],
+    )
     await api.ok("PATCH", "workspaces/wa", {"description": "shared setup"})
     exported = await api.ok("GET", "workspaces/wa/export")
     assert exported["format"] == "jupyter-mux.workspace/1"
-    assert exported["providers"] == [{"name": "llama-b", "type": "llamacpp"},
-                                     {"name": "llama-a", "type": "llamacpp"}]
+    assert exported["providers"] == [
+        {"name": "llama-b", "type": "llamacpp"},
+        {"name": "llama-a", "type": "llamacpp"},
+    ]
     assert "endpoint" not in json.dumps(exported) and "key" not in json.dumps(exported)
     code, _ = await api("POST", "workspaces/import", exported)
     assert code == 409
@@ -287,12 +387,17 @@ async def test_import_matches_providers_by_type_and_flags_the_rest(two_llamas):
     shared = {
         "name": "from-a-colleague",
         "rules": [
-            {"kind": "model", "pattern": "cloud", "targets": [{"provider": "their-openai",
-                                                              "model": "gpt-4o"}]},
+            {
+                "kind": "model",
+                "pattern": "cloud",
+                "targets": [{"provider": "their-openai", "model": "gpt-4o"}],
+            },
             {"kind": "catch_all", "targets": [{"provider": "their-llama", "model": "tiny-a"}]},
         ],
-        "providers": [{"name": "their-llama", "type": "llamacpp"},
-                      {"name": "their-openai", "type": "openai"}],
+        "providers": [
+            {"name": "their-llama", "type": "llamacpp"},
+            {"name": "their-openai", "type": "openai"},
+        ],
     }
     await api.ok("POST", "workspaces/import", shared, 201)
     rules = await api.ok("GET", "workspaces/from-a-colleague/rules")

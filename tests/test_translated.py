@@ -10,10 +10,20 @@ import pytest
 from .conftest import MESSAGES, client
 from .fake_ollama import FakeOllama
 
-TOOLS = [{"type": "function", "function": {
-    "name": "get_weather", "description": "Weather in a city",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                   "required": ["city"]}}}]
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Weather in a city",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"],
+            },
+        },
+    }
+]
 
 
 @pytest.fixture
@@ -32,12 +42,13 @@ async def use(api, name: str, ptype: str, endpoint: str, model: str, **extra) ->
 
 
 async def test_anthropic_discovery_and_chat(api, llama_a, mux_url, token):
-    provider = await use(api, "claude", "anthropic", llama_a.endpoint, "tiny-a",
-                         api_key="sk-ant-test")
+    provider = await use(
+        api, "claude", "anthropic", llama_a.endpoint, "tiny-a", api_key="sk-ant-test"
+    )
     assert "tiny-a" in provider["models"]
     raw = await client(mux_url, token).chat.completions.with_raw_response.create(
-        model="x", messages=[{"role": "system", "content": "Be brief."}, *MESSAGES],
-        max_tokens=6)
+        model="x", messages=[{"role": "system", "content": "Be brief."}, *MESSAGES], max_tokens=6
+    )
     completion = raw.parse()
     assert raw.headers["x-mux-provider"] == "claude"
     assert completion.object == "chat.completion"
@@ -49,14 +60,19 @@ async def test_anthropic_discovery_and_chat(api, llama_a, mux_url, token):
 async def test_anthropic_stream(api, llama_a, mux_url, token):
     await use(api, "claude", "anthropic", llama_a.endpoint, "tiny-a", api_key="k")
     stream = await client(mux_url, token).chat.completions.create(
-        model="x", messages=MESSAGES, max_tokens=6, stream=True,
-        stream_options={"include_usage": True})
+        model="x",
+        messages=MESSAGES,
+        max_tokens=6,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
     chunks = [c async for c in stream]
     assert chunks[0].choices[0].delta.role == "assistant"
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text
-    finishes = [c.choices[0].finish_reason for c in chunks if c.choices
-                and c.choices[0].finish_reason]
+    finishes = [
+        c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason
+    ]
     assert len(finishes) == 1 and finishes[0] in ("stop", "length")
     assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
 
@@ -64,14 +80,21 @@ async def test_anthropic_stream(api, llama_a, mux_url, token):
 async def test_anthropic_legacy_completions(api, llama_a, mux_url, token):
     await use(api, "claude", "anthropic", llama_a.endpoint, "tiny-a", api_key="k")
     completion = await client(mux_url, token).completions.create(
-        model="x", prompt="def add(a, b):", max_tokens=6)
+        model="x", prompt="def add(a, b):", max_tokens=6
+    )
     assert completion.object == "text_completion"
     assert isinstance(completion.choices[0].text, str)
 
 
 async def test_anthropic_upstream_error_keeps_status(api, llama_keyed, mux_url, token):
-    await use(api, "claude", "anthropic", llama_keyed.endpoint, "tiny-keyed",
-              api_key="sk-upstream-secret-7f3a9c")
+    await use(
+        api,
+        "claude",
+        "anthropic",
+        llama_keyed.endpoint,
+        "tiny-keyed",
+        api_key="sk-upstream-secret-7f3a9c",
+    )
     await api.ok("PATCH", "providers/claude", {"api_key": "sk-wrong"})
     with pytest.raises(openai.AuthenticationError) as info:
         await client(mux_url, token).chat.completions.create(model="x", messages=MESSAGES)
@@ -91,7 +114,8 @@ async def test_ollama_discovery_keeps_metadata(api, ollama):
 async def test_ollama_chat_and_stream(api, ollama, mux_url, token):
     await use(api, "ol", "ollama", ollama.endpoint + "/", "qwen2.5-coder:0.5b")
     completion = await client(mux_url, token).chat.completions.create(
-        model="x", messages=MESSAGES, max_tokens=50, temperature=0.2)
+        model="x", messages=MESSAGES, max_tokens=50, temperature=0.2
+    )
     assert "qwen2.5-coder:0.5b" in completion.choices[0].message.content
     assert completion.usage.completion_tokens > 0
     sent = ollama.requests[-1]
@@ -99,7 +123,8 @@ async def test_ollama_chat_and_stream(api, ollama, mux_url, token):
     assert sent[1]["model"] == "qwen2.5-coder:0.5b"
     assert sent[1]["options"]["temperature"] == 0.2
     stream = await client(mux_url, token).chat.completions.create(
-        model="x", messages=MESSAGES, stream=True)
+        model="x", messages=MESSAGES, stream=True
+    )
     chunks = [c async for c in stream]
     assert chunks[0].choices[0].delta.role == "assistant"
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
@@ -110,7 +135,8 @@ async def test_ollama_chat_and_stream(api, ollama, mux_url, token):
 async def test_ollama_tool_call(api, ollama, mux_url, token):
     await use(api, "ol", "ollama", ollama.endpoint, "llama3.2:1b")
     stream = await client(mux_url, token).chat.completions.create(
-        model="x", messages=MESSAGES, tools=TOOLS, stream=True)
+        model="x", messages=MESSAGES, tools=TOOLS, stream=True
+    )
     chunks = [c async for c in stream]
     calls = [tc for c in chunks if c.choices for tc in c.choices[0].delta.tool_calls or []]
     assert calls and calls[0].index == 0 and calls[0].function.name == "get_weather"
@@ -122,7 +148,8 @@ async def test_ollama_tool_call(api, ollama, mux_url, token):
 async def test_ollama_fim(api, ollama, mux_url, token):
     await use(api, "ol", "ollama", ollama.endpoint, "qwen2.5-coder:0.5b")
     completion = await client(mux_url, token).completions.create(
-        model="x", prompt="def answer():\n", suffix="\n\nprint(answer())")
+        model="x", prompt="def answer():\n", suffix="\n\nprint(answer())"
+    )
     assert "return" in completion.choices[0].text
     path, body = ollama.requests[-1]
     assert path == "/api/generate" and body["suffix"] == "\n\nprint(answer())"
@@ -147,6 +174,14 @@ async def test_ollama_not_running(api, mux_url, token):
 async def test_ollama_request_it_cannot_express_is_400(api, ollama, mux_url, token):
     await use(api, "ol", "ollama", ollama.endpoint, "llama3.2:1b")
     with pytest.raises(openai.BadRequestError, match="base64"):
-        await client(mux_url, token).chat.completions.create(model="x", messages=[
-            {"role": "user", "content": [
-                {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}]}])
+        await client(mux_url, token).chat.completions.create(
+            model="x",
+            messages=[
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}
+                    ],
+                }
+            ],
+        )

@@ -299,14 +299,27 @@ async def test_refresh_makes_no_writes(two_llamas, make_panel, llama_b):
 async def test_panel_shows_rules_and_usage(two_llamas, make_panel, jp_serverapp, mux_url, token):
     from .conftest import client
 
-    await two_llamas.ok("PUT", "workspaces/wa/rules", [
-        {"kind": "model", "pattern": "fast*", "targets": [{"provider": "llama-b",
-                                                          "model": "tiny-b"}]},
-        {"kind": "catch_all", "targets": [{"provider": "llama-a", "model": "tiny-a"},
-                                          {"provider": "llama-b", "model": "tiny-b"}]},
-    ])
+    await two_llamas.ok(
+        "PUT",
+        "workspaces/wa/rules",
+        [
+            {
+                "kind": "model",
+                "pattern": "fast*",
+                "targets": [{"provider": "llama-b", "model": "tiny-b"}],
+            },
+            {
+                "kind": "catch_all",
+                "targets": [
+                    {"provider": "llama-a", "model": "tiny-a"},
+                    {"provider": "llama-b", "model": "tiny-b"},
+                ],
+            },
+        ],
+    )
     await client(mux_url, token).chat.completions.create(
-        model="x", messages=[{"role": "user", "content": "hi"}], max_tokens=2)
+        model="x", messages=[{"role": "user", "content": "hi"}], max_tokens=2
+    )
     await jp_serverapp.web_app.settings["jupyter_mux_proxy"].recorder.flush()
     panel = await make_panel()
     assert "model: fast*" in panel.rules_table.value
@@ -318,11 +331,17 @@ async def test_panel_shows_rules_and_usage(two_llamas, make_panel, jp_serverapp,
 async def test_client_rules_usage_and_sharing(two_llamas, server_url, token):
     def scenario() -> tuple[list, dict, dict]:
         with MuxClient(url=server_url, token=token) as mux:
-            rules = mux.set_rules("wb", [
-                {"kind": "request_type", "pattern": "fim",
-                 "targets": [{"provider": "llama-a", "model": "tiny-a"}]},
-                *mux.rules("wb"),
-            ])
+            rules = mux.set_rules(
+                "wb",
+                [
+                    {
+                        "kind": "request_type",
+                        "pattern": "fim",
+                        "targets": [{"provider": "llama-a", "model": "tiny-a"}],
+                    },
+                    *mux.rules("wb"),
+                ],
+            )
             copy = mux.import_workspace(mux.export_workspace("wb"), name="wb-copy")
             return rules, copy, mux.usage(group_by="model")
 

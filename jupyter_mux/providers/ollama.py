@@ -394,6 +394,10 @@ def _image(image_url: Any, where: str) -> str:
 def items_from_body(kind: str, payload: dict[str, Any], model: str) -> list[Item]:
     """Ollama's non-streamed answer (`/api/chat` or `/api/generate`) -> items. An
     `{"error"}` body is a Failure; a chat answer without a message raises `ValueError`."""
+    if not isinstance(payload, dict):
+        raise ValueError("Ollama's answer is not a JSON object")
+    if kind == "chat" and not isinstance(payload.get("message"), dict):
+        raise ValueError("Ollama's chat answer has no 'message' object")
     message = error_message(payload)
     if message is not None:
         return [Failure(f"reported an error: {message}")]

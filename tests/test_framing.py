@@ -1,6 +1,7 @@
-"""The SSE reader that checks passthrough streams: every valid stream comes out whole and
-unchanged (line endings aside) however it is cut, every malformed one stops at the first bad
-event, and no complete event is ever held back."""
+"""The SSE framer that cuts and checks every upstream stream: every valid stream comes out
+whole and unchanged (line endings aside) however it is cut, every malformed one stops at the
+first bad event, and no complete event is ever held back. The NDJSON framer's own cases are
+in test_ollama_wire.py; the passthrough translator's at the end."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_mux.sse import MAX_EVENT_BYTES, ProviderErrorEvent, SSEReader
-from jupyter_mux.usage import UsageEvent, UsageTap
+from jupyter_mux.dialects.chat import ChatPassthrough
+from jupyter_mux.framing import MAX_EVENT_BYTES, FramingError, SSEFramer
+from jupyter_mux.items import Done, Failure, Raw, Usage
 
 PAYLOADS = Path(__file__).parent / "payloads"
 
@@ -36,6 +38,31 @@ OPENAI_STREAM = (
 
 def lf(data: bytes) -> bytes:
     return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+
+
+class SSEReader:
+    """The framer, with what the tests look at: (raw, payload) pairs, and whether the end
+    marker came."""
+
+    def __init__(self, max_event: int = MAX_EVENT_BYTES) -> None:
+        self.framer = SSEFramer(max_event)
+        self.done = False
+        self.names: list[str | None] = []
+
+    @property
+    def error(self) -> FramingError | None:
+        return self.framer.error
+
+    def feed(self, data: bytes) -> list[tuple[bytes, object]]:
+        return self._seen(self.framer.feed(data))
+
+    def close(self) -> list[tuple[bytes, object]]:
+        return self._seen(self.framer.close())
+
+    def _seen(self, events: list) -> list[tuple[bytes, object]]:
+        self.done = self.done or any(e.done for e in events)
+        self.names += [e.name for e in events]
+        return [(e.raw, e.data) for e in events]
 
 
 def read(pieces: list[bytes], reader: SSEReader | None = None) -> tuple[bytes, list, SSEReader]:
@@ -115,10 +142,13 @@ def test_error_field_is_the_providers_report_however_cut() -> None:
     good = chunk("partial")
     data = good + LLAMACPP_ERROR + b"data: [DONE]\n\n"
     for pieces in cuts(data):
-        out, _, reader = read(pieces)
-        assert out == good, pieces
-        assert isinstance(reader.error, ProviderErrorEvent), pieces
-        assert json.loads(reader.error.raw)["message"] == "context full"
+        out, payloads, reader = read(pieces)
+        assert out == good + LLAMACPP_ERROR + b"data: [DONE]\n\n", pieces
+        assert reader.error is None and reader.names == [None, "error", None], pieces
+        assert payloads[1]["message"] == "context full"
+    # In plain words rather than JSON, it is still the provider's message.
+    _, payloads, reader = read([b"error: context full\n\n"])
+    assert reader.names == ["error"] and payloads == [{"error": {"message": "context full"}}]
 
 
 def test_oversize_event_without_a_boundary() -> None:
@@ -173,21 +203,39 @@ def test_blank_lines_between_events_pass() -> None:
         assert [p["choices"][0]["delta"]["content"] for p in payloads if p] == ["a", "b"]
 
 
+def passthrough(pieces: list[bytes], keep: bool) -> list:
+    framer, translator = SSEFramer(), ChatPassthrough(keep_usage_chunk=keep)
+    items = [i for piece in pieces for i in translator.feed(framer.feed(piece))]
+    items += translator.feed(framer.close())
+    if framer.error is not None:
+        items.append(framer.error)
+    return items + translator.close()
+
+
 @pytest.mark.parametrize("keep", [False, True])
-def test_usage_tap_over_every_cut(keep: bool) -> None:
+def test_passthrough_over_every_cut(keep: bool) -> None:
+    """Each event goes on as it came; the usage is read, and its chunk dropped when the
+    client did not ask for it; [DONE] ends the answer."""
     usage_chunk = chunk("", choices=[], usage={"prompt_tokens": 3, "completion_tokens": 2})
     expected = lf(OPENAI_STREAM) if keep else lf(OPENAI_STREAM).replace(usage_chunk, b"")
     for pieces in cuts(OPENAI_STREAM):
-        event = UsageEvent("w", "catch_all", True)
-        tap = UsageTap(event, keep_usage_chunk=keep)
-        out = b"".join(tap.feed(p) for p in pieces) + tap.close()
-        assert out == expected and tap.done and tap.error is None
-        assert event.usage == {"prompt_tokens": 3, "completion_tokens": 2}
+        items = passthrough(pieces, keep)
+        assert b"".join(i.data for i in items if isinstance(i, Raw)) == expected
+        assert [i for i in items if isinstance(i, Usage)] == [Usage(3, 2)]
+        assert isinstance(items[-1], Done)
 
 
-def test_usage_tap_stops_at_a_malformed_event() -> None:
-    event = UsageEvent("w", "catch_all", True)
-    tap = UsageTap(event, keep_usage_chunk=False)
-    assert tap.feed(chunk("a") + b"data: oops\n\n" + chunk("b")) == chunk("a")
-    assert tap.error is not None and "not JSON ('oops')" in str(tap.error)
-    assert tap.feed(b"data: [DONE]\n\n") == b"" and tap.close() == b"" and not tap.done
+def test_passthrough_stops_at_a_malformed_event() -> None:
+    items = passthrough([chunk("a") + b"data: oops\n\n" + chunk("b")], keep=False)
+    assert items[0] == Raw(chunk("a"))
+    assert isinstance(items[1], FramingError) and "not JSON ('oops')" in str(items[1])
+    # No end marker came: the translator reports the answer truncated as well.
+    assert isinstance(items[2], Failure) and items[2].code == "upstream_truncated"
+
+
+@pytest.mark.parametrize(
+    "event", [LLAMACPP_ERROR, b'data: {"error": {"message": "context full", "code": 500}}\n\n']
+)
+def test_passthrough_reports_the_providers_error_as_a_failure(event: bytes) -> None:
+    items = passthrough([chunk("a") + event + chunk("b") + b"data: [DONE]\n\n"], keep=False)
+    assert items == [Raw(chunk("a")), Failure("reported an error: context full")]
