@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 import httpx
 import pytest
-
-from jupyter_mux.usage import UsageEvent, UsageTap
 
 from .conftest import MESSAGES, client, mux_chat
 from .recording_upstream import RecordingUpstream
@@ -72,25 +68,6 @@ async def test_usage_query_validation(api):
         assert code == 400 and error["message"], query
     assert (await api.ok("GET", "usage?since=2026-01-01T00:00:00Z"))["rows"] == []
     assert (await api.ok("GET", "usage?1795496747774"))["totals"]["requests"] == 0
-
-
-@pytest.mark.parametrize("split", [1, 2, 7, 64])
-def test_usage_tap_reframes_and_drops_the_usage_chunk(split):
-    usage_chunk = {"choices": [], "usage": {"prompt_tokens": 4, "completion_tokens": 9}}
-    stream = (
-        b'data: {"choices": [{"delta": {"content": "hi"}}], "usage": null}\r\n\r\n'
-        + b"data: "
-        + json.dumps(usage_chunk).encode()
-        + b"\n\ndata: [DONE]\n\n"
-    )
-    for keep in (False, True):
-        event = UsageEvent("w", "catch_all", True)
-        tap = UsageTap(event, keep_usage_chunk=keep)
-        out = b"".join(tap.feed(stream[i : i + split]) for i in range(0, len(stream), split))
-        out += tap.close()
-        assert event.usage == usage_chunk["usage"]
-        assert out.endswith(b"data: [DONE]\n\n") and b'"content": "hi"' in out
-        assert (b'"prompt_tokens": 4' in out) is keep
 
 
 async def test_user_set_prices(two_llamas, mux_url, token, flush):
