@@ -359,6 +359,11 @@ def test_assistant_turn_of_only_redacted_thinking_is_left_out():
     assert [m["role"] for m in chat["messages"]] == ["user", "user"]
 
 
+def test_a_conversation_of_only_redacted_thinking_is_refused():
+    redacted = assistant({"type": "redacted_thinking", "data": "abc"})
+    assert refused(request(redacted, system="s")).param == "messages"
+
+
 def test_tool_result_is_error_without_text():
     result = {"type": "tool_result", "tool_use_id": "toolu_1", "is_error": True}
     chat = to_chat(request(user(result)))

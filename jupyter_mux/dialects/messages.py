@@ -28,7 +28,16 @@ it is applied, and every refusal is a 400 naming the field):
   to an Anthropic upstream never thinks more than asked; `output_config.effort` wins over
   it ("xhigh" and "max" read "high").
 - Fields with no chat meaning (`cache_control`, `service_tier`, `container`,
-  `context_management`, `inference_geo`, `speed`) are ignored.
+  `context_management`, `inference_geo`, `speed`) are ignored; `top_k` goes on by name.
+
+And for answers (`MessagesEncoder`):
+
+- Reasoning becomes thinking blocks only when the request turned thinking on; else it is
+  left out, as Anthropic sends none then and clients read `content[0]` as the text.
+- Finish reasons: stop -> `end_turn` (`stop_sequence` when the upstream named the
+  sequence), length -> `max_tokens`, tool_calls -> `tool_use`, content_filter ->
+  `refusal`; a "stop" after tool calls reads `tool_use`, the reason agent loops act on.
+- Usage: `input_tokens` excludes the cached input that `cache_read_input_tokens` carries.
 """
 
 from __future__ import annotations
@@ -58,8 +67,8 @@ from ..items import (
 from ..providers.anthropic import THINKING_BUDGETS
 from ..providers.anthropic import _arguments as tool_input
 
-# Anthropic's minimum thinking budget.
-MIN_THINKING_BUDGET = 1024
+# Anthropic's minimum thinking budget, which is also the lowest effort's.
+MIN_THINKING_BUDGET = THINKING_BUDGETS["low"]
 # Anthropic's effort levels beyond OpenAI's three.
 EFFORT_ALIASES = {"xhigh": "high", "max": "high"}
 EFFORTS = ("low", "medium", "high", *EFFORT_ALIASES)
@@ -195,6 +204,11 @@ def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
                 f"'{where}.role' must be 'user' or 'assistant', not {role!r}.",
                 param=f"{where}.role",
             )
+    if all(m["role"] == "system" for m in out):
+        raise InvalidRequest(
+            "'messages' has nothing a model can read: only empty or redacted assistant turns.",
+            param="messages",
+        )
     return out
 
 
