@@ -124,7 +124,8 @@ def sse_client(data: bytes) -> anthropic.Anthropic:
 
 
 def read_stream(data: bytes) -> anthropic.types.Message:
-    """What the SDK's stream helper makes of the encoder's bytes."""
+    """What the SDK's stream helper makes of the encoder's bytes (each event validated)."""
+    events(data)
     client = sse_client(data)
     with client.messages.stream(model=CLAUDE, max_tokens=1024, messages=[]) as stream:
         return stream.get_final_message()
@@ -851,9 +852,13 @@ def test_usage_with_cached_and_reasoning_tokens():
     assert whole(items)["usage"] == final
 
 
-def test_usage_known_at_start_goes_into_message_start():
-    items = [Usage(prompt_tokens=40, completion_tokens=0, cached_tokens=10), Start("m", "x")]
-    start = events(encode(items))[0]
+def test_nothing_is_written_before_the_first_block():
+    """So that the proxy can still answer an early failure with its real status."""
+    encoder = MessagesEncoder({"model": CLAUDE}, "m")
+    assert encoder.stream([Start("m", "x"), Usage(40, 0, 10), Finish(STOP)]) == b""
+    assert encoder.stream([Reasoning("not asked for"), Text("")]) == b""
+    start = events(encoder.stream([Text("a")]))[0]
+    # The input usage reported before any content is in message_start.
     assert start["message"]["usage"]["input_tokens"] == 30
     assert start["message"]["usage"]["cache_read_input_tokens"] == 10
 

@@ -690,7 +690,10 @@ class MessagesEncoder:
     Content blocks are numbered 0, 1, 2... in the order they start, whatever their kind,
     as Anthropic numbers them; a new block starts whenever the kind changes (thinking ->
     text -> tool_use), and each tool call is a block of its own. The previous block is
-    stopped when the next starts, so one block is open at a time. An upstream that
+    stopped when the next starts, so one block is open at a time. `message_start` goes out
+    with the first block (or the end): until then nothing is written, so a failure before
+    any content can still be answered with its real status and sent to the next target,
+    and `message_start` can carry the input usage an upstream reported first. An upstream that
     interleaves the argument deltas of parallel calls still gets each delta to its own
     call's block index (the SDK's accumulator reads them so).
 
@@ -766,13 +769,12 @@ class MessagesEncoder:
         elif isinstance(item, Finish):
             self._finish = item
         elif isinstance(item, Start):
-            self._id = self._id or item.id
-            self._model = item.model or self._model
-            self._begin(out)
+            if not self._began:
+                self._id = item.id or self._id
+                self._model = item.model or self._model
         elif isinstance(item, Done):
             self._end(out)
         else:
-            self._begin(out)
             if isinstance(item, Text):
                 self._text(item, out)
             elif isinstance(item, Reasoning):
@@ -847,6 +849,7 @@ class MessagesEncoder:
         return None
 
     def _start(self, block: dict[str, Any], out: list[bytes]) -> int:
+        self._begin(out)
         self._close(out)
         index = len(self._blocks)
         self._blocks.append(block)
