@@ -170,7 +170,7 @@ def test_agent_request_becomes_chat():
         "content": "15 degrees, fog",
     }
     assert result2["tool_call_id"] == "toolu_01VkgRa9ixE1nXqpw8FSbBdx"
-    assert result2["content"] == messages.TOOL_ERROR_PREFIX + "The weather service timed out."
+    assert result2["content"] == f"{messages.TOOL_ERROR}: The weather service timed out."
     assert rest["role"] == "user"
     assert [p["type"] for p in rest["content"]] == ["text", "image_url", "image_url"]
     assert rest["content"][1]["image_url"]["url"].startswith("data:image/png;base64,iVBOR")
@@ -281,7 +281,7 @@ def test_the_sdks_own_requests_decode():
     call = chat["messages"][2]
     assert call["content"] is None and call["tool_calls"][0]["function"]["arguments"] == "{}"
     # An image-only tool result: the tool message says so, the image follows it.
-    assert chat["messages"][3]["content"] == messages.IMAGE_RESULT_TEXT
+    assert chat["messages"][3]["content"] == messages.MEDIA_RESULT_TEXT
     image = chat["messages"][4]["content"][0]
     assert image == {"type": "image_url", "image_url": {"url": "data:image/gif;base64,R0lG"}}
     assert chat["tool_choice"] == "required" and "parallel_tool_calls" not in chat
@@ -368,7 +368,8 @@ def test_a_conversation_of_only_redacted_thinking_is_refused():
 def test_tool_result_is_error_without_text():
     result = {"type": "tool_result", "tool_use_id": "toolu_1", "is_error": True}
     chat = to_chat(request(user(result)))
-    assert chat["messages"] == [{"role": "tool", "tool_call_id": "toolu_1", "content": "Error"}]
+    error = {"role": "tool", "tool_call_id": "toolu_1", "content": messages.TOOL_ERROR}
+    assert chat["messages"] == [error]
 
 
 @pytest.mark.parametrize(

@@ -77,8 +77,10 @@ EFFORTS = ("low", "medium", "high", *EFFORT_ALIASES)
 THINKING_ON = ("enabled", "adaptive")
 
 IMAGE_MEDIA_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
-TOOL_ERROR_PREFIX = "Error: "
-IMAGE_RESULT_TEXT = "(The result is the image that follows.)"
+# What a tool message says for an `is_error` result, before its text; and for a result that
+# was only images or PDFs, which follow it in a user message.
+TOOL_ERROR = "Error"
+MEDIA_RESULT_TEXT = "(The result is in the next message.)"
 
 STOP_REASONS = {
     STOP: "end_turn",
@@ -305,9 +307,8 @@ def _assistant_turn(content: Any, where: str) -> dict[str, Any] | None:
     if not (texts or thinking or calls):
         return None
     # OpenAI's convention: null content when the turn is only tool calls.
-    message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts else None}
-    if message["content"] is None and not calls:
-        message["content"] = ""
+    content = "".join(texts) if texts or not calls else None
+    message: dict[str, Any] = {"role": "assistant", "content": content}
     if thinking:
         message["reasoning_content"] = "".join(thinking)
     if calls:
@@ -354,12 +355,12 @@ def _tool_result(block: dict[str, Any], at: str) -> tuple[dict[str, Any], list[d
         )
     text = "\n".join(t for t in texts if t)
     if not text and media:
-        text = IMAGE_RESULT_TEXT
+        text = MEDIA_RESULT_TEXT
     is_error = block.get("is_error")
     if is_error is not None and not isinstance(is_error, bool):
         raise InvalidRequest(f"'{at}.is_error' must be true or false.", param=f"{at}.is_error")
     if is_error:
-        text = TOOL_ERROR_PREFIX + text if text else TOOL_ERROR_PREFIX.rstrip(": ")
+        text = f"{TOOL_ERROR}: {text}" if text else TOOL_ERROR
     return {"role": "tool", "tool_call_id": call_id, "content": text}, media
 
 
