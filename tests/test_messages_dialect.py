@@ -983,6 +983,13 @@ def test_body_failure_is_raised_with_its_status():
     assert messages.error_body(info.value)["error"]["type"] == "rate_limit_error"
 
 
+def test_body_failure_with_anthropics_529_is_raised_as_503():
+    with pytest.raises(UpstreamError) as info:
+        whole([Failure("Provider 'claude' is overloaded.", 529)])
+    assert info.value.status == 503
+    assert messages.error_body(info.value)["error"]["type"] == "overloaded_error"
+
+
 def test_body_passthrough():
     recorded = (PAYLOADS / "anthropic" / "message_tool_use.json").read_bytes()
     body = MessagesEncoder({}, "m").body([Raw(recorded), Usage(1, 1), Done()])

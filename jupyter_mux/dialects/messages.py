@@ -45,6 +45,7 @@ from __future__ import annotations
 import json
 import math
 import uuid
+from http import HTTPStatus
 from typing import Any
 
 from ..errors import InvalidRequest, MuxError, UpstreamError
@@ -741,13 +742,15 @@ class MessagesEncoder:
 
     def body(self, items: list[Item]) -> dict[str, Any]:
         """A whole `Message`. A `Failure` among the items is raised as an UpstreamError, so
-        that the handler answers with its status and `error_body`."""
+        that the handler answers with its status and `error_body`; Anthropic's 529, which
+        is no HTTP status Tornado knows, becomes 503 (overloaded too, retried by SDKs)."""
         raw = [item.data for item in items if isinstance(item, Raw)]
         if raw:
             return json.loads(b"".join(raw))
         for item in items:
             if isinstance(item, Failure):
-                raise UpstreamError(item.message, status=item.status, code=item.code)
+                status = _http_status(item.status)
+                raise UpstreamError(item.message, status=status, code=item.code)
             self._item(item, [])
         self._close([])
         return self._message(final=True)
@@ -775,13 +778,12 @@ class MessagesEncoder:
                 self._model = item.model or self._model
         elif isinstance(item, Done):
             self._end(out)
-        else:
-            if isinstance(item, Text):
-                self._text(item, out)
-            elif isinstance(item, Reasoning):
-                self._reasoning(item, out)
-            elif isinstance(item, ToolCall):
-                self._tool_call(item, out)
+        elif isinstance(item, Text):
+            self._text(item, out)
+        elif isinstance(item, Reasoning):
+            self._reasoning(item, out)
+        elif isinstance(item, ToolCall):
+            self._tool_call(item, out)
 
     def _begin(self, out: list[bytes]) -> None:
         if self._began:
@@ -909,6 +911,15 @@ class MessagesEncoder:
         if block["type"] != "tool_use":
             return block
         return {**block, "input": tool_input("".join(self._arguments[index]))}
+
+
+def _http_status(status: int) -> int:
+    """A status MuxError can carry (it needs an HTTPStatus): 529 becomes 503, any other
+    unknown one 502."""
+    try:
+        return HTTPStatus(status).value
+    except ValueError:
+        return 503 if status == 529 else 502
 
 
 def _event(data: dict[str, Any]) -> bytes:
