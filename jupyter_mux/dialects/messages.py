@@ -58,7 +58,6 @@ from ..items import (
     Failure,
     Finish,
     Item,
-    Raw,
     Reasoning,
     Start,
     Text,
@@ -104,6 +103,7 @@ ERROR_TYPES = {
     504: "timeout_error",
     529: "overloaded_error",
 }
+ANTHROPIC_ERROR_TYPES = frozenset({*ERROR_TYPES.values(), "api_error"})
 
 # count_tokens: characters per token of the estimate, and what one image or PDF counts
 # (Anthropic resizes large images to about 1.15 megapixels, about 1,600 tokens).
@@ -704,6 +704,9 @@ class MessagesEncoder:
     stop reason and usage are sent when the answer ends (`Done`), since OpenAI-compatible
     upstreams report usage after their finish reason. A tool call ended by a plain "stop"
     reads `tool_use`: agent loops run tools only on that reason.
+
+    A passthrough (`Raw` items) is not this encoder's: `dialects.Passthrough` relays those
+    bytes and asks this encoder only for its `failure`.
     """
 
     content_type = "text/event-stream"
@@ -715,7 +718,6 @@ class MessagesEncoder:
         self._id = ""
         self._began = False
         self._ended = False
-        self._raw = False
         self._blocks: list[dict[str, Any]] = []  # the content so far, as in a Message
         self._open: int | None = None  # index of the block not yet stopped
         self._signed = False  # the open thinking block has its signature: no more deltas
@@ -734,19 +736,19 @@ class MessagesEncoder:
 
     def failure(self, failure: Failure) -> bytes:
         """Anthropic ends a failing stream with one `error` event and nothing after it; the
-        SDK raises it as an APIStatusError carrying this body."""
+        SDK raises it as an APIStatusError carrying this body. An Anthropic upstream's own
+        error type (the Failure's `code`, e.g. overloaded_error) is kept; else the type
+        follows the status."""
         if self._ended:
             return b""
         self._ended = True
-        return _event(_error(failure.status, failure.message))
+        kind = failure.code if failure.code in ANTHROPIC_ERROR_TYPES else error_type(failure.status)
+        return _event({"type": "error", "error": {"type": kind, "message": failure.message}})
 
     def body(self, items: list[Item]) -> dict[str, Any]:
         """A whole `Message`. A `Failure` among the items is raised as an UpstreamError, so
         that the handler answers with its status and `error_body`; Anthropic's 529, which
         is no HTTP status Tornado knows, becomes 503 (overloaded too, retried by SDKs)."""
-        raw = [item.data for item in items if isinstance(item, Raw)]
-        if raw:
-            return json.loads(b"".join(raw))
         for item in items:
             if isinstance(item, Failure):
                 status = _http_status(item.status)
@@ -760,14 +762,8 @@ class MessagesEncoder:
     def _item(self, item: Item, out: list[bytes]) -> None:
         if self._ended:
             return
-        if isinstance(item, Raw):
-            # Passthrough: the upstream's own events are the answer, its end included.
-            self._raw = True
-            out.append(item.data)
-        elif isinstance(item, Failure):
+        if isinstance(item, Failure):
             out.append(self.failure(item))
-        elif self._raw:
-            return
         elif isinstance(item, Usage):
             self._usage = item
         elif isinstance(item, Finish):
@@ -937,13 +933,9 @@ def error_type(status: int) -> str:
     return "api_error" if status >= 500 else "invalid_request_error"
 
 
-def _error(status: int, message: str) -> dict[str, Any]:
-    return {"type": "error", "error": {"type": error_type(status), "message": message}}
-
-
 def error_body(exc: MuxError) -> dict[str, Any]:
     """Anthropic's error body for a MuxError, sent with the error's own status."""
-    return _error(exc.status, exc.message)
+    return {"type": "error", "error": {"type": error_type(exc.status), "message": exc.message}}
 
 
 # --------------------------------------------------------------------------- count_tokens
