@@ -48,7 +48,7 @@ class MuxError(HTTPError):
     ) -> None:
         if status is not None:
             self.status = status
-        super().__init__(self.status, "%s", message, reason=HTTPStatus(self.status).phrase)
+        super().__init__(self.status, "%s", message, reason=_phrase(self.status))
         self.message = message
         if code is not None:
             self.code = code
@@ -69,6 +69,14 @@ class MuxError(HTTPError):
 
     def jupyter_body(self) -> dict:
         return {"message": self.message, "reason": self.reason}
+
+
+def _phrase(status: int) -> str:
+    """The reason phrase; a status Python does not know (Anthropic's 529) still has one."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Upstream Error" if status >= 500 else "Client Error"
 
 
 class InvalidRequest(MuxError):

@@ -16,9 +16,23 @@ ROUTES = {"chat/completions": "chat", "completions": "fim"}
 
 @dataclass(frozen=True, slots=True)
 class MuxRequest:
+    """A client's request, whatever its dialect.
+
+    `kind` is the client's dialect: "chat", "fim" (legacy completions), "responses",
+    "messages" or "embeddings". `body` is what the client sent; `chat` is the same request
+    as an OpenAI chat body, for upstreams that do not speak the dialect (None for chat and
+    fim, whose body is already that). `headers`: the client's headers the upstream should
+    see (Anthropic's `anthropic-version` and `anthropic-beta`)."""
+
     kind: str
     body: dict[str, Any]
     stream: bool
+    chat: dict[str, Any] | None = None
+    headers: dict[str, str] | None = None
+
+    @property
+    def chat_body(self) -> dict[str, Any]:
+        return self.body if self.chat is None else self.chat
 
     @property
     def model(self) -> str:
@@ -29,16 +43,19 @@ class MuxRequest:
     @property
     def request_type(self) -> str:
         """What `request_type` rules match: FIM for /completions, or any prompt carrying a
-        suffix; chat otherwise."""
+        suffix; embeddings; chat otherwise (chat, Responses and Messages alike)."""
+        if self.kind == "embeddings":
+            return "embeddings"
         return "fim" if self.kind == "fim" or self.body.get("suffix") is not None else "chat"
 
     @property
     def include_usage(self) -> bool:
-        options = self.body.get("stream_options")
+        options = self.chat_body.get("stream_options")
         return isinstance(options, dict) and options.get("include_usage") is True
 
 
-def parse_request(route: str, raw: bytes) -> MuxRequest:
+def json_object(raw: bytes) -> dict[str, Any]:
+    """A request body as JSON; every dialect's body is an object."""
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
@@ -47,6 +64,11 @@ def parse_request(route: str, raw: bytes) -> MuxRequest:
         ) from None
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.", code="invalid_body")
+    return body
+
+
+def parse_request(route: str, raw: bytes) -> MuxRequest:
+    body = json_object(raw)
     kind = ROUTES[route]
     if kind == "chat":
         _check_messages(body.get("messages"))

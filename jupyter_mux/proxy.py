@@ -20,13 +20,14 @@ import httpx
 from httpx_aiohttp import AiohttpTransport
 
 from .dialects import Encoder, Passthrough
-from .dialects.chat import ChatEncoder, ChatPassthrough
+from .dialects.table import DIALECTS, Dialect
 from .errors import InvalidRequest, MuxError, UpstreamError
 from .framing import SSEFramer
 from .items import Failure, Item, Usage
 from .openai_request import MuxRequest
 from .providers import Translator
-from .providers.openai_compat import usage_item
+from .providers.openai_compat import build_body
+from .providers.wire import ANTHROPIC
 from .routing import Rule, Target, Upstream
 from .upstream_errors import error_from_response, excerpt, malformed, scrub, upstream_failure
 from .usage import UsageEvent, UsageRecorder
@@ -143,12 +144,23 @@ class Proxy:
     ) -> None:
         upstream = target.upstream
         assert upstream is not None
-        wire = upstream.wire
+        passthrough = request.kind in upstream.native
+        # What the upstream is sent: the client's own request where it speaks the dialect,
+        # else the request as OpenAI chat (or legacy completions) in its wire format.
+        kind = request.kind if passthrough or request.kind in ("fim", "embeddings") else "chat"
         try:
-            content = wire.build_request(request.kind, request.body, target.model)
+            if passthrough and kind not in ("chat", "fim"):
+                content = build_body(request.body, target.model)
+            elif kind == "embeddings":
+                content = upstream.wire.build_embeddings(request.body, target.model)
+            else:
+                content = upstream.wire.build_request(kind, request.chat_body, target.model)
         except ValueError as exc:
             raise InvalidRequest(f"{exc} (provider '{upstream.name}', {upstream.type})") from None
-        outgoing = self.upstreams.request(upstream.urls[request.kind], upstream.headers, content)
+        headers = upstream.headers
+        if request.headers and (passthrough or upstream.wire is ANTHROPIC):
+            headers = {**headers, **request.headers}
+        outgoing = self.upstreams.request(upstream.urls[kind], headers, content)
         for resend in range(UNSENT_RESENDS + 1):
             try:
                 response = await self.upstreams.transport.handle_async_request(outgoing)
@@ -160,7 +172,9 @@ class Proxy:
             if response.status_code >= 400:
                 raise await error_from_response(upstream, response)
             usage.status = response.status_code
-            exchange = Exchange(target, upstream, request, response, sink, attempt, usage)
+            exchange = Exchange(
+                target, upstream, request, response, sink, attempt, usage, passthrough, kind
+            )
             await (relay_stream(exchange) if request.stream else relay_body(exchange))
         finally:
             await response.aclose()
@@ -179,14 +193,14 @@ class Exchange:
     sink: Sink
     attempt: int
     usage: UsageEvent
-    passthrough: bool = False
+    passthrough: bool
+    kind: str  # what the upstream was sent (see Proxy._attempt)
+    dialect: Dialect = field(init=False)
     encoder: Encoder = field(init=False)
 
     def __post_init__(self) -> None:
-        self.passthrough = self.request.kind in self.upstream.wire.native
-        encoder = ChatEncoder(
-            self.request.kind, self.target.model, include_usage=self.request.include_usage
-        )
+        self.dialect = DIALECTS.get(self.request.kind, DIALECTS["chat"])
+        encoder = self.dialect.encoder(self.request, self.target.model)
         if self.passthrough:
             # The mux has checked that what it relays is SSE: the upstream's own type (with
             # its parameters) when it says so, else the one it should have said.
@@ -199,8 +213,8 @@ class Exchange:
 
     def translator(self) -> Translator:
         if self.passthrough:
-            return ChatPassthrough(keep_usage_chunk=self.request.include_usage)
-        return self.upstream.wire.translator(self.request.kind, self.target.model)
+            return self.dialect.passthrough(self.request, self.target.model)
+        return self.upstream.wire.translator(self.kind, self.target.model)
 
     def begin(self, content_type: str) -> None:
         self.usage.first_byte = time.monotonic()
@@ -238,18 +252,20 @@ async def relay_body(x: Exchange) -> None:
             raise ValueError(f"a {content_type} body that is not JSON ({excerpt(body)})") from None
         if not isinstance(answer, dict):
             raise ValueError(f"a JSON body that is not an object ({excerpt(body)})")
-        if x.passthrough:
-            usage = answer.get("usage")
-            items: list[Item] = [usage_item(usage)] if isinstance(usage, dict) else []
+        if x.kind == "embeddings" and not x.passthrough:
+            answer = x.upstream.wire.embeddings_answer(x.request.body, answer, x.target.model)
+            body = json.dumps(answer).encode()
+        if x.passthrough or x.kind == "embeddings":
+            usage = x.dialect.usage(answer)
+            items: list[Item] = [usage] if usage is not None else []
         else:
-            kind, model = x.request.kind, x.target.model
-            items = x.upstream.wire.items_from_body(kind, answer, model)
+            items = x.upstream.wire.items_from_body(x.kind, answer, x.target.model)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise malformed(x.upstream, exc) from None
     items, failure = x.take(items)
     if failure is not None:
         raise failure
-    if not x.passthrough:
+    if not x.passthrough and x.kind != "embeddings":
         body = json.dumps(x.encoder.body(items), ensure_ascii=False).encode()
         content_type = "application/json"
     x.begin(content_type)

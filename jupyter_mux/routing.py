@@ -33,6 +33,8 @@ class Upstream:
     headers: dict[str, str]
     # Request kind -> URL, parsed once here rather than per request (a visible cost at load).
     urls: dict[str, httpx.URL]
+    # The client dialects its provider type serves natively (passed through).
+    native: frozenset[str] = frozenset()
     # What the mux sends that must never come back out: scrubbed from upstream text.
     secrets: tuple[str, ...] = ()
 
@@ -80,7 +82,7 @@ class WorkspaceRoute:
 
         def files() -> tuple[str, ...]:
             if not found:
-                found.append(mentioned_files(request.body, file_header))
+                found.append(mentioned_files(request.chat_body, file_header))
             return found[0]
 
         for rule in self.rules:
@@ -133,7 +135,8 @@ class RoutingTable:
 
 
 def upstream_for(provider: ProviderRecord, api_key: str | None) -> Upstream:
-    wire = WIRES[PROVIDER_TYPES[provider.type].wire]
+    provider_type = PROVIDER_TYPES[provider.type]
+    wire = WIRES[provider_type.wire]
     # Plain bodies: the relay passes bytes through, and a compressed stream would be held
     # back by a decoder.
     headers = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
@@ -149,6 +152,7 @@ def upstream_for(provider: ProviderRecord, api_key: str | None) -> Upstream:
         base_url=base_url,
         headers=headers,
         urls=urls,
+        native=provider_type.native,
         secrets=(key,) if key else (),
     )
 

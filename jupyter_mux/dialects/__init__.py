@@ -15,9 +15,13 @@ through instead (model and auth replaced) and the answer relayed as `Raw` items.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ..items import Failure, Item, Raw
+from ..items import Done, Failure, Item, Raw, Usage
+
+if TYPE_CHECKING:
+    from ..framing import Event
+    from ..providers import Translator
 
 
 class Encoder(Protocol):
@@ -56,3 +60,29 @@ class Passthrough:
 
     def body(self, items: list[Item]) -> dict[str, Any]:
         raise NotImplementedError("a passthrough relays the upstream's own body")
+
+
+class Relay:
+    """The translator of a passthrough in a dialect that is also an upstream wire format
+    (Anthropic's Messages from an Anthropic-speaking upstream): each event goes on as it
+    came (`Raw`), while the wire's own translator reads it for the usage, the end, and a
+    failure — which replaces the event, so that one before anything was sent still falls
+    over to the next target."""
+
+    def __init__(self, reader: Translator) -> None:
+        self._reader = reader
+
+    def feed(self, events: list[Event]) -> list[Item]:
+        out: list[Item] = []
+        for event in events:
+            read = self._reader.feed([event])
+            failure = next((i for i in read if isinstance(i, Failure)), None)
+            if failure is not None:
+                out.append(failure)
+                break
+            out.append(Raw(event.raw))
+            out += [i for i in read if isinstance(i, (Usage, Done))]
+        return out
+
+    def close(self) -> list[Item]:
+        return self._reader.close()

@@ -523,6 +523,13 @@ def _number(value: Any) -> float | None:
 # --------------------------------------------------------------------------- responses
 
 
+def build_embeddings(body: dict[str, Any], model: str) -> bytes:
+    raise ValueError(
+        "Anthropic has no embeddings API: route embeddings to another provider with a "
+        "workspace rule of request type 'embeddings'"
+    )
+
+
 def finish_reason(stop_reason: Any) -> str | None:
     """Anthropic's `stop_reason` -> OpenAI's `finish_reason`; an unknown reason still ended
     the answer, so it reads as "stop"."""

@@ -29,6 +29,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import struct
 import time
 import uuid
 from datetime import datetime
@@ -55,7 +56,7 @@ from ..items import (
 from ..store import ModelRecord
 
 # Request kind -> path under `api_base`.
-PATHS: dict[str, str] = {"chat": "/api/chat", "fim": "/api/generate"}
+PATHS: dict[str, str] = {"chat": "/api/chat", "fim": "/api/generate", "embeddings": "/api/embed"}
 
 # OpenAI sampling fields that Ollama's `options` take under the same name. `top_k`, `min_p`
 # and `repeat_penalty` are not OpenAI's, but clients written for local servers send them.
@@ -508,7 +509,7 @@ class StreamTranslator:
     `"done": true` and carries the token counts; an `{"error"}` line is a Failure."""
 
     def __init__(self, kind: str, model: str) -> None:
-        if kind not in PATHS:
+        if kind not in ("chat", "fim"):
             raise ValueError(f"unknown request kind {kind!r}")
         self._kind = kind
         self._model = model
@@ -555,3 +556,46 @@ class StreamTranslator:
                 code="upstream_truncated",
             )
         ]
+
+
+# --- embeddings ---------------------------------------------------------------------------
+
+
+def build_embeddings(body: dict[str, Any], model: str) -> bytes:
+    """OpenAI's embeddings request -> Ollama's `/api/embed`. Ollama embeds text only."""
+    given = body.get("input")
+    texts = [given] if isinstance(given, str) else given
+    if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
+        raise ValueError("Ollama embeds text only: 'input' must be a string or strings")
+    request: dict[str, Any] = {"model": model, "input": texts}
+    if isinstance(body.get("dimensions"), int):
+        request["dimensions"] = body["dimensions"]
+    return json.dumps(request, ensure_ascii=False).encode()
+
+
+def embeddings_answer(body: dict[str, Any], payload: dict[str, Any], model: str) -> dict[str, Any]:
+    """Ollama's `{"embeddings": [[...]], "prompt_eval_count"}` -> OpenAI's list of
+    embeddings, base64-encoded when the client asked so (the openai SDK does by default)."""
+    vectors = payload.get("embeddings")
+    if not isinstance(vectors, list) or not all(isinstance(v, list) for v in vectors):
+        raise ValueError("Ollama's answer has no 'embeddings' list")
+    base64_out = body.get("encoding_format") == "base64"
+    tokens = _count(payload.get("prompt_eval_count"))
+    return {
+        "object": "list",
+        "data": [
+            {
+                "object": "embedding",
+                "index": i,
+                "embedding": _base64_floats(v) if base64_out else v,
+            }
+            for i, v in enumerate(vectors)
+        ],
+        "model": model,
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    }
+
+
+def _base64_floats(vector: list[Any]) -> str:
+    """OpenAI's base64 embedding: little-endian float32, as the SDKs decode it."""
+    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")

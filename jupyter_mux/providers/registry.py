@@ -14,15 +14,29 @@ class ProviderType:
     auth_types: tuple[str, ...]
     # Which wire-format module speaks to it: "openai", "anthropic" or "ollama".
     wire: str
+    # The client dialects it serves natively (see NATIVE): their requests and answers
+    # pass through untouched but for auth and model, so nothing is lost in translation.
+    native: frozenset[str] = frozenset()
 
     def as_dict(self) -> dict:
         data = asdict(self)
         data["auth_types"] = list(self.auth_types)
         del data["wire"]
+        data["native"] = sorted(self.native)
         return data
 
 
 BOTH = ("none", "api_key")
+
+# What each server documents that it serves, by client dialect ("fim" is the legacy
+# /v1/completions). llama.cpp's server, vLLM and LM Studio serve chat, completions,
+# Responses, embeddings and Anthropic's Messages (at /v1/messages). The "openai" type also
+# stands for any OpenAI-compatible API, many of which lack /v1/responses, so it (like
+# OpenRouter) passes through only chat, completions and embeddings, and a Responses request
+# to it is translated to chat. Anthropic serves Messages. Ollama is spoken to in its native
+# API, which is none of the client dialects: every request to it is translated.
+OPENAI_API = frozenset({"chat", "fim", "embeddings"})
+LOCAL_SERVER = OPENAI_API | {"responses", "messages"}
 
 PROVIDER_TYPES: dict[str, ProviderType] = {
     t.type: t
@@ -34,9 +48,14 @@ PROVIDER_TYPES: dict[str, ProviderType] = {
             "api_key",
             ("api_key",),
             "anthropic",
+            frozenset({"messages"}),
         ),
-        ProviderType("llamacpp", "llama.cpp", "http://localhost:8080", "none", BOTH, "openai"),
-        ProviderType("lmstudio", "LM Studio", "http://localhost:1234", "none", BOTH, "openai"),
+        ProviderType(
+            "llamacpp", "llama.cpp", "http://localhost:8080", "none", BOTH, "openai", LOCAL_SERVER
+        ),
+        ProviderType(
+            "lmstudio", "LM Studio", "http://localhost:1234", "none", BOTH, "openai", LOCAL_SERVER
+        ),
         ProviderType("ollama", "Ollama", "http://localhost:11434", "none", BOTH, "ollama"),
         ProviderType(
             "openai",
@@ -45,6 +64,7 @@ PROVIDER_TYPES: dict[str, ProviderType] = {
             "api_key",
             BOTH,
             "openai",
+            OPENAI_API,
         ),
         ProviderType(
             "openrouter",
@@ -53,7 +73,8 @@ PROVIDER_TYPES: dict[str, ProviderType] = {
             "api_key",
             ("api_key",),
             "openai",
+            OPENAI_API,
         ),
-        ProviderType("vllm", "vLLM", "http://localhost:8000", "none", BOTH, "openai"),
+        ProviderType("vllm", "vLLM", "http://localhost:8000", "none", BOTH, "openai", LOCAL_SERVER),
     )
 }

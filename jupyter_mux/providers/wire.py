@@ -23,7 +23,8 @@ class Wire:
     discover: Callable[
         [httpx.AsyncClient, str, dict[str, str], httpx.Timeout], Awaitable[list[ModelRecord]]
     ]
-    # Request kind ("chat" or "fim") -> path under api_base.
+    # Request kind -> path under api_base: "chat" and "fim" (what it is sent translated),
+    # and each client dialect a provider type of this wire may serve natively.
     paths: dict[str, str]
     # (kind, OpenAI chat or completions body, model) -> the upstream's request body. Raises
     # ValueError, with a message for the user, for a request it cannot express.
@@ -33,8 +34,10 @@ class Wire:
     translator: Callable[[str, str], Translator]
     # (kind, a whole JSON answer, model) -> items.
     items_from_body: Callable[[str, dict[str, Any], str], list[Item]]
-    # Client dialects it speaks natively: their requests and answers pass through.
-    native: frozenset[str] = frozenset()
+    # Embeddings: (OpenAI request, model) -> its request, and (request, its answer, model)
+    # -> OpenAI's answer, for a wire that does not take OpenAI's embeddings as they are.
+    build_embeddings: Callable[[dict[str, Any], str], bytes]
+    embeddings_answer: Callable[[dict[str, Any], dict[str, Any], str], dict[str, Any]]
 
 
 OPENAI = Wire(
@@ -42,12 +45,19 @@ OPENAI = Wire(
     api_base=openai_compat.api_base,
     auth_headers=openai_compat.auth_headers,
     discover=openai_compat.discover,
-    paths={"chat": "/chat/completions", "fim": "/completions"},
+    paths={
+        "chat": "/chat/completions",
+        "fim": "/completions",
+        "responses": "/responses",
+        "messages": "/messages",
+        "embeddings": "/embeddings",
+    },
     build_request=openai_compat.build_request,
     framer=SSEFramer,
     translator=openai_compat.StreamTranslator,
     items_from_body=openai_compat.items_from_body,
-    native=frozenset({"chat", "fim"}),
+    build_embeddings=openai_compat.build_body,
+    embeddings_answer=lambda _request, answer, _model: answer,
 )
 
 ANTHROPIC = Wire(
@@ -55,11 +65,13 @@ ANTHROPIC = Wire(
     api_base=anthropic.api_base,
     auth_headers=lambda _type, api_key: anthropic.auth_headers(api_key),
     discover=anthropic.discover,
-    paths={"chat": "/messages", "fim": "/messages"},
+    paths={"chat": "/messages", "fim": "/messages", "messages": "/messages"},
     build_request=anthropic.build_request,
     framer=SSEFramer,
     translator=anthropic.StreamTranslator,
     items_from_body=anthropic.items_from_body,
+    build_embeddings=anthropic.build_embeddings,
+    embeddings_answer=lambda _request, answer, _model: answer,
 )
 
 OLLAMA = Wire(
@@ -72,6 +84,8 @@ OLLAMA = Wire(
     framer=NDJSONFramer,
     translator=ollama.StreamTranslator,
     items_from_body=ollama.items_from_body,
+    build_embeddings=ollama.build_embeddings,
+    embeddings_answer=ollama.embeddings_answer,
 )
 
 WIRES: dict[str, Wire] = {w.name: w for w in (OPENAI, ANTHROPIC, OLLAMA)}
