@@ -1,0 +1,919 @@
+"""The OpenAI Responses dialect (`POST /v1/responses`), on the mux's one pipeline.
+
+A Responses request becomes the OpenAI chat body that every upstream wire format takes
+(`to_chat`); the answer, as items, becomes the Responses event stream or `Response` object
+(`ResponsesEncoder`). An upstream that speaks Responses itself is relayed instead
+(`ResponsesPassthrough`), reading only usage, failures and the end from its events.
+
+How request fields map to chat:
+
+- `input` (a string, or items: messages with input_text / input_image / input_file /
+  output_text / refusal parts, `function_call`, `function_call_output`, `reasoning`) ->
+  `messages`, after `instructions` (one system message) and the `history` of
+  `previous_response_id`. System and developer messages become `system`, which every
+  upstream takes. Consecutive function calls join the assistant turn before them, as chat
+  carries parallel calls; a reasoning item's text becomes the `reasoning_content` of the
+  assistant turn after it (its `encrypted_content` is OpenAI's own and is dropped).
+- function `tools` (flat) -> chat's nested function tools; `tool_choice` (an
+  `allowed_tools` choice narrows `tools` to the allowed ones); `max_output_tokens` ->
+  `max_completion_tokens`; `reasoning.effort` -> `reasoning_effort`; `text.format` ->
+  `response_format`; `text.verbosity` -> `verbosity`; `temperature`, `top_p`,
+  `parallel_tool_calls`, `user`, `safety_identifier`, `prompt_cache_key`, `service_tier`
+  keep their names. A stream asks for `stream_options.include_usage`, since the final
+  `response.completed` event carries usage.
+
+The rule for a field with no chat counterpart: it is accepted and not sent upstream when it
+only concerns how the mux keeps or reports the response (`store`, `metadata`,
+`previous_response_id`, `include`, `truncation`, `reasoning.summary`, `stream_options`,
+`top_logprobs`, `max_tool_calls`, `prompt_cache_retention`; echoed in the `Response` where
+it has a field), and refused with a 400 naming it when dropping it would change the answer:
+built-in tools (web_search, file_search, computer_use...) and their items, which no upstream
+behind the mux can run; `background`, `conversation` and stored `prompt`s, which need
+OpenAI's own storage; `item_reference` items; images given by file id. Fields this module
+does not know are dropped, so that a newer client still gets an answer.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import InvalidRequest, MuxError, UpstreamError
+from ..framing import Event
+from ..items import (
+    CONTENT_FILTER,
+    LENGTH,
+    Done,
+    Failure,
+    Finish,
+    Item,
+    Raw,
+    Reasoning,
+    Start,
+    Text,
+    ToolCall,
+    Usage,
+)
+
+__all__ = [
+    "ResponsesEncoder",
+    "ResponsesPassthrough",
+    "error_body",
+    "input_messages",
+    "to_chat",
+    "usage_from_body",
+]
+
+# `reasoning.effort` values the Responses API takes.
+EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
+# Chat fields that Responses carries under the same name and meaning.
+SAME_NAME = ("user", "safety_identifier", "prompt_cache_key", "service_tier")
+# Finish reasons after which a Responses answer is `incomplete`, and why.
+INCOMPLETE = {LENGTH: "max_output_tokens", CONTENT_FILTER: "content_filter"}
+TRUNCATED_MESSAGE = "The provider's stream ended before the answer was complete."
+
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def new_id(prefix: str) -> str:
+    """An id in OpenAI's style (`resp_...`, `msg_...`), unguessable: a stored response is
+    fetched by its id alone."""
+    return f"{prefix}_{secrets.token_hex(16)}"
+
+
+def error_body(exc: MuxError) -> dict[str, Any]:
+    """The body a failed `/responses` request answers with: OpenAI's error shape."""
+    return exc.openai_body()
+
+
+# --------------------------------------------------------------------------- requests
+
+
+def to_chat(body: dict[str, Any], history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A Responses request -> the OpenAI chat body upstreams take. `history` is the chat
+    messages of the conversation so far (from `previous_response_id`), put before the new
+    input. Raises `InvalidRequest` naming the field for what cannot be answered faithfully."""
+    for field in ("background", "conversation", "prompt"):
+        if body.get(field) not in (None, False):
+            raise InvalidRequest(
+                f"'{field}' needs OpenAI's own storage, which the mux does not have; "
+                "continue a conversation with 'previous_response_id' instead.",
+                param=field,
+            )
+    messages: list[dict[str, Any]] = []
+    instructions = body.get("instructions")
+    if instructions is not None:
+        if not isinstance(instructions, str):
+            raise InvalidRequest("'instructions' must be a string.", param="instructions")
+        if instructions:
+            messages.append({"role": "system", "content": instructions})
+    messages += history or []
+    if body.get("input") is not None or not history:
+        messages += input_messages(body)
+
+    chat: dict[str, Any] = {}
+    if isinstance(body.get("model"), str):
+        chat["model"] = body["model"]
+    chat["messages"] = messages
+    tools = _tools(body.get("tools"))
+    choice, allowed = _tool_choice(body.get("tool_choice"), tools)
+    if allowed is not None:
+        tools = [t for t in tools if t["function"]["name"] in allowed]
+    if tools:
+        chat["tools"] = tools
+        if choice is not None:
+            chat["tool_choice"] = choice
+    parallel = body.get("parallel_tool_calls")
+    if parallel is not None:
+        if not isinstance(parallel, bool):
+            raise InvalidRequest(
+                "'parallel_tool_calls' must be true or false.", param="parallel_tool_calls"
+            )
+        if tools:
+            chat["parallel_tool_calls"] = parallel
+    limit = body.get("max_output_tokens")
+    if limit is not None:
+        if not _is_int(limit) or limit < 1:
+            raise InvalidRequest(
+                "'max_output_tokens' must be a positive integer.", param="max_output_tokens"
+            )
+        chat["max_completion_tokens"] = limit
+    for field, top in (("temperature", 2), ("top_p", 1)):
+        value = body.get(field)
+        if value is not None:
+            if not _is_number(value) or not 0 <= value <= top:
+                raise InvalidRequest(f"'{field}' must be a number from 0 to {top}.", param=field)
+            chat[field] = value
+    effort = _effort(body.get("reasoning"))
+    if effort is not None:
+        chat["reasoning_effort"] = effort
+    chat.update(_text_config(body.get("text")))
+    for field in SAME_NAME:
+        value = body.get(field)
+        if value is not None:
+            if not isinstance(value, str):
+                raise InvalidRequest(f"'{field}' must be a string.", param=field)
+            chat[field] = value
+    metadata = body.get("metadata")
+    if metadata is not None and not (
+        isinstance(metadata, dict) and all(isinstance(v, str) for v in metadata.values())
+    ):
+        raise InvalidRequest("'metadata' must be an object of string values.", param="metadata")
+    for field in ("stream", "store"):
+        if body.get(field) is not None and not isinstance(body[field], bool):
+            raise InvalidRequest(f"'{field}' must be true or false.", param=field)
+    if body.get("stream"):
+        chat["stream"] = True
+        chat["stream_options"] = {"include_usage": True}
+    return chat
+
+
+def input_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The request's `input` as chat messages, without `instructions` or history: what a
+    stored conversation keeps of this turn (instructions apply to one request only)."""
+    value = body.get("input")
+    if isinstance(value, str):
+        return [{"role": "user", "content": value}]
+    if value is None:
+        raise InvalidRequest(
+            "'input' is required: a string, or an array of input items.",
+            param="input",
+            code="missing_field",
+        )
+    if not isinstance(value, list):
+        raise InvalidRequest("'input' must be a string or an array of input items.", param="input")
+    messages: list[dict[str, Any]] = []
+    reasoning: list[str] = []  # reasoning text waiting for the assistant turn after it
+    for i, item in enumerate(value):
+        where = f"input[{i}]"
+        if not isinstance(item, dict):
+            raise InvalidRequest(f"'{where}' must be an object.", param=where)
+        kind = item.get("type", "message")
+        if kind == "message":
+            message = _message(item, where)
+            if message["role"] == "assistant":
+                _take_reasoning(message, reasoning)
+            messages.append(message)
+        elif kind == "function_call":
+            call = _function_call(item, where)
+            last = messages[-1] if messages else None
+            if last is None or last["role"] != "assistant":
+                last = {"role": "assistant", "content": None}
+                messages.append(last)
+            _take_reasoning(last, reasoning)
+            last.setdefault("tool_calls", []).append(call)
+        elif kind == "function_call_output":
+            messages.append(_function_call_output(item, where))
+        elif kind == "reasoning":
+            reasoning += _reasoning_text(item, where)
+        elif kind == "item_reference":
+            raise InvalidRequest(
+                f"'{where}' is an item_reference: the mux keeps no items by id; send the "
+                "item itself, or continue with 'previous_response_id'.",
+                param=f"{where}.type",
+            )
+        elif isinstance(kind, str):
+            raise InvalidRequest(
+                f"'{where}' is a '{kind}' item, which the mux cannot take: no upstream behind "
+                "it runs built-in tools. Allowed: message, function_call, "
+                "function_call_output, reasoning.",
+                param=f"{where}.type",
+            )
+        else:
+            raise InvalidRequest(f"'{where}.type' must be a string.", param=f"{where}.type")
+    return messages
+
+
+def _message(item: dict[str, Any], where: str) -> dict[str, Any]:
+    role = item.get("role")
+    if role not in ("user", "assistant", "system", "developer"):
+        raise InvalidRequest(
+            f"'{where}.role' must be one of user, assistant, system, developer.",
+            param=f"{where}.role",
+        )
+    content = item.get("content")
+    if isinstance(content, str):
+        parts: list[dict[str, Any]] | str = content
+    elif isinstance(content, list):
+        parts = [_part(p, f"{where}.content[{j}]", role) for j, p in enumerate(content)]
+    else:
+        raise InvalidRequest(
+            f"'{where}.content' must be a string or an array of content parts.",
+            param=f"{where}.content",
+        )
+    if role == "assistant":
+        # One string: what every upstream takes for an assistant turn.
+        text = parts if isinstance(parts, str) else "".join(p["text"] for p in parts)
+        return {"role": "assistant", "content": text}
+    return {"role": "user" if role == "user" else "system", "content": parts}
+
+
+def _part(part: Any, where: str, role: str) -> dict[str, Any]:
+    """A Responses content part -> a chat content part."""
+    kind = part.get("type") if isinstance(part, dict) else None
+    if kind in ("input_text", "output_text", "refusal"):
+        text = part.get("refusal" if kind == "refusal" else "text")
+        if not isinstance(text, str):
+            raise InvalidRequest(f"'{where}.text' must be a string.", param=f"{where}.text")
+        return {"type": "text", "text": text}
+    if kind in ("input_image", "input_file") and role != "user":
+        raise InvalidRequest(
+            f"'{where}' is an {kind} part: images and files go in user messages only.",
+            param=f"{where}.type",
+        )
+    if kind == "input_image":
+        url = part.get("image_url")
+        if not isinstance(url, str) or not url:
+            raise InvalidRequest(
+                f"'{where}.image_url' must be an http(s) or data: URL (images given by "
+                "'file_id' need OpenAI's file storage, which the mux does not have).",
+                param=f"{where}.image_url",
+            )
+        image: dict[str, Any] = {"url": url}
+        if isinstance(part.get("detail"), str):
+            image["detail"] = part["detail"]
+        return {"type": "image_url", "image_url": image}
+    if kind == "input_file":
+        if part.get("file_url") is not None:
+            raise InvalidRequest(
+                f"'{where}.file_url' has no counterpart upstream; send the file as "
+                "'file_data' (a base64 data: URL).",
+                param=f"{where}.file_url",
+            )
+        file = {
+            k: part[k] for k in ("file_data", "file_id", "filename") if isinstance(part.get(k), str)
+        }
+        if "file_data" not in file and "file_id" not in file:
+            raise InvalidRequest(
+                f"'{where}' needs 'file_data' or 'file_id'.", param=f"{where}.file_data"
+            )
+        return {"type": "file", "file": file}
+    raise InvalidRequest(
+        f"'{where}' must be a content part of type input_text, input_image, input_file, "
+        "output_text or refusal.",
+        param=f"{where}.type",
+    )
+
+
+def _function_call(item: dict[str, Any], where: str) -> dict[str, Any]:
+    for field in ("call_id", "name"):
+        if not isinstance(item.get(field), str) or not item[field]:
+            raise InvalidRequest(
+                f"'{where}.{field}' must be a non-empty string.", param=f"{where}.{field}"
+            )
+    arguments = item.get("arguments", "")
+    if not isinstance(arguments, str):
+        raise InvalidRequest(
+            f"'{where}.arguments' must be a string (the arguments as JSON text).",
+            param=f"{where}.arguments",
+        )
+    return {
+        "id": item["call_id"],
+        "type": "function",
+        "function": {"name": item["name"], "arguments": arguments},
+    }
+
+
+def _function_call_output(item: dict[str, Any], where: str) -> dict[str, Any]:
+    call_id = item.get("call_id")
+    if not isinstance(call_id, str) or not call_id:
+        raise InvalidRequest(
+            f"'{where}.call_id' must name the function call it answers.",
+            param=f"{where}.call_id",
+        )
+    output = item.get("output")
+    if isinstance(output, list):
+        parts = [_part(p, f"{where}.output[{j}]", "user") for j, p in enumerate(output)]
+        if all(p["type"] == "text" for p in parts):
+            output = "".join(p["text"] for p in parts)
+        else:
+            output = parts
+    elif not isinstance(output, str):
+        raise InvalidRequest(
+            f"'{where}.output' must be a string or an array of content parts.",
+            param=f"{where}.output",
+        )
+    return {"role": "tool", "tool_call_id": call_id, "content": output}
+
+
+def _reasoning_text(item: dict[str, Any], where: str) -> list[str]:
+    """A reasoning item's text: its full reasoning where given, else its summary."""
+    for field, kind in (("content", "reasoning_text"), ("summary", "summary_text")):
+        parts = item.get(field)
+        if parts is None:
+            continue
+        if not isinstance(parts, list) or not all(
+            isinstance(p, dict) and p.get("type") == kind and isinstance(p.get("text"), str)
+            for p in parts
+        ):
+            raise InvalidRequest(
+                f"'{where}.{field}' must be an array of {kind} parts.", param=f"{where}.{field}"
+            )
+        if parts:
+            return [p["text"] for p in parts]
+    return []
+
+
+def _take_reasoning(message: dict[str, Any], reasoning: list[str]) -> None:
+    if reasoning:
+        message["reasoning_content"] = message.get("reasoning_content", "") + "".join(reasoning)
+        reasoning.clear()
+
+
+def _tools(value: Any) -> list[dict[str, Any]]:
+    """Flat Responses function tools -> chat's nested ones; a built-in tool is refused."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidRequest("'tools' must be an array of function tools.", param="tools")
+    tools = []
+    for i, tool in enumerate(value):
+        where = f"tools[{i}]"
+        kind = tool.get("type") if isinstance(tool, dict) else None
+        if kind != "function":
+            if not isinstance(kind, str):
+                raise InvalidRequest(
+                    f"'{where}' must be an object with a 'type'.", param=f"{where}.type"
+                )
+            raise InvalidRequest(
+                f"'{where}' is a built-in '{kind}' tool, which no upstream behind the mux can "
+                "run; only 'function' tools are accepted.",
+                param=f"{where}.type",
+            )
+        name = tool.get("name")
+        if not isinstance(name, str) or not name:
+            raise InvalidRequest(
+                f"'{where}.name' must be a non-empty string.", param=f"{where}.name"
+            )
+        function: dict[str, Any] = {"name": name}
+        for field, kinds in (("description", str), ("parameters", dict), ("strict", bool)):
+            given = tool.get(field)
+            if given is None:
+                continue
+            if not isinstance(given, kinds):
+                what = {str: "a string", dict: "a JSON schema object", bool: "true or false"}
+                raise InvalidRequest(
+                    f"'{where}.{field}' must be {what[kinds]}.", param=f"{where}.{field}"
+                )
+            function[field] = given
+        tools.append({"type": "function", "function": function})
+    return tools
+
+
+def _tool_choice(value: Any, tools: list[dict[str, Any]]) -> tuple[Any, set[str] | None]:
+    """Responses `tool_choice` -> (chat's `tool_choice`, the allowed tool names or None)."""
+    if value is None or value in ("auto", "none", "required"):
+        return value, None
+    kind = value.get("type") if isinstance(value, dict) else None
+    names = {t["function"]["name"] for t in tools}
+    if kind == "function":
+        name = value.get("name")
+        if name not in names:
+            raise InvalidRequest(
+                "'tool_choice.name' must name one of the function tools in 'tools'.",
+                param="tool_choice.name",
+            )
+        return {"type": "function", "function": {"name": name}}, None
+    if kind == "allowed_tools":
+        mode = value.get("mode")
+        if mode not in ("auto", "required"):
+            raise InvalidRequest(
+                "'tool_choice.mode' must be auto or required.", param="tool_choice.mode"
+            )
+        allowed = value.get("tools")
+        if not isinstance(allowed, list) or not all(
+            isinstance(t, dict) and t.get("type") == "function" and t.get("name") in names
+            for t in allowed
+        ):
+            raise InvalidRequest(
+                "'tool_choice.tools' must list function tools of 'tools' by "
+                '{"type": "function", "name": ...}.',
+                param="tool_choice.tools",
+            )
+        return mode, {t["name"] for t in allowed}
+    if isinstance(kind, str):
+        raise InvalidRequest(
+            f"'tool_choice' names a built-in '{kind}' tool, which no upstream behind the mux "
+            "can run.",
+            param="tool_choice",
+        )
+    raise InvalidRequest(
+        "'tool_choice' must be auto, none, required, a function "
+        '({"type": "function", "name": ...}) or an allowed_tools choice.',
+        param="tool_choice",
+    )
+
+
+def _effort(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise InvalidRequest("'reasoning' must be an object.", param="reasoning")
+    effort = value.get("effort")
+    if effort is not None and effort not in EFFORTS:
+        raise InvalidRequest(
+            f"'reasoning.effort' must be one of {', '.join(EFFORTS)}.", param="reasoning.effort"
+        )
+    return effort
+
+
+def _text_config(value: Any) -> dict[str, Any]:
+    """`text` -> chat's `response_format` and `verbosity`."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidRequest("'text' must be an object.", param="text")
+    chat: dict[str, Any] = {}
+    verbosity = value.get("verbosity")
+    if verbosity is not None:
+        if verbosity not in ("low", "medium", "high"):
+            raise InvalidRequest(
+                "'text.verbosity' must be low, medium or high.", param="text.verbosity"
+            )
+        chat["verbosity"] = verbosity
+    fmt = value.get("format")
+    kind = fmt.get("type") if isinstance(fmt, dict) else None
+    if fmt is None or kind == "text":
+        return chat
+    if kind == "json_object":
+        chat["response_format"] = {"type": "json_object"}
+    elif kind == "json_schema":
+        name, schema = fmt.get("name"), fmt.get("schema")
+        if not isinstance(name, str) or not name:
+            raise InvalidRequest(
+                "'text.format.name' must be a non-empty string.", param="text.format.name"
+            )
+        if not isinstance(schema, dict):
+            raise InvalidRequest(
+                "'text.format.schema' must be a JSON schema object.", param="text.format.schema"
+            )
+        spec: dict[str, Any] = {"name": name, "schema": schema}
+        for field in ("description", "strict"):
+            if fmt.get(field) is not None:
+                spec[field] = fmt[field]
+        chat["response_format"] = {"type": "json_schema", "json_schema": spec}
+    else:
+        raise InvalidRequest(
+            "'text.format.type' must be text, json_object or json_schema.",
+            param="text.format.type",
+        )
+    return chat
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# --------------------------------------------------------------------------- answers
+
+
+def _usage_object(usage: Usage) -> dict[str, Any]:
+    """An item's token counts -> Responses usage. Both count cached input inside the input
+    tokens. The mux has no count of tokens written to a cache, so that one is 0."""
+    prompt = usage.prompt_tokens or 0
+    completion = usage.completion_tokens or 0
+    return {
+        "input_tokens": prompt,
+        "input_tokens_details": {
+            "cached_tokens": usage.cached_tokens or 0,
+            "cache_write_tokens": 0,
+        },
+        "output_tokens": completion,
+        "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens or 0},
+        "total_tokens": prompt + completion,
+    }
+
+
+def usage_from_body(payload: Any) -> Usage | None:
+    """The usage of a whole Responses answer (or of the `response` of a terminal event)."""
+    usage = payload.get("usage") if isinstance(payload, dict) else None
+    if not isinstance(usage, dict):
+        return None
+
+    def count(where: dict[str, Any] | Any, key: str) -> int | None:
+        value = where.get(key) if isinstance(where, dict) else None
+        return value if _is_int(value) else None
+
+    return Usage(
+        prompt_tokens=count(usage, "input_tokens"),
+        completion_tokens=count(usage, "output_tokens"),
+        cached_tokens=count(usage.get("input_tokens_details"), "cached_tokens"),
+        reasoning_tokens=count(usage.get("output_tokens_details"), "reasoning_tokens"),
+    )
+
+
+class ResponsesEncoder:
+    """Items -> the Responses API's typed event stream, or a whole `Response` object.
+
+    The stream is the one the OpenAI SDK accumulates: `response.created` and
+    `response.in_progress`, then per output item `output_item.added`, its content part, its
+    deltas and the `.done` events in reverse, and last `response.completed` (or
+    `response.incomplete` after a `length` or `content_filter` finish) with the whole
+    response and its usage; every event numbered by `sequence_number`. Text and reasoning
+    items are closed when another kind of output starts; function calls stay open until the
+    end, since chat streams may interleave the arguments of parallel calls.
+
+    `.response` is the response as it stands and `.chat_messages()` its output as chat
+    messages, which is what a stored conversation keeps.
+    """
+
+    content_type = "text/event-stream"
+
+    def __init__(
+        self,
+        body: dict[str, Any],
+        model: str,
+        response_id: str | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.id = response_id or new_id("resp")
+        self.model = model
+        self._request = body
+        self._clock = clock
+        self._created_at = int(clock())
+        self._completed_at: int | None = None
+        self._status = "in_progress"
+        self._error: dict[str, Any] | None = None
+        self._incomplete: dict[str, Any] | None = None
+        self._usage: Usage | None = None
+        self._finish: Finish | None = None
+        self._output: list[dict[str, Any]] = []
+        self._current: int | None = None  # the open message or reasoning item
+        self._calls: dict[int, int] = {}  # ToolCall.index -> output index, while open
+        self._started = False
+        self._ended = False
+        self._sequence = 0
+        self._frames: list[bytes] | None = None  # None: making a body, no events
+
+    # -- the Encoder protocol
+
+    def stream(self, items: list[Item]) -> bytes:
+        self._frames = frames = []
+        for item in items:
+            if isinstance(item, Failure):
+                frames.append(self.failure(item))
+            elif isinstance(item, Raw):
+                frames.append(item.data)
+            else:
+                self._apply(item)
+        self._frames = None
+        return b"".join(frames)
+
+    def failure(self, failure: Failure) -> bytes:
+        """One `error` event, then nothing more. It carries the fields of the API reference's
+        error event (`code`, `message`, `param`) and the nested `error` object the hosted API
+        sends, which is what makes the openai SDK raise an APIError with the message."""
+        if self._ended:
+            return b""
+        self._ended = True
+        self._status = "failed"
+        self._error = {
+            "code": "rate_limit_exceeded" if failure.status == 429 else "server_error",
+            "message": failure.message,
+        }
+        error = UpstreamError(failure.message, status=failure.status, code=failure.code)
+        event = {
+            "type": "error",
+            "sequence_number": self._sequence,
+            "code": failure.code,
+            "message": failure.message,
+            "param": None,
+            **error_body(error),
+        }
+        self._sequence += 1
+        return _frame(event)
+
+    def body(self, items: list[Item]) -> dict[str, Any]:
+        """A whole answer as a `Response`. A `Failure` among the items raises it."""
+        for item in items:
+            if isinstance(item, Failure):
+                raise UpstreamError(item.message, status=item.status, code=item.code)
+            self._apply(item)
+        self._apply(Done())
+        return self.response
+
+    # -- what the proxy keeps
+
+    @property
+    def response(self) -> dict[str, Any]:
+        return self._response_object(json.loads(_JSON.encode(self._output)))
+
+    def chat_messages(self) -> list[dict[str, Any]]:
+        """The output as one assistant chat message: text joined, reasoning as
+        `reasoning_content`, function calls as `tool_calls` (as `input_messages` reads the
+        same output items sent back)."""
+        text, reasoning, calls = [], [], []
+        for item in self._output:
+            if item["type"] == "message":
+                text += [part["text"] for part in item["content"]]
+            elif item["type"] == "reasoning":
+                reasoning += [part["text"] for part in item["content"]]
+            else:
+                function = {"name": item["name"], "arguments": item["arguments"]}
+                calls.append({"id": item["call_id"], "type": "function", "function": function})
+        message: dict[str, Any] = {"role": "assistant", "content": "".join(text)}
+        if calls:
+            message["content"] = message["content"] or None
+            message["tool_calls"] = calls
+        if reasoning:
+            message["reasoning_content"] = "".join(reasoning)
+        return [message]
+
+    # -- items
+
+    def _apply(self, item: Item) -> None:
+        if self._ended:
+            return
+        if isinstance(item, Start) and not self._started and item.model:
+            self.model = item.model
+        self._begin()
+        if isinstance(item, Text):
+            if item.text:
+                self._delta("message", item.text)
+        elif isinstance(item, Reasoning):
+            if item.text:
+                self._delta("reasoning", item.text)
+        elif isinstance(item, ToolCall):
+            self._tool_call(item)
+        elif isinstance(item, Finish):
+            self._finish = item
+        elif isinstance(item, Usage):
+            self._usage = item
+        elif isinstance(item, Done):
+            self._end()
+
+    def _begin(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        for kind in ("response.created", "response.in_progress"):
+            self._emit(kind, response=self._response_object([]))
+
+    def _delta(self, kind: str, text: str) -> None:
+        if self._current is None or self._output[self._current]["type"] != kind:
+            self._close_current()
+            self._current = self._open(kind)
+        index = self._current
+        item = self._output[index]
+        item["content"][0]["text"] += text
+        where = {"item_id": item["id"], "output_index": index, "content_index": 0}
+        if kind == "message":
+            self._emit("response.output_text.delta", **where, delta=text, logprobs=[])
+        else:
+            self._emit("response.reasoning_text.delta", **where, delta=text)
+
+    def _open(self, kind: str) -> int:
+        """Add a message or reasoning item with its one content part; its output index."""
+        if kind == "message":
+            item = {"id": new_id("msg"), "type": "message", "status": "in_progress"}
+            item.update(role="assistant", content=[])
+            part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
+        else:
+            item = {"id": new_id("rs"), "type": "reasoning", "status": "in_progress"}
+            item.update(summary=[], content=[])
+            part = {"type": "reasoning_text", "text": ""}
+        index = len(self._output)
+        self._output.append(item)
+        self._emit("response.output_item.added", output_index=index, item=item)
+        self._emit(
+            "response.content_part.added",
+            item_id=item["id"],
+            output_index=index,
+            content_index=0,
+            part=part,
+        )
+        item["content"].append(part)
+        return index
+
+    def _tool_call(self, call: ToolCall) -> None:
+        index = self._calls.get(call.index)
+        if index is None:
+            self._close_current()
+            index = len(self._output)
+            item = {
+                "id": new_id("fc"),
+                "type": "function_call",
+                "status": "in_progress",
+                "call_id": call.id or new_id("call"),
+                "name": call.name or "",
+                "arguments": "",
+            }
+            self._output.append(item)
+            self._calls[call.index] = index
+            self._emit("response.output_item.added", output_index=index, item=item)
+        item = self._output[index]
+        if call.arguments:
+            item["arguments"] += call.arguments
+            self._emit(
+                "response.function_call_arguments.delta",
+                item_id=item["id"],
+                output_index=index,
+                delta=call.arguments,
+            )
+
+    def _close_current(self) -> None:
+        if self._current is None:
+            return
+        index, self._current = self._current, None
+        item = self._output[index]
+        part = item["content"][0]
+        where = {"item_id": item["id"], "output_index": index, "content_index": 0}
+        if item["type"] == "message":
+            self._emit("response.output_text.done", **where, text=part["text"], logprobs=[])
+        else:
+            self._emit("response.reasoning_text.done", **where, text=part["text"])
+        self._emit("response.content_part.done", **where, part=part)
+        self._close_item(index)
+
+    def _close_item(self, index: int) -> None:
+        item = self._output[index]
+        # A cut answer leaves its last text incomplete, not the reasoning before it.
+        cut = self._finish is not None and self._finish.reason in INCOMPLETE
+        item["status"] = "incomplete" if cut and item["type"] != "reasoning" else "completed"
+        self._emit("response.output_item.done", output_index=index, item=item)
+
+    def _end(self) -> None:
+        self._close_current()
+        for index in sorted(self._calls.values()):
+            item = self._output[index]
+            self._emit(
+                "response.function_call_arguments.done",
+                item_id=item["id"],
+                output_index=index,
+                arguments=item["arguments"],
+            )
+            self._close_item(index)
+        self._calls.clear()
+        reason = INCOMPLETE.get(self._finish.reason) if self._finish else None
+        self._status = "completed" if reason is None else "incomplete"
+        if reason is None:
+            self._completed_at = int(self._clock())
+        else:
+            self._incomplete = {"reason": reason}
+        self._ended = True
+        self._emit(f"response.{self._status}", response=self._response_object(self._output))
+
+    # -- the wire
+
+    def _emit(self, kind: str, **fields: Any) -> None:
+        if self._frames is not None:
+            event = {"type": kind, "sequence_number": self._sequence, **fields}
+            self._frames.append(_frame(event))
+        self._sequence += 1
+
+    def _response_object(self, output: list[dict[str, Any]]) -> dict[str, Any]:
+        """The `Response`: this answer's state, and the request's settings echoed back."""
+        request = self._request
+
+        def given(field: str, default: Any = None) -> Any:
+            value = request.get(field)
+            return default if value is None else value
+
+        reasoning = request.get("reasoning") if isinstance(request.get("reasoning"), dict) else {}
+        text = request.get("text") if isinstance(request.get("text"), dict) else {}
+        return {
+            "id": self.id,
+            "object": "response",
+            "created_at": self._created_at,
+            "status": self._status,
+            "background": False,
+            "completed_at": self._completed_at,
+            "error": self._error,
+            "incomplete_details": self._incomplete,
+            "instructions": given("instructions"),
+            "max_output_tokens": given("max_output_tokens"),
+            "metadata": given("metadata", {}),
+            "model": self.model,
+            "output": output,
+            "parallel_tool_calls": given("parallel_tool_calls", True),
+            "previous_response_id": given("previous_response_id"),
+            "reasoning": {"effort": reasoning.get("effort"), "summary": reasoning.get("summary")},
+            "store": given("store", True),
+            "temperature": given("temperature"),
+            "text": {**text, "format": text.get("format") or {"type": "text"}},
+            "tool_choice": given("tool_choice", "auto"),
+            "tools": given("tools", []),
+            "top_p": given("top_p"),
+            "truncation": given("truncation", "disabled"),
+            "usage": None if self._usage is None else _usage_object(self._usage),
+            "user": given("user"),
+        }
+
+
+def _frame(event: dict[str, Any]) -> bytes:
+    return f"event: {event['type']}\ndata: {_JSON.encode(event)}\n\n".encode()
+
+
+# --------------------------------------------------------------------------- passthrough
+
+
+class ResponsesPassthrough:
+    """A Responses upstream's events -> `Raw` items for the client, plus what the proxy
+    reads from them: `Usage` (from the terminal event), `Failure`, `Done`.
+
+    A failure (`error` or `response.failed`) comes out as a `Failure` *instead of* its
+    event, so that the proxy still decides: fall over to the next target when nothing has
+    reached the client, else end the stream with the encoder's own error event.
+    `provider` names the upstream in failure messages.
+    """
+
+    def __init__(self, provider: str = "") -> None:
+        self._provider = f"Provider '{provider}'" if provider else "The provider"
+        self._ended = False
+
+    def feed(self, events: list[Event]) -> list[Item]:
+        items: list[Item] = []
+        for event in events:
+            if self._ended:
+                break
+            items += self._event(event)
+        return items
+
+    def close(self) -> list[Item]:
+        if self._ended:
+            return []
+        self._ended = True
+        return [Failure(TRUNCATED_MESSAGE, status=502, code="upstream_truncated")]
+
+    def _event(self, event: Event) -> list[Item]:
+        data = event.data
+        kind = data.get("type") if data is not None else None
+        if event.done:
+            self._ended = True
+            return [Raw(event.raw), Done()]
+        if data is None:
+            return [Raw(event.raw)]  # a comment or keep-alive
+        if kind == "error" or event.name == "error" or (kind is None and "error" in data):
+            self._ended = True
+            return [self._failure(data.get("error", data))]
+        if kind == "response.failed":
+            self._ended = True
+            response = data.get("response")
+            return [self._failure(response.get("error") if isinstance(response, dict) else None)]
+        if kind in ("response.completed", "response.incomplete"):
+            self._ended = True
+            usage = usage_from_body(data.get("response"))
+            return [Raw(event.raw), *([usage] if usage else []), Done()]
+        return [Raw(event.raw)]
+
+    def _failure(self, error: Any) -> Failure:
+        """The upstream's own message and code; its status where its code tells one."""
+        error = error if isinstance(error, dict) else {}
+        message = error.get("message")
+        code = error.get("code") if isinstance(error.get("code"), str) else error.get("type")
+        code = code if isinstance(code, str) and code else "upstream_error"
+        status = 502
+        if "rate_limit" in code or code in ("too_many_requests", "insufficient_quota"):
+            status = 429
+        elif code.startswith("invalid_") or error.get("type") == "invalid_request_error":
+            status = 400
+        text = message if isinstance(message, str) and message else "no message"
+        return Failure(f"{self._provider} reported an error ({code}): {text}", status, code)
