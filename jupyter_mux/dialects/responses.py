@@ -836,7 +836,6 @@ class ResponsesEncoder:
             "parallel_tool_calls": given("parallel_tool_calls", True),
             "previous_response_id": given("previous_response_id"),
             "reasoning": {"effort": reasoning.get("effort"), "summary": reasoning.get("summary")},
-            "store": given("store", True),
             "temperature": given("temperature"),
             "text": {**text, "format": text.get("format") or {"type": "text"}},
             "tool_choice": given("tool_choice", "auto"),
