@@ -11,6 +11,7 @@ from typing import Any
 import httpx2
 import openai
 import pytest
+from agents import Agent, OpenAIResponsesModel, RunConfig, Runner, function_tool
 from openai.types.responses import Response, ResponseStreamEvent
 from pydantic import BaseModel, TypeAdapter
 
@@ -441,6 +442,73 @@ def test_a_conversation_continues_from_the_store() -> None:
         {"role": "user", "content": "My name is Ada."},
         {"role": "assistant", "content": "Bonjour Ada."},
         {"role": "user", "content": "What is my name?"},
+    ]
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["run", "run_streamed"])
+async def test_an_openai_agents_tool_round_trip(streamed: bool) -> None:
+    """openai-agents with its default settings, its requests decoded by `to_chat` and
+    answered by the encoder: a tool call, the tool's result sent back, the final answer."""
+    requests: list[dict[str, Any]] = []
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        body = json.loads(request.content)
+        requests.append(to_chat(body))
+        encoder = ResponsesEncoder(body, "tiny-a")
+        if len(requests) == 1:
+            items: list[Item] = [Start(), ToolCall(0, "call_1", "get_weather", '{"city": "Paris"}')]
+            items += [Finish(TOOL_CALLS), Usage(30, 8)]
+        else:
+            items = [Start(), Text("Sunny in Paris."), Finish(STOP), Usage(45, 5)]
+        if body.get("stream"):
+            events = encoder.stream([*items, Done()])
+            return httpx2.Response(
+                200, headers={"content-type": "text/event-stream"}, content=events
+            )
+        return httpx2.Response(200, json=encoder.body(items))
+
+    @function_tool
+    def get_weather(city: str) -> str:
+        """Current weather for a city."""
+        return f"sunny in {city}"
+
+    client = openai.AsyncOpenAI(
+        api_key="sk-test",
+        base_url="http://mux.test/v1",
+        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(answer)),
+    )
+    model = OpenAIResponsesModel("tiny-a", client)
+    agent = Agent(name="a", instructions="Be helpful.", tools=[get_weather], model=model)
+    config = RunConfig(tracing_disabled=True)
+
+    async def run() -> Any:
+        if not streamed:
+            return (await Runner.run(agent, "Weather in Paris?", run_config=config)).final_output
+        result = Runner.run_streamed(agent, "Weather in Paris?", run_config=config)
+        async for _ in result.stream_events():
+            pass
+        return result.final_output
+
+    assert await run() == "Sunny in Paris."
+    first, second = requests
+    assert first["messages"] == [
+        {"role": "system", "content": "Be helpful."},
+        {"role": "user", "content": "Weather in Paris?"},
+    ]
+    assert first["tools"][0]["function"]["name"] == "get_weather"
+    assert second["messages"][2:] == [
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_1", "content": "sunny in Paris"},
     ]
 
 
