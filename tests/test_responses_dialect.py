@@ -759,7 +759,8 @@ def test_json_object_and_plain_text_formats() -> None:
 
 BAD_REQUESTS = [
     ({}, "input", "'input' is required"),
-    ({"input": 5}, "input", "a string or an array"),
+    ({"input": 5}, "input", "a string or a non-empty array"),
+    ({"input": []}, "input", "a string or a non-empty array"),
     ({"input": ["hi"]}, "input[0]", "must be an object"),
     ({"input": [{"type": 3}]}, "input[0].type", "must be a string"),
     ({"input": [{"type": "web_search_call", "id": "ws_1"}]}, "input[0].type", "'web_search_call'"),
@@ -974,6 +975,10 @@ def test_llamacpp_stream_passes_through_byte_for_byte_with_its_usage() -> None:
     raws = [i for i in items if isinstance(i, Raw)]
     assert b"".join(r.data for r in raws) == data
     assert items[-2:] == [Usage(prompt_tokens=31, completion_tokens=8, cached_tokens=30), Done()]
+    assert translator.response is not None and translator.response["status"] == "completed"
+    assert input_messages({"input": translator.response["output"]}) == [
+        {"role": "assistant", "content": "SXTPHBXY"}
+    ]
 
 
 def test_llamacpp_stream_does_not_conform_to_the_typed_events() -> None:

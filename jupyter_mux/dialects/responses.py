@@ -183,8 +183,10 @@ def input_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
             param="input",
             code="missing_field",
         )
-    if not isinstance(value, list):
-        raise InvalidRequest("'input' must be a string or an array of input items.", param="input")
+    if not isinstance(value, list) or not value:
+        raise InvalidRequest(
+            "'input' must be a string or a non-empty array of input items.", param="input"
+        )
     messages: list[dict[str, Any]] = []
     reasoning: list[str] = []  # reasoning text waiting for the assistant turn after it
     for i, item in enumerate(value):
@@ -861,12 +863,16 @@ class ResponsesPassthrough:
     A failure (`error` or `response.failed`) comes out as a `Failure` *instead of* its
     event, so that the proxy still decides: fall over to the next target when nothing has
     reached the client, else end the stream with the encoder's own error event.
-    `provider` names the upstream in failure messages.
+    `provider` names the upstream in failure messages. `.response` is the upstream's
+    final `Response` object (from `response.completed` / `response.incomplete`), for the
+    proxy to store: `input_messages({"input": response["output"]})` is its output as chat
+    messages.
     """
 
     def __init__(self, provider: str = "") -> None:
         self._provider = f"Provider '{provider}'" if provider else "The provider"
         self._ended = False
+        self.response: dict[str, Any] | None = None
 
     def feed(self, events: list[Event]) -> list[Item]:
         items: list[Item] = []
@@ -899,7 +905,9 @@ class ResponsesPassthrough:
             return [self._failure(response.get("error") if isinstance(response, dict) else None)]
         if kind in ("response.completed", "response.incomplete"):
             self._ended = True
-            usage = usage_from_body(data.get("response"))
+            response = data.get("response")
+            self.response = response if isinstance(response, dict) else None
+            usage = usage_from_body(response)
             return [Raw(event.raw), *([usage] if usage else []), Done()]
         return [Raw(event.raw)]
 
