@@ -333,6 +333,16 @@ def test_an_empty_answer_is_a_completed_response_with_no_output() -> None:
     assert encoder.chat_messages() == [{"role": "assistant", "content": ""}]
 
 
+def test_nothing_is_written_before_the_answer_has_content() -> None:
+    """So that a failure right after the upstream began can still fall over."""
+    encoder = ResponsesEncoder({"input": "hi", "stream": True}, "m")
+    assert encoder.stream([Start("msg_1", "claude-x"), Usage(prompt_tokens=12), Text("")]) == b""
+    events = parse_stream(encoder.stream([Text("Hi"), Finish(STOP), Done()]))
+    assert events[0]["type"] == "response.created"
+    assert events[-1]["response"]["model"] == "claude-x"
+    assert events[-1]["response"]["usage"]["input_tokens"] == 12
+
+
 def test_raw_items_are_relayed_untouched() -> None:
     raw = (PAYLOADS / "stream_tools.sse").read_bytes()
     encoder = ResponsesEncoder({"input": "hi"}, "m")

@@ -177,24 +177,28 @@ class ResponsesEncoder:
     # -- items
 
     def _apply(self, item: Item) -> None:
+        """Nothing is written until the answer has content, a finish or an end: a failure
+        right after the upstream began (Anthropic's `overloaded_error` after
+        `message_start`) then still finds nothing sent, and the proxy can fall over."""
         if self._ended:
             return
-        if isinstance(item, Start) and not self._started and item.model:
-            self.model = item.model
-        self._begin()
-        if isinstance(item, Text):
-            if item.text:
-                self._delta("message", item.text)
-        elif isinstance(item, Reasoning):
-            if item.text:
-                self._delta("reasoning", item.text)
-        elif isinstance(item, ToolCall):
-            self._tool_call(item)
-        elif isinstance(item, Finish):
-            self._finish = item
+        if isinstance(item, Start):
+            if item.model and not self._started:
+                self.model = item.model
         elif isinstance(item, Usage):
             self._usage = item
+        elif isinstance(item, (Text, Reasoning)):
+            if item.text:
+                self._begin()
+                self._delta("message" if isinstance(item, Text) else "reasoning", item.text)
+        elif isinstance(item, ToolCall):
+            self._begin()
+            self._tool_call(item)
+        elif isinstance(item, Finish):
+            self._begin()
+            self._finish = item
         elif isinstance(item, Done):
+            self._begin()
             self._end()
 
     def _begin(self) -> None:
