@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import openai
 import pytest
 from agents import Agent, OpenAIResponsesModel, RunConfig, Runner, function_tool
@@ -43,6 +42,11 @@ from jupyter_mux.items import (
 )
 from jupyter_mux.response_store import ResponseStore
 from jupyter_mux.sse import SSEReader
+
+try:  # the HTTP library the openai SDK is built on: httpx2 from openai 3, httpx before
+    import httpx2
+except ImportError:  # pragma: no cover
+    import httpx as httpx2  # type: ignore[no-redef]
 
 PAYLOADS = Path(__file__).parent / "payloads" / "responses"
 STREAM_EVENT: TypeAdapter[Any] = TypeAdapter(ResponseStreamEvent)
