@@ -17,8 +17,10 @@ from pydantic import BaseModel, TypeAdapter
 from jupyter_mux.dialects.responses import (
     ResponsesEncoder,
     ResponsesPassthrough,
+    chat_to_input,
     error_body,
     input_messages,
+    passthrough_body,
     to_chat,
     usage_from_body,
 )
@@ -1068,6 +1070,74 @@ def test_done_marker_and_keep_alives() -> None:
     )
     assert items == [Raw(b": keep-alive\n\n"), Raw(b"data: [DONE]\n\n"), Done()]
     assert translator.close() == []
+
+
+CONVERSATION = [
+    {"role": "system", "content": "Be brief."},
+    {"role": "system", "content": [{"type": "text", "text": "Use metric."}]},
+    {
+        "role": "user",
+        "content": [
+            {"type": "text", "text": "Where is this, and what is in the file?"},
+            {
+                "type": "image_url",
+                "image_url": {"url": "https://example.org/a.jpg", "detail": "high"},
+            },
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+            {
+                "type": "file",
+                "file": {"file_data": "data:application/pdf;base64,JVBE", "filename": "a.pdf"},
+            },
+        ],
+    },
+    {
+        "role": "assistant",
+        "content": "Oslo. Checking the weather.",
+        "tool_calls": [
+            {
+                "id": "call_1",
+                "type": "function",
+                "function": {"name": "get_weather", "arguments": "{}"},
+            }
+        ],
+    },
+    {"role": "tool", "tool_call_id": "call_1", "content": "4 \u00b0C"},
+    {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {"id": "call_2", "type": "function", "function": {"name": "snap", "arguments": "{}"}}
+        ],
+    },
+    {
+        "role": "tool",
+        "tool_call_id": "call_2",
+        "content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}],
+    },
+    {"role": "assistant", "content": "Cold and grey."},
+]
+
+
+def test_a_stored_conversation_becomes_input_items_again() -> None:
+    items = chat_to_input(CONVERSATION)
+    assert input_messages({"input": items}) == CONVERSATION
+
+
+def test_a_passthrough_request_carries_the_stored_conversation() -> None:
+    body = {
+        "model": "x",
+        "input": "And tomorrow?",
+        "previous_response_id": "resp_1",
+        "stream": True,
+    }
+    request = passthrough_body(body, CONVERSATION)
+    assert "previous_response_id" not in request and request["stream"] is True
+    assert request["input"] == [
+        *chat_to_input(CONVERSATION),
+        {"role": "user", "content": "And tomorrow?"},
+    ]
+    items = [{"role": "user", "content": "Hi"}]
+    assert passthrough_body({"input": items}, None) == {"input": items}
 
 
 def test_usage_from_a_whole_answer() -> None:

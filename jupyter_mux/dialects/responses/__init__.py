@@ -14,14 +14,16 @@ from typing import Any
 
 from ...errors import MuxError
 from .encoder import ResponsesEncoder
-from .passthrough import ResponsesPassthrough, usage_from_body
-from .request import input_messages, to_chat
+from .passthrough import ResponsesPassthrough, passthrough_body, usage_from_body
+from .request import chat_to_input, input_messages, to_chat
 
 __all__ = [
     "ResponsesEncoder",
     "ResponsesPassthrough",
+    "chat_to_input",
     "error_body",
     "input_messages",
+    "passthrough_body",
     "to_chat",
     "usage_from_body",
 ]

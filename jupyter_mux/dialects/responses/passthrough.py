@@ -7,7 +7,7 @@ from typing import Any
 
 from ...framing import Event
 from ...items import Done, Failure, Item, Raw, Usage
-from .request import _is_int
+from .request import _is_int, chat_to_input
 
 TRUNCATED_MESSAGE = "The provider's stream ended before the answer was complete."
 
@@ -28,6 +28,19 @@ def usage_from_body(payload: Any) -> Usage | None:
         cached_tokens=count(usage.get("input_tokens_details"), "cached_tokens"),
         reasoning_tokens=count(usage.get("output_tokens_details"), "reasoning_tokens"),
     )
+
+
+def passthrough_body(body: dict[str, Any], history: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """The request for an upstream that speaks Responses: the client's body, but a
+    `previous_response_id` (the mux's id, which the upstream never saw) replaced by the
+    stored conversation as input items. The caller still sets the model, and checks the
+    body with `to_chat` first so that a bad request is the mux's 400 either way."""
+    request = {k: v for k, v in body.items() if k != "previous_response_id"}
+    if history:
+        given = body.get("input")
+        turn = [{"role": "user", "content": given}] if isinstance(given, str) else given or []
+        request["input"] = chat_to_input(history) + list(turn)
+    return request
 
 
 class ResponsesPassthrough:

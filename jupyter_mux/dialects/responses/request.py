@@ -177,6 +177,63 @@ def input_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
     return messages
 
 
+def chat_to_input(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Chat messages (a stored conversation) -> Responses input items: the inverse of
+    `input_messages`, for an upstream that speaks Responses and so cannot be handed the
+    mux's own `previous_response_id`. Reasoning is left out: a reasoning input item must
+    carry the id the upstream gave it, which chat does not keep."""
+    items: list[dict[str, Any]] = []
+    for message in messages:
+        role, content = message.get("role"), message.get("content")
+        if role == "tool":
+            output = content if isinstance(content, str) else _input_parts(content)
+            items.append(
+                {
+                    "type": "function_call_output",
+                    "call_id": message.get("tool_call_id"),
+                    "output": output,
+                }
+            )
+            continue
+        if role == "assistant":
+            if content:
+                items.append({"role": "assistant", "content": content})
+            for call in message.get("tool_calls") or []:
+                function = call.get("function") or {}
+                items.append(
+                    {
+                        "type": "function_call",
+                        "call_id": call.get("id"),
+                        "name": function.get("name"),
+                        "arguments": function.get("arguments") or "",
+                    }
+                )
+            continue
+        if not isinstance(content, str):
+            content = _input_parts(content)
+        items.append({"role": role, "content": content})
+    return items
+
+
+def _input_parts(parts: Any) -> list[dict[str, Any]]:
+    """Chat content parts -> Responses input parts (what `_part` reads back)."""
+    result = []
+    for part in parts or []:
+        kind = part.get("type")
+        if kind == "text":
+            result.append({"type": "input_text", "text": part["text"]})
+        elif kind == "image_url":
+            image = part["image_url"]
+            result.append({"type": "input_image", "image_url": image["url"], **_detail(image)})
+        elif kind == "file":
+            result.append({"type": "input_file", **part["file"]})
+    return result
+
+
+def _detail(image: dict[str, Any]) -> dict[str, Any]:
+    return {"detail": image["detail"]} if "detail" in image else {}
+
+
 def _message(item: dict[str, Any], where: str) -> dict[str, Any]:
     role = item.get("role")
     if role not in ("user", "assistant", "system", "developer"):
