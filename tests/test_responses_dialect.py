@@ -946,6 +946,7 @@ BAD_REQUESTS = [
     ({"input": "hi", "metadata": {"n": 1}}, "metadata", "string values"),
     ({"input": "hi", "stream": "yes"}, "stream", "true or false"),
     ({"input": "hi", "store": 1}, "store", "true or false"),
+    ({"input": "hi", "previous_response_id": 7}, "previous_response_id", "stored response"),
     ({"input": "hi", "background": True}, "background", "previous_response_id"),
     ({"input": "hi", "conversation": "conv_1"}, "conversation", "storage"),
     ({"input": "hi", "prompt": {"id": "pmpt_1"}}, "prompt", "storage"),

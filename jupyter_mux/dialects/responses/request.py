@@ -51,37 +51,78 @@ def to_chat(body: dict[str, Any], history: list[dict[str, Any]] | None = None) -
                 "continue a conversation with 'previous_response_id' instead.",
                 param=field,
             )
-    messages: list[dict[str, Any]] = []
-    instructions = body.get("instructions")
-    if instructions is not None:
-        if not isinstance(instructions, str):
-            raise InvalidRequest("'instructions' must be a string.", param="instructions")
-        if instructions:
-            messages.append({"role": "system", "content": instructions})
-    messages += history or []
-    if body.get("input") is not None or not history:
-        messages += input_messages(body)
-
+    _check_bookkeeping(body)
     chat: dict[str, Any] = {}
     if isinstance(body.get("model"), str):
         chat["model"] = body["model"]
-    chat["messages"] = messages
+    chat["messages"] = _instructions(body) + (history or [])
+    if body.get("input") is not None or not history:
+        chat["messages"] += input_messages(body)
+    chat.update(_tooling(body))
+    chat.update(_sampling(body))
+    chat.update(_text_config(body.get("text")))
+    for field in SAME_NAME:
+        value = body.get(field)
+        if value is not None:
+            if not isinstance(value, str):
+                raise InvalidRequest(f"'{field}' must be a string.", param=field)
+            chat[field] = value
+    if body.get("stream"):
+        chat["stream"] = True
+        chat["stream_options"] = {"include_usage": True}
+    return chat
+
+
+def _check_bookkeeping(body: dict[str, Any]) -> None:
+    """Fields the mux keeps rather than sends: still a 400 when malformed."""
+    for field in ("stream", "store"):
+        if body.get(field) is not None and not isinstance(body[field], bool):
+            raise InvalidRequest(f"'{field}' must be true or false.", param=field)
+    previous = body.get("previous_response_id")
+    if previous is not None and (not isinstance(previous, str) or not previous):
+        raise InvalidRequest(
+            "'previous_response_id' must be the id of a stored response.",
+            param="previous_response_id",
+        )
+    metadata = body.get("metadata")
+    if metadata is not None and not (
+        isinstance(metadata, dict) and all(isinstance(v, str) for v in metadata.values())
+    ):
+        raise InvalidRequest("'metadata' must be an object of string values.", param="metadata")
+
+
+def _instructions(body: dict[str, Any]) -> list[dict[str, Any]]:
+    instructions = body.get("instructions")
+    if instructions is not None and not isinstance(instructions, str):
+        raise InvalidRequest("'instructions' must be a string.", param="instructions")
+    return [{"role": "system", "content": instructions}] if instructions else []
+
+
+def _tooling(body: dict[str, Any]) -> dict[str, Any]:
+    """`tools`, `tool_choice` and `parallel_tool_calls`, in chat's form; the last two only
+    with tools, since chat refuses them alone."""
+    chat: dict[str, Any] = {}
     tools = _tools(body.get("tools"))
     choice, allowed = _tool_choice(body.get("tool_choice"), tools)
     if allowed is not None:
         tools = [t for t in tools if t["function"]["name"] in allowed]
+    parallel = body.get("parallel_tool_calls")
+    if parallel is not None and not isinstance(parallel, bool):
+        raise InvalidRequest(
+            "'parallel_tool_calls' must be true or false.", param="parallel_tool_calls"
+        )
     if tools:
         chat["tools"] = tools
         if choice is not None:
             chat["tool_choice"] = choice
-    parallel = body.get("parallel_tool_calls")
-    if parallel is not None:
-        if not isinstance(parallel, bool):
-            raise InvalidRequest(
-                "'parallel_tool_calls' must be true or false.", param="parallel_tool_calls"
-            )
-        if tools:
+        if parallel is not None:
             chat["parallel_tool_calls"] = parallel
+    return chat
+
+
+def _sampling(body: dict[str, Any]) -> dict[str, Any]:
+    """The answer's length, randomness and reasoning effort, in chat's names."""
+    chat: dict[str, Any] = {}
     limit = body.get("max_output_tokens")
     if limit is not None:
         if not _is_int(limit) or limit < 1:
@@ -98,24 +139,6 @@ def to_chat(body: dict[str, Any], history: list[dict[str, Any]] | None = None) -
     effort = _effort(body.get("reasoning"))
     if effort is not None:
         chat["reasoning_effort"] = effort
-    chat.update(_text_config(body.get("text")))
-    for field in SAME_NAME:
-        value = body.get(field)
-        if value is not None:
-            if not isinstance(value, str):
-                raise InvalidRequest(f"'{field}' must be a string.", param=field)
-            chat[field] = value
-    metadata = body.get("metadata")
-    if metadata is not None and not (
-        isinstance(metadata, dict) and all(isinstance(v, str) for v in metadata.values())
-    ):
-        raise InvalidRequest("'metadata' must be an object of string values.", param="metadata")
-    for field in ("stream", "store"):
-        if body.get(field) is not None and not isinstance(body[field], bool):
-            raise InvalidRequest(f"'{field}' must be true or false.", param=field)
-    if body.get("stream"):
-        chat["stream"] = True
-        chat["stream_options"] = {"include_usage": True}
     return chat
 
 
