@@ -151,6 +151,8 @@ class ResponsesEncoder:
 
     @property
     def response(self) -> dict[str, Any]:
+        """The `Response` as it stands, a copy: what the proxy stores for
+        `GET /responses/{id}`, and the body of a whole answer."""
         return self._response_object(json.loads(_JSON.encode(self._output)))
 
     def chat_messages(self) -> list[dict[str, Any]]:
