@@ -226,6 +226,34 @@ def test_parallel_tool_calls_with_interleaved_argument_deltas() -> None:
     ]
 
 
+def test_output_kinds_interleaved_become_separate_items_in_order() -> None:
+    items: list[Item] = [
+        Start(),
+        Reasoning("First think."),
+        Text("Let me check."),
+        ToolCall(0, "call_1", "get_weather", '{"city": "Oslo"}'),
+        Text(" Meanwhile, hello."),
+        Reasoning("Think again."),
+        Text("Done."),
+        Finish(TOOL_CALLS),
+        Done(),
+    ]
+    data, encoder = encode(items, {"input": "hi", "tools": [WEATHER], "stream": True})
+    parse_stream(data)
+    with sdk(data).responses.stream(model="m", input="hi", tools=[WEATHER]) as stream:
+        final = stream.get_final_response()
+    assert [o.type for o in final.output] == [
+        "reasoning",
+        "message",
+        "function_call",
+        "message",
+        "reasoning",
+        "message",
+    ]
+    assert final.output_text == "Let me check. Meanwhile, hello.Done."
+    assert [o.id for o in final.output] == [o["id"] for o in encoder.response["output"]]
+
+
 def test_reasoning_becomes_a_reasoning_item_before_the_answer() -> None:
     items: list[Item] = [
         Start(),
