@@ -43,7 +43,6 @@ from jupyter_mux.items import (
     Usage,
 )
 from jupyter_mux.response_store import ResponseStore
-from jupyter_mux.sse import SSEReader
 
 try:  # the HTTP library the openai SDK is built on: httpx2 from openai 3, httpx before
     import httpx2
@@ -132,13 +131,13 @@ def encode(items: list[Item], body: dict[str, Any] | None = None) -> tuple[bytes
 
 
 def sse_events(data: bytes) -> list[Event]:
-    """Recorded upstream bytes cut into framing Events (by the mux's SSE reader)."""
-    reader = SSEReader()
+    """A recorded stream's events as the framer hands them over. These recordings are
+    LF-framed, one `event:` and one `data:` line per event, so a split is enough and the
+    test does not depend on which framer the proxy uses."""
     events = []
-    for raw, payload in reader.feed(data) + reader.close():
-        names = [line[7:] for line in raw.decode().split("\n") if line.startswith("event: ")]
-        done = payload is None and b"[DONE]" in raw
-        events.append(Event(raw, names[0] if names else None, payload, done))
+    for frame in data.split(b"\n\n")[:-1]:
+        fields = dict(line.split(": ", 1) for line in frame.decode().split("\n"))
+        events.append(Event(frame + b"\n\n", fields.get("event"), json.loads(fields["data"])))
     return events
 
 
