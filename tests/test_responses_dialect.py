@@ -1014,7 +1014,7 @@ def test_error_body_is_openais_shape_for_every_error() -> None:
 
 def test_llamacpp_stream_passes_through_byte_for_byte_with_its_usage() -> None:
     data = (PAYLOADS / "llamacpp_stream.sse").read_bytes()
-    translator = ResponsesPassthrough("llama")
+    translator = ResponsesPassthrough()
     items = translator.feed(sse_events(data)) + translator.close()
     raws = [i for i in items if isinstance(i, Raw)]
     assert b"".join(r.data for r in raws) == data
@@ -1064,13 +1064,13 @@ def test_a_failure_event_becomes_a_failure_instead_of_bytes(
     name: str, status: int, code: str, words: str
 ) -> None:
     events = sse_events((PAYLOADS / name).read_bytes())
-    translator = ResponsesPassthrough("openai")
+    translator = ResponsesPassthrough()
     items = translator.feed(events)
     *relayed, failure = items
     assert all(isinstance(i, Raw) for i in relayed) and len(relayed) == len(events) - 1
     assert isinstance(failure, Failure)
     assert (failure.status, failure.code) == (status, code)
-    assert words in failure.message and "'openai'" in failure.message
+    assert failure.message.startswith(f"reported an error ({code}): ") and words in failure.message
     assert translator.feed(events) == [] and translator.close() == []
 
 
@@ -1079,8 +1079,21 @@ def test_the_documented_flat_error_event_is_read_too() -> None:
     raw = b"event: error\ndata: " + json.dumps(event).encode() + b"\n\n"
     (failure,) = ResponsesPassthrough().feed([Event(raw, "error", event)])
     assert failure == Failure(
-        "The provider reported an error (invalid_prompt): Bad prompt.", 400, "invalid_prompt"
+        "reported an error (invalid_prompt): Bad prompt.", 400, "invalid_prompt"
     )
+
+
+def test_a_llamacpp_error_line_is_a_failure() -> None:
+    """llama.cpp reports a failure mid-stream as an `error: {json}` line, which the framer
+    hands over as an event named "error"."""
+    payload = {"error": {"code": 500, "message": "context shift disabled", "type": "server_error"}}
+    raw = b"error: " + json.dumps(payload).encode() + b"\n\n"
+    (failure,) = ResponsesPassthrough().feed([Event(raw, "error", payload)])
+    assert failure == Failure(
+        "reported an error (server_error): context shift disabled", 502, "server_error"
+    )
+    (plain,) = ResponsesPassthrough().feed([Event(b"", "error", {"error": "boom"})])
+    assert isinstance(plain, Failure) and plain.message.endswith(": boom")
 
 
 def test_a_stream_cut_short_is_a_truncation_failure() -> None:

@@ -9,7 +9,8 @@ from ...framing import Event
 from ...items import Done, Failure, Item, Raw, Usage
 from .request import _is_int, chat_to_input
 
-TRUNCATED_MESSAGE = "The provider's stream ended before the answer was complete."
+# Failure messages are the rest of a sentence the proxy begins with "Provider '<name>' ".
+TRUNCATED_MESSAGE = "ended the stream before the answer was complete."
 
 
 def usage_from_body(payload: Any) -> Usage | None:
@@ -50,7 +51,7 @@ class ResponsesPassthrough:
     A failure (`error` or `response.failed`) comes out as a `Failure` *instead of* its
     event, so that the proxy still decides: fall over to the next target when nothing has
     reached the client, else end the stream with the encoder's own error event.
-    `provider` names the upstream in failure messages. `.response` is the upstream's
+    `.response` is the upstream's
     final `Response` object (from `response.completed` / `response.incomplete`), for the
     proxy to store: `input_messages({"input": response["output"]})` is its output as chat
     messages.
@@ -60,8 +61,7 @@ class ResponsesPassthrough:
     the openai SDK's `responses.stream` helper cannot accumulate.
     """
 
-    def __init__(self, provider: str = "") -> None:
-        self._provider = f"Provider '{provider}'" if provider else "The provider"
+    def __init__(self) -> None:
         self._ended = False
         self.response: dict[str, Any] | None = None
 
@@ -104,6 +104,8 @@ class ResponsesPassthrough:
 
     def _failure(self, error: Any) -> Failure:
         """The upstream's own message and code; its status where its code tells one."""
+        if isinstance(error, str):
+            error = {"message": error}
         error = error if isinstance(error, dict) else {}
         message = error.get("message")
         code = error.get("code") if isinstance(error.get("code"), str) else error.get("type")
@@ -114,4 +116,4 @@ class ResponsesPassthrough:
         elif code.startswith("invalid_") or error.get("type") == "invalid_request_error":
             status = 400
         text = message if isinstance(message, str) and message else "no message"
-        return Failure(f"{self._provider} reported an error ({code}): {text}", status, code)
+        return Failure(f"reported an error ({code}): {text}", status, code)
