@@ -18,8 +18,9 @@ from ._version import __version__
 from .demo import Demo
 from .errors import MuxError
 from .handlers import HANDLERS
-from .handlers.base import PROXY_KEY, SERVICE_KEY, STARTUP_ERROR_KEY
+from .handlers.base import PROXY_KEY, RESPONSES_KEY, SERVICE_KEY, STARTUP_ERROR_KEY
 from .proxy import Proxy, Upstreams
+from .response_store import ResponseStore
 from .secrets import SecretBox, SecretKeyError
 from .service import MuxService
 from .store import Store
@@ -102,6 +103,17 @@ class MuxApp(ExtensionApp):
     max_connections = Int(
         100, config=True, help="Most simultaneous connections to providers, all together."
     )
+    responses_max_count = Int(
+        1000,
+        config=True,
+        help="""Most Responses API answers kept (in memory) for `previous_response_id` and
+        `GET /mux/v1/responses/{id}`; the oldest go first.""",
+    )
+    responses_max_age = Float(
+        24 * 3600.0,
+        config=True,
+        help="Seconds a kept Responses API answer stays usable as `previous_response_id`.",
+    )
     max_attempts = Int(
         3,
         config=True,
@@ -154,6 +166,9 @@ class MuxApp(ExtensionApp):
 
     def initialize_settings(self) -> None:
         self.upstreams = Upstreams(self.connect_timeout, self.read_timeout, self.max_connections)
+        self.settings[RESPONSES_KEY] = ResponseStore(
+            self.responses_max_count, self.responses_max_age
+        )
         try:
             self.service = MuxService(
                 Store(self.db_url, owner=self.user),

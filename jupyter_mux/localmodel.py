@@ -257,15 +257,18 @@ class LocalLlamaServer:
         port: int | None = None,
         api_key: str | None = None,
         verbose: bool = False,
+        embedding: bool = False,
     ) -> None:
         """Configure a server; nothing runs until :meth:`start`.
 
         ``verbose`` keeps llama.cpp's own informational log on stderr; by default only its
-        errors are printed, since it logs several lines per request.
+        errors are printed, since it logs several lines per request. ``embedding`` serves
+        `/v1/embeddings` (mean-pooled) as well as the chat routes.
         """
         self.model_path = pathlib.Path(model_path)
         self.alias = alias
         self.api_key = api_key
+        self.embedding = embedding
         self.verbose = verbose
         self._requested_port = port
         self._port: int | None = port
@@ -375,6 +378,9 @@ class LocalLlamaServer:
         params.verbosity = 3 if self.verbose else 1  # 1: errors only, 3: llama.cpp default
         if self.api_key:
             params.api_keys = [self.api_key]
+        if self.embedding:
+            params.embedding = True
+            params.pooling_type = xllamacpp.llama_pooling_type.LLAMA_POOLING_TYPE_MEAN
         return params
 
     def _get(self, path: str) -> bytes:

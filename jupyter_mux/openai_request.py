@@ -29,6 +29,9 @@ class MuxRequest:
     stream: bool
     chat: dict[str, Any] | None = None
     headers: dict[str, str] | None = None
+    # What an upstream that speaks the dialect is sent (model aside), where it differs from
+    # `body`: a Responses request's `previous_response_id` becomes the stored conversation.
+    upstream_body: dict[str, Any] | None = None
 
     @property
     def chat_body(self) -> dict[str, Any]:

@@ -13,15 +13,15 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
-from .dialects import Encoder, Passthrough
+from .dialects import Encoder, Passthrough, messages
 from .dialects.table import DIALECTS, Dialect
-from .errors import InvalidRequest, MuxError, UpstreamError
+from .errors import InvalidRequest, MuxError, NoUsableModel, UpstreamError
 from .framing import SSEFramer
 from .items import Failure, Item, Usage
 from .openai_request import MuxRequest
@@ -103,11 +103,11 @@ class Proxy:
 
     async def relay(
         self, rule: Rule, request: MuxRequest, *, sink: Sink, workspace: str = ""
-    ) -> None:
+    ) -> Exchange:
         """Serve the request from the rule's targets in order: a target that fails before
         anything reached the client (unreachable, timeout, 5xx, 429) hands over to the next,
         within `max_attempts` tries and `fallback_budget` seconds; after the first byte the
-        answer is the target's, failures included."""
+        answer is the target's, failures included. Answers the exchange that served."""
         usage = UsageEvent(workspace, rule_label(rule), request.stream)
         targets = [t for t in rule.targets if t.upstream is not None][: self.max_attempts]
         deadline = time.monotonic() + self.fallback_budget
@@ -116,8 +116,7 @@ class Proxy:
             for attempt, target in enumerate(targets, 1):
                 usage.provider, usage.model = target.provider, target.model
                 try:
-                    await self._attempt(target, request, sink, attempt, usage)
-                    return
+                    return await self._attempt(target, request, sink, attempt, usage)
                 except UpstreamError as exc:
                     last = attempt == len(targets) or time.monotonic() >= deadline
                     if not exc.retryable or last:
@@ -132,6 +131,7 @@ class Proxy:
                         target.model,
                         exc.message,
                     )
+            raise NoUsableModel(f"Workspace '{workspace}' has no provider for this request.")
         except MuxError as exc:
             usage.status = exc.status
             raise
@@ -139,9 +139,34 @@ class Proxy:
             if self.recorder is not None:
                 self.recorder.record(usage)
 
+    async def count_tokens(self, rule: Rule, request: MuxRequest) -> dict[str, Any]:
+        """Anthropic's `count_tokens` for a Messages request: the serving provider's own
+        count where it is Anthropic, else the mux's estimate (`messages.count_tokens`)."""
+        target = next((t for t in rule.targets if t.upstream is not None), None)
+        if target is None or target.upstream is None or target.upstream.wire is not ANTHROPIC:
+            return {"input_tokens": messages.count_tokens(request.body)}
+        upstream = target.upstream
+        body = {k: v for k, v in request.body.items() if k not in ("stream", "max_tokens")}
+        headers = {**upstream.headers, **(request.headers or {})}
+        try:
+            response = await self.upstreams.client.post(
+                upstream.base_url + "/messages/count_tokens",
+                content=build_body(body, target.model),
+                headers=headers,
+            )
+        except httpx.HTTPError as exc:
+            raise upstream_failure(upstream, exc) from None
+        if response.status_code >= 400:
+            raise await error_from_response(upstream, response)
+        try:
+            answer = response.json()
+            return {"input_tokens": int(answer["input_tokens"])}
+        except (ValueError, KeyError, TypeError) as exc:
+            raise malformed(upstream, exc) from None
+
     async def _attempt(
         self, target: Target, request: MuxRequest, sink: Sink, attempt: int, usage: UsageEvent
-    ) -> None:
+    ) -> Exchange:
         upstream = target.upstream
         assert upstream is not None
         passthrough = request.kind in upstream.native
@@ -150,7 +175,7 @@ class Proxy:
         kind = request.kind if passthrough or request.kind in ("fim", "embeddings") else "chat"
         try:
             if passthrough and kind not in ("chat", "fim"):
-                content = build_body(request.body, target.model)
+                content = build_body(request.upstream_body or request.body, target.model)
             elif kind == "embeddings":
                 content = upstream.wire.build_embeddings(request.body, target.model)
             else:
@@ -176,6 +201,7 @@ class Proxy:
                 target, upstream, request, response, sink, attempt, usage, passthrough, kind
             )
             await (relay_stream(exchange) if request.stream else relay_body(exchange))
+            return exchange
         finally:
             await response.aclose()
 
@@ -197,6 +223,9 @@ class Exchange:
     kind: str  # what the upstream was sent (see Proxy._attempt)
     dialect: Dialect = field(init=False)
     encoder: Encoder = field(init=False)
+    # What the answer was read with: the stream's translator, or the whole JSON answer.
+    reader: Translator | None = None
+    answer: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         self.dialect = DIALECTS.get(self.request.kind, DIALECTS["chat"])
@@ -252,6 +281,7 @@ async def relay_body(x: Exchange) -> None:
             raise ValueError(f"a {content_type} body that is not JSON ({excerpt(body)})") from None
         if not isinstance(answer, dict):
             raise ValueError(f"a JSON body that is not an object ({excerpt(body)})")
+        x.answer = answer
         if x.kind == "embeddings" and not x.passthrough:
             answer = x.upstream.wire.embeddings_answer(x.request.body, answer, x.target.model)
             body = json.dumps(answer).encode()
@@ -281,7 +311,7 @@ async def relay_stream(x: Exchange) -> None:
     one error event in the client's dialect.
     """
     framer = x.upstream.wire.framer()
-    translator = x.translator()
+    translator = x.reader = x.translator()
     encoder = x.encoder
     begun = False
     out = b""

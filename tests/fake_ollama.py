@@ -16,6 +16,8 @@ reference describes:
 * A chat request with `tools` is answered with a call of the first tool; `think: true`
   streams `thinking` before the answer; `options.num_predict` below the answer's length
   cuts it short with done_reason "length" (each piece counts as one token).
+* `POST /api/embed`: `input` a string or strings -> `{"model", "embeddings": [[...], ...],
+  "prompt_eval_count"}`, one vector per input (`dimensions` long when given).
 
 The answer text names the model, so tests can tell which model served a request. The
 server runs on 127.0.0.1 on a free port, in a thread of its own.
@@ -131,7 +133,7 @@ class FakeOllama(LoopbackServer):
                     body = None
                 fake.requests.append((self.path, body))
                 fake.headers.append(dict(self.headers))
-                if self.path not in ("/api/chat", "/api/generate"):
+                if self.path not in ("/api/chat", "/api/generate", "/api/embed"):
                     self._send(404, b"404 page not found", "text/plain")
                     return
                 if not isinstance(body, dict):
@@ -145,12 +147,27 @@ class FakeOllama(LoopbackServer):
                 if model is None:
                     self._json(404, {"error": f'model "{name}" not found, try pulling it first'})
                     return
+                if self.path == "/api/embed":
+                    self._json(200, self._embed(model, body))
+                    return
                 chat = self.path == "/api/chat"
                 lines = self._answer(chat, model, body)
                 if body.get("stream", True) is False:
                     self._json(200, self._merge(chat, lines))
                 else:
                     self._stream(lines)
+
+            @staticmethod
+            def _embed(model: str, body: dict[str, Any]) -> dict[str, Any]:
+                """`/api/embed`: `input` a string or strings -> one vector per input (here
+                derived from the text, so that equal texts embed equally), with the prompt's
+                token count as `prompt_eval_count`."""
+                given = body.get("input")
+                texts = [given] if isinstance(given, str) else list(given or [])
+                size = int(body.get("dimensions") or 8)
+                vectors = [[(len(t) + i) / (size + len(t)) for i in range(size)] for t in texts]
+                tokens = sum(len(t.split()) for t in texts)
+                return {"model": model, "embeddings": vectors, "prompt_eval_count": tokens}
 
             def _answer(self, chat: bool, model: str, body: dict[str, Any]) -> list[dict]:
                 """The lines of a streamed answer; the last is the `done` line."""

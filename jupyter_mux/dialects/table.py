@@ -12,7 +12,7 @@ from ..items import Usage
 from ..openai_request import MuxRequest
 from ..providers import Translator, anthropic
 from ..providers.openai_compat import usage_item
-from . import Encoder, Relay, chat, messages
+from . import Encoder, Relay, chat, messages, responses
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,5 +53,12 @@ DIALECTS: dict[str, Dialect] = {
         lambda _r, model: Relay(anthropic.StreamTranslator("messages", model)),
         lambda body: anthropic.usage(body.get("usage")),
         messages.error_body,
+    ),
+    "responses": Dialect(
+        "responses",
+        lambda r, model: responses.ResponsesEncoder(r.body, model),
+        lambda _r, _model: responses.ResponsesPassthrough(),
+        responses.usage_from_body,
+        responses.error_body,
     ),
 }

@@ -2,6 +2,7 @@
 
 from . import api, mux
 
-HANDLERS = mux.HANDLERS + api.HANDLERS
+# The JSON 404 for unknown paths goes last, so that it only catches what nothing else does.
+HANDLERS = mux.HANDLERS + api.HANDLERS + mux.FALLBACK
 
 __all__ = ["HANDLERS"]

@@ -15,12 +15,14 @@ from pydantic import BaseModel
 
 from ..errors import InvalidRequest, MuxError
 from ..proxy import Proxy
+from ..response_store import ResponseStore
 from ..service import MuxService
 
 AUTH_RESOURCE = "jupyter_mux"
 SERVICE_KEY = "jupyter_mux_service"
 PROXY_KEY = "jupyter_mux_proxy"
 STARTUP_ERROR_KEY = "jupyter_mux_startup_error"
+RESPONSES_KEY = "jupyter_mux_responses"
 TOKEN_USER_KEY = "jupyter_mux_token_user"
 
 # The IdentityProvider methods that decide who a token request is. Where a provider class
@@ -92,6 +94,11 @@ class BaseHandler(ExtensionHandlerMixin, APIHandler):
     @property
     def proxy(self) -> Proxy:
         return self.settings[PROXY_KEY]
+
+    @property
+    def responses(self) -> ResponseStore:
+        """Responses kept for `previous_response_id` and `GET /responses/{id}`."""
+        return self.settings[RESPONSES_KEY]
 
     def json_body(self) -> Any:
         try:

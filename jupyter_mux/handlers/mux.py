@@ -1,5 +1,7 @@
-"""The OpenAI-compatible face (API.md section 1): pick the workspace, hand the request to the
-proxy, and be the sink it writes the answer into."""
+"""The mux's faces (API.md sections 1 and 4): every client dialect's routes. Each handler
+authenticates, decodes the request in its dialect, picks the workspace, hands the request
+to the proxy, and is the sink the proxy writes the answer into. Failures are answered in
+the dialect's own error shape, 401 included; any other path under `/mux/` is a JSON 404."""
 
 from __future__ import annotations
 
@@ -11,16 +13,50 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 from tornado.iostream import StreamClosedError
 
-from ..errors import MuxError
-from ..openai_request import parse_request
+from ..dialects.decode import decode, models_answer
+from ..dialects.responses.memory import remember
+from ..dialects.table import DIALECTS
+from ..errors import MuxError, NotFound
+from ..openai_request import MuxRequest, json_object, parse_request
+from ..proxy import Exchange
 from ..routing import Target, WorkspaceRoute
 from .base import BaseHandler
 
 PINNED = r"/mux(?:/w/(?P<workspace>[^/]+))?/v1"
+# Anthropic's clients send their API version with every request.
+ANTHROPIC_VERSION = "anthropic-version"
 
 
-class OpenAIHandler(BaseHandler):
-    """Errors in OpenAI's `{"error": {...}}` shape, which the SDKs turn into exceptions."""
+class MuxHandler(BaseHandler):
+    """Errors in the dialect's shape (OpenAI's `{"error": {...}}` unless the route or the
+    request says Anthropic), which the SDKs turn into their own exceptions."""
+
+    dialect = "chat"
+
+    async def prepare(self) -> None:
+        # Anthropic's clients send their key as `x-api-key`; it is the same credential.
+        headers = self.request.headers
+        if "Authorization" not in headers and headers.get("x-api-key"):
+            headers["Authorization"] = f"Bearer {headers['x-api-key']}"
+        try:
+            await super().prepare()
+        except web.HTTPError as exc:
+            if exc.status_code != 403 or self.current_user:
+                raise
+        if not self.current_user:
+            # Jupyter answers a missing or wrong key with 403 (about XSRF, for a POST): SDKs
+            # raise that as a permission problem. It is an authentication one.
+            raise MuxError(
+                "Missing or wrong API key: use the Jupyter server's token (or a mux key) "
+                "as the API key.",
+                status=401,
+                code="invalid_api_key",
+            )
+
+    def error_dialect(self) -> str:
+        if self.dialect == "messages" or ANTHROPIC_VERSION in self.request.headers:
+            return "messages"
+        return self.dialect
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
@@ -31,7 +67,7 @@ class OpenAIHandler(BaseHandler):
                 message = "Internal error in jupyter-mux; see the server log."
             exc = MuxError(message, status=status_code, code=None)
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(exc.openai_body()))
+        self.finish(json.dumps(DIALECTS[self.error_dialect()].error_body(exc)))
 
     def route(self, pinned: str | None) -> WorkspaceRoute:
         workspace = self.service.routing.workspace(
@@ -41,15 +77,20 @@ class OpenAIHandler(BaseHandler):
         return workspace
 
 
-class CompletionsHandler(OpenAIHandler):
+class RelayHandler(MuxHandler):
+    """POST a request in one dialect; the answer streams back through `begin`/`send`."""
+
     _relaying: asyncio.Task | None = None
     _streaming = False
 
+    def decode(self, route: str | None) -> MuxRequest:
+        return decode(self.dialect, self.request.body, self.request.headers, self.responses)
+
     @web.authenticated
     @authorized
-    async def post(self, workspace: str | None, route: str) -> None:
+    async def post(self, workspace: str | None, route: str | None = None) -> None:
         workspace_route = self.route(workspace)
-        request = parse_request(route, self.request.body)
+        request = self.decode(route)
         rule = workspace_route.select(request, self.request.headers.get("X-Mux-File"))
         self._streaming = request.stream
         # The relay runs in this handler's own task, not a new one: a task per request costs
@@ -57,7 +98,9 @@ class CompletionsHandler(OpenAIHandler):
         # waits on the upstream (see on_connection_close).
         self._relaying = asyncio.current_task()
         try:
-            await self.proxy.relay(rule, request, sink=self, workspace=workspace_route.name)
+            served = await self.proxy.relay(
+                rule, request, sink=self, workspace=workspace_route.name
+            )
         except StreamClosedError:  # a write found the client gone
             self.log.debug("jupyter-mux: client went away; upstream request closed")
             return
@@ -69,6 +112,10 @@ class CompletionsHandler(OpenAIHandler):
         finally:
             self._relaying = None
         self.finish()
+        self.served(request, served)
+
+    def served(self, request: MuxRequest, exchange: Exchange) -> None:
+        """What a dialect keeps of an answer once it went out (see ResponsesHandler)."""
 
     def on_connection_close(self) -> None:
         """A client that hangs up must not leave the model generating for nobody."""
@@ -102,19 +149,109 @@ class CompletionsHandler(OpenAIHandler):
             await self.flush()
 
 
-class ModelsHandler(OpenAIHandler):
+class CompletionsHandler(RelayHandler):
+    def decode(self, route: str | None) -> MuxRequest:
+        assert route is not None
+        return parse_request(route, self.request.body)
+
+
+class ResponsesHandler(RelayHandler):
+    dialect = "responses"
+
+    def served(self, request: MuxRequest, exchange: Exchange) -> None:
+        remember(self.responses, request, exchange)
+
+
+class MessagesHandler(RelayHandler):
+    dialect = "messages"
+
+
+class EmbeddingsHandler(RelayHandler):
+    dialect = "embeddings"
+
+
+class CountTokensHandler(MuxHandler):
+    """Anthropic's token count: the serving upstream's own where it has one, else the
+    estimate `dialects.messages.count_tokens` describes."""
+
+    dialect = "messages"
+
     @web.authenticated
     @authorized
-    async def get(self, workspace: str | None) -> None:
-        targets = self.route(workspace).models()
-        self.write_json({"object": "list", "data": [model_entry(t) for t in targets]})
+    async def post(self, workspace: str | None) -> None:
+        route = self.route(workspace)
+        request = MuxRequest("messages", json_object(self.request.body), False)
+        rule = route.select(request, self.request.headers.get("X-Mux-File"))
+        self.write_json(await self.proxy.count_tokens(rule, request))
 
 
-def model_entry(target: Target) -> dict[str, Any]:
-    return {"id": target.model, "object": "model", "created": 0, "owned_by": target.provider}
+class StoredResponseHandler(MuxHandler):
+    """`GET`/`DELETE /responses/{id}`: responses kept for `previous_response_id`."""
+
+    dialect = "responses"
+
+    @web.authenticated
+    @authorized
+    async def get(self, workspace: str | None, response_id: str) -> None:
+        self.write_json(self.responses.get(response_id)[0])
+
+    @web.authenticated
+    @authorized
+    async def delete(self, workspace: str | None, response_id: str) -> None:
+        if not self.responses.delete(response_id):
+            raise NotFound(f"No stored response with id '{response_id}'.", code="not_found")
+        self.write_json({"id": response_id, "object": "response", "deleted": True})
+
+
+class ModelsHandler(MuxHandler):
+    """The models a client may name: OpenAI's list, or Anthropic's when the request carries
+    `anthropic-version`. A workspace serves whatever `model` a client sends, so any id is
+    found, owned by the provider that would serve it."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, workspace: str | None, model: str | None = None) -> None:
+        route = self.route(workspace)
+        anthropic = ANTHROPIC_VERSION in self.request.headers
+        self.write_json(models_answer(route, model, anthropic=anthropic))
+
+
+class NotFoundHandler(MuxHandler):
+    """Any other path under `/mux/`: a JSON 404 in the dialect's shape, never Jupyter's HTML
+    page (which would carry the token into the client's error)."""
+
+    def error_dialect(self) -> str:
+        messages = "/messages" in self.request.path
+        return "messages" if messages else super().error_dialect()
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, MuxError) and "/mux/api/" in self.request.path:
+            self.set_header("Content-Type", "application/json")
+            self.finish(json.dumps(exc.jupyter_body()))  # the management API's shape
+            return
+        super().write_error(status_code, **kwargs)
+
+    async def prepare(self) -> None:
+        await super().prepare()
+        raise NotFound(
+            f"No such route: {self.request.method} {self.request.path}. The mux serves "
+            "/mux/v1/ (chat/completions, completions, responses, messages, embeddings, "
+            "models) and /mux/api/.",
+            code="unknown_route",
+        )
 
 
 HANDLERS = [
     (PINNED + r"/(?P<route>chat/completions|completions)", CompletionsHandler),
+    (PINNED + r"/responses", ResponsesHandler),
+    (PINNED + r"/responses/(?P<response_id>[^/]+)", StoredResponseHandler),
+    (PINNED + r"/messages", MessagesHandler),
+    (PINNED + r"/messages/count_tokens", CountTokensHandler),
+    (PINNED + r"/embeddings", EmbeddingsHandler),
     (PINNED + r"/models", ModelsHandler),
+    (PINNED + r"/models/(?P<model>.+)", ModelsHandler),
 ]
+
+# Last of all the extension's routes (see handlers/__init__.py).
+FALLBACK = [(r"/mux(?:/.*)?", NotFoundHandler)]

@@ -29,14 +29,19 @@ class ProviderType:
 BOTH = ("none", "api_key")
 
 # What each server documents that it serves, by client dialect ("fim" is the legacy
-# /v1/completions). llama.cpp's server, vLLM and LM Studio serve chat, completions,
-# Responses, embeddings and Anthropic's Messages (at /v1/messages). The "openai" type also
+# /v1/completions). vLLM and LM Studio serve chat, completions, Responses, embeddings and
+# Anthropic's Messages (at /v1/messages); llama.cpp's server all but Responses, which it
+# serves too, but its stream leaves out `sequence_number`, `output_index` and
+# `content_index`, without which the openai SDK's `responses.stream()` fails: a Responses
+# request to it is translated (to chat) so that clients get the whole event sequence.
+# The "openai" type also
 # stands for any OpenAI-compatible API, many of which lack /v1/responses, so it (like
 # OpenRouter) passes through only chat, completions and embeddings, and a Responses request
 # to it is translated to chat. Anthropic serves Messages. Ollama is spoken to in its native
 # API, which is none of the client dialects: every request to it is translated.
 OPENAI_API = frozenset({"chat", "fim", "embeddings"})
 LOCAL_SERVER = OPENAI_API | {"responses", "messages"}
+LLAMACPP = OPENAI_API | {"messages"}
 
 PROVIDER_TYPES: dict[str, ProviderType] = {
     t.type: t
@@ -51,7 +56,7 @@ PROVIDER_TYPES: dict[str, ProviderType] = {
             frozenset({"messages"}),
         ),
         ProviderType(
-            "llamacpp", "llama.cpp", "http://localhost:8080", "none", BOTH, "openai", LOCAL_SERVER
+            "llamacpp", "llama.cpp", "http://localhost:8080", "none", BOTH, "openai", LLAMACPP
         ),
         ProviderType(
             "lmstudio", "LM Studio", "http://localhost:1234", "none", BOTH, "openai", LOCAL_SERVER

@@ -39,7 +39,11 @@ def passthrough_body(body: dict[str, Any], history: list[dict[str, Any]] | None)
     request = {k: v for k, v in body.items() if k != "previous_response_id"}
     if history:
         given = body.get("input")
-        turn = [{"role": "user", "content": given}] if isinstance(given, str) else given or []
+        turn = (
+            [{"type": "message", "role": "user", "content": given}]
+            if isinstance(given, str)
+            else given or []
+        )
         request["input"] = chat_to_input(history) + list(turn)
     return request
 

@@ -220,7 +220,7 @@ def chat_to_input(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
             continue
         if role == "assistant":
             if content:
-                items.append({"role": "assistant", "content": content})
+                items.append({"type": "message", "role": "assistant", "content": content})
             for call in message.get("tool_calls") or []:
                 function = call.get("function") or {}
                 items.append(
@@ -234,7 +234,8 @@ def chat_to_input(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
             continue
         if not isinstance(content, str):
             content = _input_parts(content)
-        items.append({"role": role, "content": content})
+        # `type` is optional in OpenAI's API, but servers such as llama.cpp require it.
+        items.append({"type": "message", "role": role, "content": content})
     return items
 
 
