@@ -132,6 +132,20 @@ export function usageSeries(labels: string[], perBucket: IUsage[], whole: IUsage
   return { labels, lines: ordered, rows: whole.rows, totals: whole.totals };
 }
 
+/** The spend of the rows whose price is known, and whether any row's is not. */
+export function knownSpend(rows: IUsageRow[]): { sum: number; unknown: boolean } {
+  let sum = 0;
+  let unknown = false;
+  for (const row of rows) {
+    if (row.cost === null) {
+      unknown = true;
+    } else {
+      sum += row.cost;
+    }
+  }
+  return { sum, unknown };
+}
+
 /** "$0.0012", "$1.50", or "unknown" when a price is unknown (null). */
 export function formatCost(cost: number | null | undefined, trans: Trans): string {
   if (cost === null || cost === undefined) {

@@ -15,15 +15,15 @@ import * as React from 'react';
 
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, Legend, Tooltip);
 
-/** Series colours: the theme's brand, accent and state colours, in this order. */
+/** Series colours: the theme's brand, state and editor colours, distinct in both themes. */
 const SERIES_VARIABLES = [
   '--jp-brand-color1',
-  '--jp-accent-color1',
   '--jp-warn-color1',
-  '--jp-success-color1',
+  '--jp-accent-color1',
   '--jp-error-color1',
+  '--jp-mirror-editor-meta-color',
+  '--jp-mirror-editor-string-color',
   '--jp-brand-color3',
-  '--jp-accent-color3',
   '--jp-warn-color3'
 ];
 
@@ -90,7 +90,11 @@ export function UsageChart(props: {
           }
         },
         scales: {
-          x: { stacked: true, ticks: { color: muted, autoSkip: true }, grid: { color: grid } },
+          x: {
+            stacked: true,
+            ticks: { color: muted, autoSkip: true, maxRotation: 0, autoSkipPadding: 12 },
+            grid: { color: grid }
+          },
           y: {
             stacked: true,
             beginAtZero: true,

@@ -3,6 +3,7 @@ import * as React from 'react';
 
 import {
   formatCost,
+  knownSpend,
   formatCount,
   USAGE_BREAKDOWNS,
   USAGE_RANGES,
@@ -11,9 +12,20 @@ import {
   UsageRange,
   usageRangeLabel
 } from '../helpers/usage';
+import type { Trans } from '../helpers/trans';
 import type { MuxModel } from '../model';
+import type { IUsageRow } from '../types';
 import { ErrorText, MuxButton, useModel, useTrans } from './common';
 import { UsageChart } from './UsageChart';
+
+/** The total spend: the known part, and whether some requests have no price. */
+function spendText(rows: IUsageRow[], trans: Trans): string {
+  const { sum, unknown } = knownSpend(rows);
+  if (!unknown) {
+    return formatCost(sum, trans);
+  }
+  return sum > 0 ? trans.__('%1 + unpriced', formatCost(sum, trans)) : trans.__('unknown');
+}
 
 /**
  * Usage of the mux over time: totals, spend and tokens per workspace or model, and a
@@ -34,6 +46,7 @@ export function UsageView(props: { model: MuxModel }): JSX.Element {
   const totals = usage?.totals;
   const byLabel = usageBreakdownLabel(by, trans);
   const costUnknown = !!usage?.lines.some(l => l.costUnknown);
+  const costKnown = !!usage?.lines.some(l => l.cost.some(c => c > 0));
 
   return (
     <section className="jp-mux-section" aria-labelledby="jp-mux-usage-title">
@@ -86,7 +99,7 @@ export function UsageView(props: { model: MuxModel }): JSX.Element {
             </div>
             <div>
               <dt>{trans.__('Spend')}</dt>
-              <dd>{formatCost(totals.cost, trans)}</dd>
+              <dd>{spendText(usage.rows, trans)}</dd>
             </div>
           </dl>
           {!usage.lines.length ? (
@@ -95,13 +108,21 @@ export function UsageView(props: { model: MuxModel }): JSX.Element {
             <div className="jp-mux-charts">
               <figure>
                 <figcaption>{trans.__('Spend (USD) by %1', byLabel.toLowerCase())}</figcaption>
-                <UsageChart
-                  labels={usage.labels}
-                  lines={usage.lines.map(l => ({ label: l.key, values: l.cost }))}
-                  label={trans.__('Spend over time by %1', byLabel.toLowerCase())}
-                  formatValue={v => formatCost(v, trans)}
-                />
-                {costUnknown && (
+                {costKnown || !costUnknown ? (
+                  <UsageChart
+                    labels={usage.labels}
+                    lines={usage.lines.map(l => ({ label: l.key, values: l.cost }))}
+                    label={trans.__('Spend over time by %1', byLabel.toLowerCase())}
+                    formatValue={v => formatCost(v, trans)}
+                  />
+                ) : (
+                  <div className="jp-mux-chart jp-mux-chart-empty">
+                    {trans.__(
+                      'No price is known for these models: hosted providers publish theirs, and a price can be set per model through the management API.'
+                    )}
+                  </div>
+                )}
+                {costKnown && costUnknown && (
                   <div className="jp-mux-hint">
                     {trans.__('Some models have no known price: their spend counts as $0.')}
                   </div>
