@@ -107,6 +107,11 @@ export class MuxModel {
     return this._refreshing.has(provider);
   }
 
+  /** The poll behind the model: its `ticked` signal and state (rejected while failing). */
+  get poll(): Poll {
+    return this._poll;
+  }
+
   /** Start polling; the first refresh happens at once. */
   start(): void {
     if (this._disposed) {
