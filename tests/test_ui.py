@@ -120,6 +120,32 @@ def close_clients() -> None:
     """No openai clients either."""
 
 
+def test_the_overflow_check_finds_what_is_cut_off(browser: Browser) -> None:
+    """The check the UI tests rely on: it names clipped content, an element sticking out,
+    and form controls too narrow for their text, and passes what fits."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    try:
+        page.set_content(
+            """<div id="box" style="width: 300px; font: 13px sans-serif">
+              <div id="fits">short</div>
+              <div id="clipped" style="overflow: hidden; white-space: nowrap">
+                a long line of words that cannot wrap and does not fit in three hundred pixels
+              </div>
+              <div id="out" style="width: 400px">wider than its box</div>
+              <select style="width: 80px"><option>OpenAI (and compatible APIs)</option></select>
+              <input id="url" style="width: 80px" value="http://127.0.0.1:8888/mux/v1">
+              <input id="hint" style="width: 80px" placeholder="New workspace name">
+              <select id="wide" style="width: 280px"><option>llama</option></select>
+            </div>"""
+        )
+        problems = "\n".join(overflowing(page, "#box"))
+        for cut in ("a long line", "wider than its box", "OpenAI (and", "mux/v1", "New workspace"):
+            assert cut in problems
+        assert "#fits" not in problems and "#wide" not in problems
+    finally:
+        page.close()
+
+
 class Shots:
     """Numbered screenshots of a test's steps."""
 

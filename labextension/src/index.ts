@@ -43,6 +43,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         main.title.label = content.title.label;
         main.title.caption = content.title.caption;
         main.title.closable = true;
+        main.toolbar.hide(); // nothing to put there: the view has its own tabs
       }
       if (section) {
         main.content.section = section;

@@ -9,8 +9,9 @@ root => {
       typeof el.className === 'string' && el.className
         ? '.' + el.className.trim().split(/\s+/).join('.')
         : '';
-    const text = (el.textContent || '').trim().slice(0, 40);
-    return `<${el.tagName.toLowerCase()}${cls}>` + (label ? ` [${label}]` : '') +
+    const text = (el.value || el.textContent || el.placeholder || '').trim().slice(0, 40);
+    const id = el.id ? `#${el.id}` : '';
+    return `<${el.tagName.toLowerCase()}${id}${cls}>` + (label ? ` [${label}]` : '') +
       (text ? ` "${text}"` : '');
   };
   const textControl = el =>
