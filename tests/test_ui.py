@@ -50,6 +50,27 @@ def test_typescript_unit_tests() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_generated_api_types_are_current() -> None:
+    """src/api-schema.ts is what `jlpm build:api-types` makes of docs/openapi.json now."""
+    generator = LABEXTENSION / "node_modules" / ".bin" / "openapi-typescript"
+    if not generator.exists():
+        pytest.skip("labextension/node_modules missing: run `jlpm install` in labextension/")
+    script = json.loads((LABEXTENSION / "package.json").read_text())["scripts"]
+    command = script["build:api-types"].split()
+    assert command[0] == "openapi-typescript" and command[-2] == "--output"
+    result = subprocess.run(
+        [str(generator), *command[1:-2]],
+        cwd=LABEXTENSION,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    committed = (LABEXTENSION / command[-1]).read_text()
+    assert result.stdout == committed, "regenerate: (cd labextension && jlpm build:api-types)"
+
+
 # --- browser tests ---------------------------------------------------------------------
 
 sync_api = pytest.importorskip("playwright.sync_api")
