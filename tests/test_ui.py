@@ -198,6 +198,24 @@ def assert_nothing_cut_off(page: Page, selector: str) -> None:
     assert not problems, f"cut off in {selector}:\n" + "\n".join(problems)
 
 
+def assert_buttons_look_like_jupyterlab(page: Page, selector: str) -> None:
+    """Every button is drawn by JupyterLab's styles (or is a plain in-row action), and only
+    a disabled one is faded."""
+    buttons = page.locator(selector).evaluate(
+        """root => [...root.querySelectorAll('button.jp-mux-button')].map(b => ({
+            text: b.textContent,
+            styled: b.classList.contains('jp-mod-styled') ||
+                b.classList.contains('jp-mux-button-plain'),
+            disabled: b.disabled,
+            opacity: Number(getComputedStyle(b).opacity)
+        }))"""
+    )
+    assert buttons
+    for button in buttons:
+        assert button["styled"], button
+        assert (button["opacity"] < 1) == button["disabled"], button
+
+
 def open_sidebar(page: Page) -> Locator:
     page.locator('.jp-SideBar [data-id="jupyter-mux-panel"]').click()
     sidebar = page.locator("#jupyter-mux-panel")
@@ -279,6 +297,7 @@ def test_manage_everything_in_the_main_view(
     view.get_by_role("form", name="Add provider").get_by_label("Display name").press("Escape")
     expect(view.get_by_role("form", name="Add provider")).to_have_count(0)
     assert_nothing_cut_off(page, "#jupyter-mux-view")
+    assert_buttons_look_like_jupyterlab(page, "#jupyter-mux-view")
     shot("providers")
 
     # Workspaces: two, each made with its model; pickers say provider/model.
@@ -323,6 +342,7 @@ def test_manage_everything_in_the_main_view(
     expect(editor).not_to_contain_text("⊥")
     expect(editor).not_to_contain_text("catch_all")
     assert_nothing_cut_off(page, "#jupyter-mux-view")
+    assert_buttons_look_like_jupyterlab(page, "#jupyter-mux-view")
     shot("rules-edited")
     editor.get_by_role("button", name=f"Save rules of workspace {alpha}").click()
     expect(editor.get_by_role("status").filter(has_text="Rules saved.")).to_be_visible()
