@@ -407,6 +407,32 @@ def test_manage_everything_in_the_main_view(
     shot("connect")
 
 
+def test_save_anyway_and_the_status_bar_way_in(page: Page, lab: LabServer, free_port: int) -> None:
+    """The status bar's switcher opens the main view; "Save anyway" saves a provider that
+    cannot be reached, flagged as such."""
+    shot = Shots(page, "anyway")
+    page.locator(".jp-mux-statusbar").click()
+    page.locator(".jp-mux-switcher-dialog").get_by_role("button", name="Open Model Mux").click()
+    view = page.locator("#jupyter-mux-view")
+    expect(view.get_by_role("tab", name="Workspaces")).to_have_attribute("aria-selected", "true")
+    view.get_by_role("tab", name="Providers").click()
+    view.get_by_role("button", name="Add provider…").click()
+    form = view.get_by_role("form", name="Add provider")
+    form.get_by_label("Display name", exact=True).fill("later")
+    form.get_by_label("Type", exact=True).select_option("vllm")
+    form.get_by_label("Endpoint", exact=True).fill(f"http://127.0.0.1:{free_port}/v1")
+    form.get_by_role("button", name="Add provider", exact=True).click()
+    form.get_by_role("button", name="Save anyway").click()
+    expect(form).to_have_count(0)
+    card = view.locator('li[data-provider="later"]')
+    expect(card.get_by_role("alert")).to_contain_text("Unreachable")
+    expect(view.get_by_role("status")).to_contain_text('Added "later"; it cannot be reached yet.')
+    saved = lab.api_ok("GET", "providers/later")
+    assert saved["status"] == "error" and saved["endpoint"] == f"http://127.0.0.1:{free_port}/v1"
+    assert_nothing_cut_off(page, "#jupyter-mux-view")
+    shot("saved-anyway")
+
+
 def test_editing_a_keyed_provider_warns_about_the_key(page: Page, lab: LabServer) -> None:
     """The edit form says that a new host drops the stored key, and opens from the
     palette; a provider edit that cannot be tried first is saved as before."""

@@ -22,7 +22,7 @@ export function ProvidersView(props: { model: MuxModel }): JSX.Element {
   const { model } = props;
   useModel(model);
   const [adding, toggleAdding, closeAdding] = useEditor('provider:add');
-  const [notice, setNotice] = React.useState('');
+  const [notice, setNotice] = React.useState<{ text: string; ok: boolean } | null>(null);
 
   return (
     <section className="jp-mux-section" aria-labelledby="jp-mux-providers-title">
@@ -32,7 +32,7 @@ export function ProvidersView(props: { model: MuxModel }): JSX.Element {
           kind="accept"
           aria-expanded={adding}
           onClick={() => {
-            setNotice('');
+            setNotice(null);
             toggleAdding();
           }}
         >
@@ -46,19 +46,26 @@ export function ProvidersView(props: { model: MuxModel }): JSX.Element {
         <ProviderForm
           model={model}
           onDone={p => {
-            setNotice(
-              p.status === 'ok'
-                ? trans._n('Added "%2" with %1 model.', 'Added "%2" with %1 models.', p.models.length, p.name)
-                : trans.__('Added "%1"; it cannot be reached yet.', p.name)
-            );
+            setNotice({
+              ok: p.status === 'ok',
+              text:
+                p.status === 'ok'
+                  ? trans._n(
+                      'Added "%2" with %1 model.',
+                      'Added "%2" with %1 models.',
+                      p.models.length,
+                      p.name
+                    )
+                  : trans.__('Added "%1"; it cannot be reached yet.', p.name)
+            });
             closeAdding();
           }}
           onCancel={closeAdding}
         />
       )}
       {notice && (
-        <div className="jp-mux-notice" role="status">
-          {notice}
+        <div className={notice.ok ? 'jp-mux-notice' : 'jp-mux-warning'} role="status">
+          {notice.text}
         </div>
       )}
       <ul className="jp-mux-cards" aria-label={trans.__('Providers')}>
