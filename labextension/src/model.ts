@@ -150,7 +150,10 @@ export class MuxModel {
    */
   watchUsage(query: IUsageQuery): () => void {
     this._usageWatchers++;
-    this.setUsageQuery(query);
+    if (!sameData(query, this._usageQuery) || !this._usage) {
+      this._usageQuery = query;
+      void this.refreshUsage();
+    }
     let done = false;
     return () => {
       if (!done) {
@@ -162,7 +165,7 @@ export class MuxModel {
 
   /** Show another range or breakdown: fetched at once. */
   setUsageQuery(query: IUsageQuery): void {
-    if (!sameData(query, this._usageQuery) || !this._usage) {
+    if (!sameData(query, this._usageQuery)) {
       this._usageQuery = query;
       void this.refreshUsage();
     }

@@ -176,6 +176,10 @@ describe('MuxModel', () => {
     expect(model.usage?.lines.map(l => l.key)).toEqual(['ws']);
     expect(model.usage?.lines[0].tokens).toEqual(Array(12).fill(5));
     expect(model.usage?.rows.map(r => r.key)).toEqual(['ws', 'other']);
+    // The same query again (a view re-rendering) asks for nothing.
+    const asked = mocked.getUsage.mock.calls.length;
+    model.setUsageQuery({ range: 'hour', by: 'workspace' });
+    expect(mocked.getUsage.mock.calls.length).toBe(asked);
 
     model.setUsageQuery({ range: 'week', by: 'model' });
     await model.refreshUsage();

@@ -44,5 +44,3 @@ export const SECTIONS: ISection[] = [
     render: props => <ConnectView url={props.url} />
   }
 ];
-
-export type SectionId = string;
