@@ -26,6 +26,7 @@ from .models import (
     WorkspaceOut,
     WorkspaceUpdate,
 )
+from .probe import ProbeOut
 
 MODELS: list[type[BaseModel]] = [
     PriceIn,
@@ -42,6 +43,7 @@ MODELS: list[type[BaseModel]] = [
     WorkspaceOut,
     WorkspaceUpdate,
     UsageOut,
+    ProbeOut,
 ]
 
 OPENAI_SCHEMAS: dict[str, Any] = {
@@ -246,6 +248,16 @@ def build_spec() -> dict[str, Any]:
                 _ref("ProviderOut"),
                 "ProviderCreate",
                 bad,
+            ),
+        },
+        "/mux/api/provider-probe": {
+            "post": _op(
+                "Try a provider without saving it: discover its models with these settings; "
+                "an unreachable provider answers ok: false and the reason",
+                200,
+                _ref("ProbeOut"),
+                "ProviderCreate",
+                (400, 503),
             ),
         },
         "/mux/api/providers/{name}": {

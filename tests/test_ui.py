@@ -1,6 +1,8 @@
-"""The JupyterLab front end, end to end: a real `jupyter lab` with the extension, real
-llama.cpp upstreams, and headless Chromium driven by Playwright. Every step leaves a
-screenshot in test-artifacts/ui/. Also runs the TypeScript unit tests (`jlpm test`)."""
+"""The JupyterLab front end, end to end: a real `jupyter lab` with this checkout's
+extension, real llama.cpp upstreams, and Debian's Chromium driven by Playwright at 1280x800,
+in the light and the dark theme. Every step leaves a screenshot in test-artifacts/ui/, and
+the sidebar and each section of the main view are checked for anything cut off. Also runs
+the TypeScript unit tests (`jlpm test`)."""
 
 from __future__ import annotations
 
@@ -23,9 +25,11 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser, Locator, Page
 
 from .ui.lab import CHROMIUM, CHROMIUM_ARGS, ROOT, LabServer, installed_extension
+from .ui.overflow import overflowing
 
 LABEXTENSION = ROOT / "labextension"
 SHOTS = ROOT / "test-artifacts" / "ui"
+THEMES = {"light": "JupyterLab Light", "dark": "JupyterLab Dark"}
 
 
 def test_typescript_unit_tests() -> None:
@@ -46,6 +50,27 @@ def test_typescript_unit_tests() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_generated_api_types_are_current() -> None:
+    """src/api-schema.ts is what `jlpm build:api-types` makes of docs/openapi.json now."""
+    generator = LABEXTENSION / "node_modules" / ".bin" / "openapi-typescript"
+    if not generator.exists():
+        pytest.skip("labextension/node_modules missing: run `jlpm install` in labextension/")
+    script = json.loads((LABEXTENSION / "package.json").read_text())["scripts"]
+    command = script["build:api-types"].split()
+    assert command[0] == "openapi-typescript" and command[-2] == "--output"
+    result = subprocess.run(
+        [str(generator), *command[1:-2]],
+        cwd=LABEXTENSION,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    committed = (LABEXTENSION / command[-1]).read_text()
+    assert result.stdout == committed, "regenerate: (cd labextension && jlpm build:api-types)"
+
+
 # --- browser tests ---------------------------------------------------------------------
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -64,7 +89,7 @@ pytestmark = [needs_browser, needs_extension]
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory, llama_a: LocalLlamaServer) -> Iterator[LabServer]:
-    # One provider shipped by the admin: read-only in the panel.
+    # One provider shipped by the admin: read-only in the view.
     shipped = {"name": "shared", "type": "llamacpp", "endpoint": llama_a.endpoint}
     server = LabServer(tmp_path_factory.mktemp("lab"), mux_config={"providers": [shipped]}).start()
     try:
@@ -85,7 +110,7 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser, lab: LabServer) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
     context.set_default_timeout(30_000)
     page = context.new_page()
     page.goto(f"{lab.url}lab?token={lab.token}")
@@ -94,23 +119,6 @@ def page(browser: Browser, lab: LabServer) -> Iterator[Page]:
         yield page
     finally:
         context.close()
-
-
-class Shots:
-    """Numbered screenshots of a test's steps."""
-
-    def __init__(self, page: Page, prefix: str) -> None:
-        self.page, self.prefix, self.n = page, prefix, 0
-        SHOTS.mkdir(parents=True, exist_ok=True)
-
-    def __call__(self, step: str) -> None:
-        self.n += 1
-        self.page.screenshot(path=str(SHOTS / f"{self.prefix}-{self.n:02d}-{step}.png"))
-
-
-def key(target: list[str]) -> str:
-    """The picker's option value of [provider, model] (JSON.stringify's spelling)."""
-    return json.dumps(target, separators=(",", ":"))
 
 
 # Playwright's sync API runs its own event loop in this thread while the browser is open,
@@ -133,349 +141,327 @@ def close_clients() -> None:
     """No openai clients either."""
 
 
-def open_panel(page: Page) -> Locator:
-    """Click the sidebar icon; answer the panel."""
+def test_the_overflow_check_finds_what_is_cut_off(browser: Browser) -> None:
+    """The check the UI tests rely on: it names clipped content, an element sticking out,
+    and form controls too narrow for their text, and passes what fits."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    try:
+        page.set_content(
+            """<div id="box" style="width: 300px; font: 13px sans-serif">
+              <div id="fits">short</div>
+              <div id="clipped" style="overflow: hidden; white-space: nowrap">
+                a long line of words that cannot wrap and does not fit in three hundred pixels
+              </div>
+              <div id="out" style="width: 400px">wider than its box</div>
+              <select style="width: 80px"><option>OpenAI (and compatible APIs)</option></select>
+              <input id="url" style="width: 80px" value="http://127.0.0.1:8888/mux/v1">
+              <input id="hint" style="width: 80px" placeholder="New workspace name">
+              <select id="wide" style="width: 280px"><option>llama</option></select>
+            </div>"""
+        )
+        problems = "\n".join(overflowing(page, "#box"))
+        for cut in ("a long line", "wider than its box", "OpenAI (and", "mux/v1", "New workspace"):
+            assert cut in problems
+        assert "#fits" not in problems and "#wide" not in problems
+    finally:
+        page.close()
+
+
+class Shots:
+    """Numbered screenshots of a test's steps."""
+
+    def __init__(self, page: Page, prefix: str) -> None:
+        self.page, self.prefix, self.n = page, prefix, 0
+        SHOTS.mkdir(parents=True, exist_ok=True)
+
+    def __call__(self, step: str) -> None:
+        self.n += 1
+        self.page.screenshot(path=str(SHOTS / f"{self.prefix}-{self.n:02d}-{step}.png"))
+
+
+def key(provider: str, model: str) -> str:
+    """A model option's value: [provider, model] as JSON.stringify spells it."""
+    return json.dumps([provider, model], separators=(",", ":"))
+
+
+def set_theme(page: Page, theme: str) -> None:
+    page.evaluate(
+        "theme => window.jupyterapp.commands.execute('apputils:change-theme', {theme})",
+        THEMES[theme],
+    )
+    light = "true" if theme == "light" else "false"
+    expect(page.locator("body")).to_have_attribute("data-jp-theme-light", light)
+
+
+def assert_nothing_cut_off(page: Page, selector: str) -> None:
+    problems = overflowing(page, selector)
+    assert not problems, f"cut off in {selector}:\n" + "\n".join(problems)
+
+
+def assert_buttons_look_like_jupyterlab(page: Page, selector: str) -> None:
+    """Every button is drawn by JupyterLab's styles (or is a plain in-row action), and only
+    a disabled one is faded."""
+    buttons = page.locator(selector).evaluate(
+        """root => [...root.querySelectorAll('button.jp-mux-button')].map(b => ({
+            text: b.textContent,
+            styled: b.classList.contains('jp-mod-styled') ||
+                b.classList.contains('jp-mux-button-plain'),
+            disabled: b.disabled,
+            opacity: Number(getComputedStyle(b).opacity)
+        }))"""
+    )
+    assert buttons
+    for button in buttons:
+        assert button["styled"], button
+        assert (button["opacity"] < 1) == button["disabled"], button
+
+
+def open_sidebar(page: Page) -> Locator:
     page.locator('.jp-SideBar [data-id="jupyter-mux-panel"]').click()
-    panel = page.locator("#jupyter-mux-panel")
-    expect(panel).to_be_visible()
-    return panel
+    sidebar = page.locator("#jupyter-mux-panel")
+    expect(sidebar).to_be_visible()
+    return sidebar
 
 
 def status_text(page: Page) -> Locator:
     return page.locator(".jp-mux-statusbar-text")
 
 
-def add_provider(panel: Locator, name: str, endpoint: str) -> None:
-    panel.get_by_role("button", name="Add provider…").click()
-    form = panel.get_by_role("form", name="Add provider")
-    form.get_by_label("Display name", exact=True).fill(name)
-    form.get_by_label("Type", exact=True).select_option("llamacpp")
-    form.get_by_label("Endpoint", exact=True).fill(endpoint)
-    form.get_by_role("button", name="Add provider", exact=True).click()
-    expect(form).to_be_hidden()
+def mux_chat(lab: LabServer, path: str, model: str = "mux") -> httpx.Response:
+    return httpx.post(
+        f"{lab.url}{path}/chat/completions",
+        json={"model": model, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4},
+        headers=lab.headers,
+        timeout=60,
+    )
 
 
-def test_manage_providers_and_workspaces(
-    page: Page, lab: LabServer, llama_a: LocalLlamaServer, llama_b: LocalLlamaServer
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_manage_everything_in_the_main_view(
+    page: Page,
+    lab: LabServer,
+    llama_b: LocalLlamaServer,
+    free_port: int,
+    theme: str,
 ) -> None:
-    shot = Shots(page, "main")
-    panel = open_panel(page)
-    expect(panel.locator('li[data-workspace="default"]')).to_have_attribute("aria-current", "true")
-    expect(status_text(page)).to_have_text("default -> no model")
-    expect(panel.get_by_label("Mux URL", exact=True)).to_have_value(f"{lab.url}mux/v1")
-    shot("panel-open")
+    """Add a provider (an unreachable one first), make two workspaces, edit rules, switch
+    from the status bar, see the usage charts with data; nothing cut off anywhere."""
+    shot = Shots(page, theme)
+    set_theme(page, theme)
+    provider, alpha, beta = f"{theme}-llama", f"{theme}-alpha", f"{theme}-beta"
 
-    # Add a llama.cpp provider: the type fills its default endpoint.
-    types = {t["type"]: t for t in lab.api_ok("GET", "provider-types")}
-    panel.get_by_role("button", name="Add provider…").click()
-    form = panel.get_by_role("form", name="Add provider")
+    # The sidebar: the workspaces with their model, and the way into the main view.
+    sidebar = open_sidebar(page)
+    expect(sidebar.locator('li[data-workspace="default"]')).to_be_visible()
+    tab = page.locator(".jp-SideBar .lm-TabBar-tab[data-id='jupyter-mux-panel']")
+    expect(tab).to_have_attribute("title", "Model Mux")
+    assert_nothing_cut_off(page, "#jupyter-mux-panel")
+    shot("sidebar")
+    sidebar.get_by_role("button", name="Open Model Mux").click()
+    view = page.locator("#jupyter-mux-view")
+    expect(view.get_by_role("heading", name="Model Mux", exact=True)).to_be_visible()
+    expect(page.locator(".lm-DockPanel .lm-TabBar-tab.lm-mod-current")).to_contain_text("Model Mux")
+
+    # Providers: an unreachable endpoint keeps the form open with the reason.
+    view.get_by_role("tab", name="Providers").click()
+    shared = view.locator('li[data-provider="shared"]')
+    expect(shared).to_contain_text("read-only")
+    expect(shared.get_by_role("button", name="Edit provider shared")).to_have_count(0)
+    view.get_by_role("button", name="Add provider…").click()
+    form = view.get_by_role("form", name="Add provider")
+    form.get_by_label("Display name", exact=True).fill(provider)
     form.get_by_label("Type", exact=True).select_option("llamacpp")
-    expect(form.get_by_label("Endpoint", exact=True)).to_have_value(
-        types["llamacpp"]["default_endpoint"]
-    )
-    form.get_by_label("Display name", exact=True).fill("llama-a")
-    form.get_by_label("Endpoint", exact=True).fill(llama_a.endpoint)
-    shot("add-provider-form")
+    form.get_by_label("Endpoint", exact=True).fill(f"http://127.0.0.1:{free_port}")
     form.get_by_role("button", name="Add provider", exact=True).click()
+    expect(form.get_by_role("alert")).to_contain_text("Cannot reach this provider")
+    expect(form.get_by_role("alert")).to_contain_text("connection refused")
+    expect(form.get_by_role("button", name="Save anyway")).to_be_enabled()
+    expect(form.get_by_role("alert")).to_be_in_viewport()
+    assert lab.api("GET", f"providers/{provider}").status_code == 404
+    assert_nothing_cut_off(page, "#jupyter-mux-view")
+    shot("unreachable-provider")
+    # Fixed: it is added, with its model, and the form closes.
+    form.get_by_label("Endpoint", exact=True).fill(llama_b.endpoint)
+    expect(form.get_by_role("button", name="Save anyway")).to_have_count(0)
+    form.get_by_role("button", name="Add provider", exact=True).click()
+    expect(form).to_have_count(0)
+    card = view.locator(f'li[data-provider="{provider}"]')
+    expect(card.get_by_role("list", name=f"Models of {provider}")).to_have_text("tiny-b")
+    expect(card.locator(".jp-mux-status")).to_have_text("1 model")
+    # One editor at a time, and Escape closes it.
+    card.get_by_role("button", name=f"Edit provider {provider}").click()
+    expect(card.get_by_role("form", name=f"Edit provider {provider}")).to_be_visible()
+    view.get_by_role("button", name="Add provider…").click()
+    expect(card.get_by_role("form")).to_have_count(0)
+    expect(view.get_by_role("form", name="Add provider")).to_be_visible()
+    view.get_by_role("form", name="Add provider").get_by_label("Display name").press("Escape")
+    expect(view.get_by_role("form", name="Add provider")).to_have_count(0)
+    assert_nothing_cut_off(page, "#jupyter-mux-view")
+    assert_buttons_look_like_jupyterlab(page, "#jupyter-mux-view")
+    shot("providers")
 
-    provider = panel.locator('li[data-provider="llama-a"]')
-    expect(provider.get_by_role("list", name="Models of llama-a")).to_contain_text("tiny-a")
-    expect(provider).to_contain_text("ok · 1 model")
-    shot("provider-added")
+    # Workspaces: two, each made with its model; pickers say provider/model.
+    view.get_by_role("tab", name="Workspaces").click()
+    new_model = view.get_by_label("Model of the new workspace", exact=True)
+    expect(new_model.locator("option", has_text="tiny-a").first).to_have_text("shared/tiny-a")
+    for name, (prov, model) in ((alpha, ("shared", "tiny-a")), (beta, (provider, "tiny-b"))):
+        view.get_by_label("New workspace name", exact=True).fill(name)
+        new_model.select_option(value=key(prov, model))
+        view.get_by_role("button", name="Create workspace").click()
+        expect(view.locator(f'li[data-workspace="{name}"] .jp-mux-model-text')).to_have_text(
+            f"{prov}/{model}"
+        )
+    ws = view.locator(f'li[data-workspace="{alpha}"]')
+    expect(sidebar.locator(f'li[data-workspace="{beta}"]')).to_contain_text(f"{provider}/tiny-b")
+    assert_nothing_cut_off(page, "#jupyter-mux-view")
+    shot("workspaces")
 
-    # Refresh its models.
-    provider.get_by_role("button", name="Refresh models of llama-a").click()
-    expect(provider.get_by_role("button", name="Refresh models of llama-a")).to_be_enabled()
-    expect(provider.get_by_role("alert")).to_have_count(0)
-
-    # Create a workspace: it has no model yet, and says so.
-    panel.get_by_label("New workspace name", exact=True).fill("ws-one")
-    panel.get_by_role("button", name="Create workspace").click()
-    ws = panel.locator('li[data-workspace="ws-one"]')
-    expect(ws.locator(".jp-mux-warning")).to_be_visible()
-    shot("workspace-created")
-
-    # Pick its model from the grouped, searchable picker.
-    ws.get_by_label("Filter models (Model for workspace ws-one)", exact=True).fill("tiny")
-    picker = ws.get_by_label("Model for workspace ws-one", exact=True)
-    expect(picker.locator('optgroup[label="llama-a"] option')).to_have_text(["tiny-a"])
-    picker.select_option(value=key(["llama-a", "tiny-a"]))
-    expect(ws.locator(".jp-mux-model-text")).to_have_text("llama-a/tiny-a")
-    expect(ws.locator(".jp-mux-warning")).to_have_count(0)
-    shot("model-picked")
-
-    # Activate it: the status bar follows, and the active one cannot be deleted.
-    ws.get_by_role("button", name="Activate workspace ws-one").click()
-    expect(status_text(page)).to_have_text("ws-one -> llama-a/tiny-a")
-    expect(ws).to_have_attribute("aria-current", "true")
-    expect(ws.get_by_role("button", name="Delete workspace ws-one")).to_be_disabled()
-    assert lab.api_ok("GET", "active") == {"name": "ws-one"}
-    shot("workspace-activated")
-
-    # Deleting the provider warns about the workspace that uses it.
-    provider.get_by_role("button", name="Delete provider llama-a").click()
-    dialog = page.locator(".jp-Dialog")
-    expect(dialog).to_contain_text('Workspace "ws-one" uses it')
-    shot("delete-provider-warning")
-    dialog.get_by_role("button", name="Delete").click()
-    expect(provider).to_have_count(0)
-
-    # The workspace shows the problem and offers a fix: pick another model.
-    expect(ws.locator(".jp-mux-warning")).to_contain_text("pick another model")
-    shot("workspace-problem")
-    add_provider(panel, "llama-b", llama_b.endpoint)
-    expect(panel.locator('li[data-provider="llama-b"]')).to_contain_text("ok · 1 model")
-    ws.get_by_label("Model for workspace ws-one", exact=True).select_option(
-        value=key(["llama-b", "tiny-b"])
+    # Rules of alpha: requests for "fast*" models go to the other provider.
+    ws.get_by_role("button", name=f"Rules of workspace {alpha}").click()
+    editor = ws.get_by_role("region", name=f"Rules of {alpha}")
+    rules = editor.get_by_role("list", name=f"Rules of workspace {alpha}").locator(":scope > li")
+    expect(rules).to_have_count(1)
+    expect(rules.nth(0)).to_contain_text("Everything else")
+    expect(rules.nth(0)).to_contain_text("shared/tiny-a")
+    new_rule = editor.get_by_role("form", name=f"New rule for workspace {alpha}")
+    expect(new_rule.get_by_label("Rule kind", exact=True).locator("option")).to_have_text(
+        ["Requested model name", "File name", "Request type"]
     )
-    expect(ws.locator(".jp-mux-warning")).to_have_count(0)
-    expect(status_text(page)).to_have_text("ws-one -> llama-b/tiny-b")
-    shot("problem-fixed")
-
-
-def test_switch_from_status_bar(page: Page, lab: LabServer, llama_b: LocalLlamaServer) -> None:
-    shot = Shots(page, "switch")
-    lab.api(
-        "POST", "providers", {"name": "prov-b", "type": "llamacpp", "endpoint": llama_b.endpoint}
+    new_rule.get_by_label("Rule kind", exact=True).select_option("request_type")
+    expect(new_rule.get_by_label("Rule pattern", exact=True).locator("option")).to_have_text(
+        ["Chat", "Code completion (fill in the middle)"]
     )
-    lab.api_ok(
-        "POST",
-        "workspaces",
-        {"name": "first", "preferred": {"provider": "prov-b", "model": "tiny-b"}},
+    new_rule.get_by_label("Rule kind", exact=True).select_option("model")
+    new_rule.get_by_label("Rule pattern", exact=True).fill("fast*")
+    new_rule.get_by_label("Add a model to new rule", exact=True).select_option(
+        value=key(provider, "tiny-b")
     )
-    lab.api_ok("PUT", "active", {"name": "first"})
-    panel = open_panel(page)
-    expect(status_text(page)).to_have_text("first -> prov-b/tiny-b")
+    new_rule.get_by_role("button", name="Add rule").click()
+    expect(rules).to_have_count(2)
+    expect(rules.nth(0)).to_contain_text("When the requested model matches fast*")
+    expect(editor).not_to_contain_text("⊥")
+    expect(editor).not_to_contain_text("catch_all")
+    assert_nothing_cut_off(page, "#jupyter-mux-view")
+    assert_buttons_look_like_jupyterlab(page, "#jupyter-mux-view")
+    shot("rules-edited")
+    editor.get_by_role("button", name=f"Save rules of workspace {alpha}").click()
+    expect(editor.get_by_role("status").filter(has_text="Rules saved.")).to_be_visible()
+    saved = lab.api_ok("GET", f"workspaces/{alpha}/rules")
+    assert [(r["kind"], r["pattern"]) for r in saved] == [("model", "fast*"), ("catch_all", None)]
+    assert saved[0]["targets"] == [{"provider": provider, "model": "tiny-b"}]
+    # Opening another editor closes this one.
+    beta_card = view.locator(f'li[data-workspace="{beta}"]')
+    beta_card.get_by_role("button", name=f"Change model of workspace {beta}").click()
+    expect(editor).to_have_count(0)
+    expect(beta_card.get_by_label(f"Model for workspace {beta}", exact=True)).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(beta_card.get_by_label(f"Model for workspace {beta}", exact=True)).to_have_count(0)
 
-    # A second workspace, made in the panel.
-    panel.get_by_label("New workspace name", exact=True).fill("second")
-    panel.get_by_role("button", name="Create workspace").click()
-    second = panel.locator('li[data-workspace="second"]')
-    second.get_by_label("Model for workspace second", exact=True).select_option(
-        value=key(["prov-b", "tiny-b"])
-    )
-    expect(second.locator(".jp-mux-model-text")).to_have_text("prov-b/tiny-b")
-
-    # Switch from the status bar's quick switcher.
-    page.locator(".jp-mux-statusbar").click()
-    dialog = page.locator(".jp-mux-switcher-dialog")
-    expect(dialog.get_by_role("button", name="Switch to workspace first")).to_have_attribute(
-        "aria-current", "true"
-    )
-    dialog.get_by_label("Filter workspaces", exact=True).fill("sec")
-    expect(dialog.get_by_role("button", name=re.compile("^Switch to workspace"))).to_have_count(1)
-    shot("quick-switcher")
-    dialog.get_by_role("button", name="Switch to workspace second").click()
-    expect(dialog).to_have_count(0)
-    expect(status_text(page)).to_have_text("second -> prov-b/tiny-b")
-    expect(second).to_have_attribute("aria-current", "true")
-    assert lab.api_ok("GET", "active") == {"name": "second"}
+    # Switch from the status bar: alpha first, then beta.
+    for name, target in ((alpha, "shared/tiny-a"), (beta, f"{provider}/tiny-b")):
+        page.locator(".jp-mux-statusbar").click()
+        dialog = page.locator(".jp-mux-switcher-dialog")
+        dialog.get_by_role("button", name=f"Switch to workspace {name}").click()
+        expect(dialog).to_have_count(0)
+        expect(status_text(page)).to_have_text(f"{name} → {target}")
+        expect(sidebar.locator(f'li[data-workspace="{name}"]')).to_have_attribute(
+            "aria-current", "true"
+        )
+        assert lab.api_ok("GET", "active") == {"name": name}
     shot("switched")
 
-    # A change made elsewhere (REST, a notebook, another tab) shows up by itself.
-    lab.api_ok("PUT", "active", {"name": "first"})
-    expect(status_text(page)).to_have_text("first -> prov-b/tiny-b")
-    expect(panel.locator('li[data-workspace="first"]')).to_have_attribute("aria-current", "true")
+    # Requests through the mux: routed by the rule and by the active workspace.
+    assert mux_chat(lab, "mux/v1").headers["X-Mux-Model"] == "tiny-b"
+    fast = mux_chat(lab, f"mux/w/{alpha}/v1", model="fast-1")
+    assert (fast.headers["X-Mux-Provider"], fast.headers["X-Mux-Model"]) == (provider, "tiny-b")
+    assert mux_chat(lab, f"mux/w/{alpha}/v1").headers["X-Mux-Model"] == "tiny-a"
 
-    # The palette command opens the same switcher.
-    page.keyboard.press("Control+Shift+C")
-    palette = page.locator("#command-palette")
-    palette.get_by_role("textbox").fill("Switch Mux Workspace")
-    palette.locator(".lm-CommandPalette-item", has_text="Switch Mux Workspace").first.click()
-    expect(dialog).to_be_visible()
-    dialog.get_by_role("button", name="Close").click()
-    expect(dialog).to_have_count(0)
+    # Usage: totals, spend and tokens over time by workspace, then by model. Spend needs a
+    # price (USD per million tokens).
+    for prov, model in (("shared", "tiny-a"), (provider, "tiny-b")):
+        price = {"model": model, "prompt_per_million": 1000, "completion_per_million": 2000}
+        lab.api_ok("PUT", f"providers/{prov}/prices", price)
+    view.get_by_role("tab", name="Usage").click()
+    table = view.get_by_role("table", name="Usage by workspace")
+    expect(table.locator(f'tr[data-usage-key="{alpha}"] td').first).to_have_text("2")
+    expect(table.locator(f'tr[data-usage-key="{beta}"] td').first).to_have_text("1")
+    expect(view.get_by_role("img", name="Spend over time by workspace")).to_be_visible()
+    expect(view.get_by_role("img", name="Tokens over time by workspace")).to_be_visible()
+    totals = view.get_by_role("definition")
+    expect(totals.first).to_have_text(re.compile(r"^[1-9][\d,]*$"))
+    expect(totals.last).to_have_text(re.compile(r"^\$0\.\d+$"))
+    assert_nothing_cut_off(page, "#jupyter-mux-view")
+    shot("usage-by-workspace")
+    view.get_by_label("By", exact=True).select_option("model")
+    by_model = view.get_by_role("table", name="Usage by model")
+    expect(by_model.locator('tr[data-usage-key="tiny-b"]')).to_be_visible()
+    expect(view.get_by_role("img", name="Tokens over time by model")).to_be_visible()
+    assert_nothing_cut_off(page, "#jupyter-mux-view")
+    shot("usage-by-model")
 
-    # Dark theme: the panel keeps to the theme's colours.
-    page.evaluate(
-        "window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})"
-    )
-    expect(page.locator("body")).to_have_attribute("data-jp-theme-light", "false")
-    expect(page.locator("#jupyterlab-splash")).to_have_count(0)
-    expect(status_text(page)).to_have_text("first -> prov-b/tiny-b")
-    shot("dark-theme")
+    # Connect: the URL and the snippets, whole.
+    view.get_by_role("tab", name="Connect").click()
+    expect(view.get_by_label("Mux URL", exact=True)).to_have_text(f"{lab.url}mux/v1")
+    assert_nothing_cut_off(page, "#jupyter-mux-view")
+    assert_nothing_cut_off(page, "#jupyter-mux-panel")
+    shot("connect")
 
 
-def test_edit_provider_and_read_only(page: Page, lab: LabServer, llama_b: LocalLlamaServer) -> None:
+def test_save_anyway_and_the_status_bar_way_in(page: Page, lab: LabServer, free_port: int) -> None:
+    """The status bar's switcher opens the main view; "Save anyway" saves a provider that
+    cannot be reached, flagged as such."""
+    shot = Shots(page, "anyway")
+    page.locator(".jp-mux-statusbar").click()
+    page.locator(".jp-mux-switcher-dialog").get_by_role("button", name="Open Model Mux").click()
+    view = page.locator("#jupyter-mux-view")
+    expect(view.get_by_role("tab", name="Workspaces")).to_have_attribute("aria-selected", "true")
+    view.get_by_role("tab", name="Providers").click()
+    view.get_by_role("button", name="Add provider…").click()
+    form = view.get_by_role("form", name="Add provider")
+    form.get_by_label("Display name", exact=True).fill("later")
+    form.get_by_label("Type", exact=True).select_option("vllm")
+    form.get_by_label("Endpoint", exact=True).fill(f"http://127.0.0.1:{free_port}/v1")
+    form.get_by_role("button", name="Add provider", exact=True).click()
+    form.get_by_role("button", name="Save anyway").click()
+    expect(form).to_have_count(0)
+    card = view.locator('li[data-provider="later"]')
+    expect(card.get_by_role("alert")).to_contain_text("Unreachable")
+    expect(view.get_by_role("status")).to_contain_text('Added "later"; it cannot be reached yet.')
+    saved = lab.api_ok("GET", "providers/later")
+    assert saved["status"] == "error" and saved["endpoint"] == f"http://127.0.0.1:{free_port}/v1"
+    assert_nothing_cut_off(page, "#jupyter-mux-view")
+    shot("saved-anyway")
+
+
+def test_editing_a_keyed_provider_warns_about_the_key(page: Page, lab: LabServer) -> None:
+    """The edit form says that a new host drops the stored key, and opens from the
+    palette; a provider edit that cannot be tried first is saved as before."""
     shot = Shots(page, "edit")
     lab.api(
         "POST",
         "providers",
-        {"name": "keyed", "type": "openai", "endpoint": llama_b.endpoint, "api_key": "sk-stored"},
+        {"name": "keyed", "type": "openai", "endpoint": "http://127.0.0.1:9/v1", "api_key": "k"},
     )
-    panel = open_panel(page)
-
-    # The admin's provider is read-only: no edit or delete, but its models are listed.
-    shared = panel.locator('li[data-provider="shared"]')
-    expect(shared).to_contain_text("read-only")
-    expect(shared.get_by_role("list", name="Models of shared")).to_contain_text("tiny-a")
-    expect(shared.get_by_role("button", name="Edit provider shared")).to_have_count(0)
-    expect(shared.get_by_role("button", name="Delete provider shared")).to_have_count(0)
-
-    # Edit: the type is fixed, a blank key keeps the stored one.
-    keyed = panel.locator('li[data-provider="keyed"]')
-    keyed.get_by_role("button", name="Edit provider keyed").click()
-    form = keyed.get_by_role("form", name="Edit provider keyed")
+    page.keyboard.press("Control+Shift+C")
+    palette = page.locator("#command-palette")
+    palette.get_by_role("textbox").fill("Open Model Mux")
+    palette.locator(".lm-CommandPalette-item", has_text="Open Model Mux").first.click()
+    view = page.locator("#jupyter-mux-view")
+    view.get_by_role("tab", name="Providers").click()
+    card = view.locator('li[data-provider="keyed"]')
+    expect(card.get_by_role("alert").first).to_contain_text("Unreachable")
+    card.get_by_role("button", name="Edit provider keyed").click()
+    form = card.get_by_role("form", name="Edit provider keyed")
     expect(form.get_by_label("Type", exact=True)).to_be_disabled()
-    key_field = form.get_by_label("API key", exact=True)
-    expect(key_field).to_have_attribute("type", "password")
-    expect(key_field).to_have_value("")
-    form.get_by_label("Description", exact=True).fill("edited in the panel")
+    expect(form.get_by_role("note")).to_contain_text("drops the stored API key")
+    form.get_by_label("Endpoint", exact=True).fill("http://127.0.0.2:9/v1")
+    expect(form.get_by_role("note")).to_contain_text("another host")
+    form.get_by_label("Endpoint", exact=True).fill("http://127.0.0.1:9/v2")
+    form.get_by_label("Description", exact=True).fill("edited in the view")
+    assert_nothing_cut_off(page, "#jupyter-mux-view")
     shot("edit-form")
-    form.get_by_role("button", name="Save").click()
+    form.get_by_role("button", name="Save", exact=True).click()
     expect(form).to_have_count(0)
-    expect(keyed).to_contain_text("edited in the panel")
+    expect(card).to_contain_text("edited in the view")
     saved = lab.api_ok("GET", "providers/keyed")
-    assert saved["description"] == "edited in the panel"
-    assert saved["has_api_key"] is True
-
-    # A provider that cannot be reached: refresh shows the error.
-    lab.api_ok("PATCH", "providers/keyed", {"endpoint": "http://127.0.0.1:9/v1"})
-    keyed.get_by_role("button", name="Refresh models of keyed").click()
-    expect(keyed.get_by_role("alert").first).to_contain_text("error")
-    expect(keyed.get_by_role("button", name="Refresh models of keyed")).to_be_enabled()
-    shot("refresh-error")
-
-
-def test_rules_editor_and_usage(page: Page, lab: LabServer, llama_b: LocalLlamaServer) -> None:
-    shot = Shots(page, "rules")
-    target = {"provider": "shared", "model": "tiny-a"}
-    lab.api_ok("POST", "workspaces", {"name": "routed", "preferred": target})
-    panel = open_panel(page)
-    ws = panel.locator('li[data-workspace="routed"]')
-    ws.get_by_role("button", name="Rules of workspace routed").click()
-    editor = ws.get_by_role("region", name="Rules of routed")
-    rules = editor.get_by_role("list", name="Rules of workspace routed")
-    items = rules.locator(":scope > li")
-
-    # Only the catch-all to begin with: pinned, neither draggable nor deletable.
-    expect(items).to_have_count(1)
-    catch_all = items.nth(0)
-    expect(catch_all).to_have_attribute("data-rule-kind", "catch_all")
-    expect(catch_all).to_have_attribute("draggable", "false")
-    expect(catch_all.get_by_role("button", name=re.compile("^Delete rule"))).to_have_count(0)
-    expect(catch_all.get_by_role("list", name="Targets of rule 1")).to_contain_text("shared/tiny-a")
-    shot("editor-open")
-
-    # Add a request_type rule, then a model rule "fast*" with a llama model.
-    form = editor.get_by_role("form", name="New rule for workspace routed")
-    form.get_by_label("Rule kind", exact=True).select_option("request_type")
-    expect(form.get_by_label("Rule pattern", exact=True).locator("option")).to_have_text(
-        ["chat", "fim (fill in the middle)"]
-    )
-    form.get_by_label("Rule pattern", exact=True).select_option("fim")
-    form.get_by_label("Add target to new rule", exact=True).select_option(
-        value=key(["shared", "tiny-a"])
-    )
-    form.get_by_role("button", name="Add rule").click()
-    form.get_by_label("Rule kind", exact=True).select_option("model")
-    form.get_by_label("Rule pattern", exact=True).fill("fast*")
-    form.get_by_label("Add target to new rule", exact=True).select_option(
-        value=key(["shared", "tiny-a"])
-    )
-    expect(form.get_by_role("list", name="Targets of new rule")).to_contain_text(
-        "primary shared/tiny-a"
-    )
-    form.get_by_role("button", name="Add rule").click()
-    # New rules go in front of the pinned catch-all.
-    expect(items).to_have_count(3)
-    expect(items.nth(1)).to_have_attribute("data-rule-kind", "model")
-    expect(items.nth(2)).to_have_attribute("data-rule-kind", "catch_all")
-    shot("rules-added")
-
-    # Move the model rule up with the accessible button; the catch-all stays last.
-    expect(items.nth(1).get_by_role("button", name="Move rule 2 down")).to_be_disabled()
-    items.nth(1).get_by_role("button", name="Move rule 2 up").click()
-    expect(items.nth(0)).to_have_attribute("data-rule-kind", "model")
-    expect(items.nth(0)).to_contain_text("fast*")
-    # And back down, then up again by drag and drop.
-    items.nth(0).get_by_role("button", name="Move rule 1 down").click()
-    expect(items.nth(1)).to_have_attribute("data-rule-kind", "model")
-    items.nth(1).drag_to(items.nth(0))
-    expect(items.nth(0)).to_have_attribute("data-rule-kind", "model")
-    expect(items.nth(2)).to_have_attribute("data-rule-kind", "catch_all")
-    shot("rule-moved")
-
-    editor.get_by_role("button", name="Save rules of workspace routed").click()
-    expect(editor.get_by_role("status").filter(has_text="Rules saved.")).to_be_visible()
-    saved = lab.api_ok("GET", "workspaces/routed/rules")
-    assert [(r["kind"], r["pattern"]) for r in saved] == [
-        ("model", "fast*"),
-        ("request_type", "fim"),
-        ("catch_all", None),
-    ]
-    assert saved[0]["targets"] == [target] and saved[0]["ok"] is True
-    shot("rules-saved")
-
-    # A bad rule (no target): a hint, and the server's 400 message on save.
-    form.get_by_label("Rule kind", exact=True).select_option("filename")
-    form.get_by_label("Rule pattern", exact=True).fill("*.py")
-    expect(form).to_contain_text("Choose at least one target model.")
-    form.get_by_role("button", name="Add rule").click()
-    expect(items).to_have_count(4)
-    editor.get_by_role("button", name="Save rules of workspace routed").click()
-    expect(editor.get_by_role("alert")).to_contain_text("at least one target is required")
-    shot("bad-rule-error")
-    assert len(lab.api_ok("GET", "workspaces/routed/rules")) == 3
-    items.nth(2).get_by_role("button", name="Delete rule 3").click()
-    expect(items).to_have_count(3)
-    expect(editor.get_by_role("alert")).to_have_count(0)
-    # Back to what is saved: nothing to save or discard.
-    expect(editor.get_by_role("button", name="Save rules of workspace routed")).to_be_disabled()
-    expect(
-        editor.get_by_role("button", name="Discard rule changes of workspace routed")
-    ).to_be_disabled()
-
-    # A request through the mux, routed by the new rule, shows up in the usage view.
-    lab.api_ok("PUT", "active", {"name": "routed"})
-    answer = httpx.post(
-        f"{lab.url}mux/v1/chat/completions",
-        json={"model": "fast-1", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4},
-        headers={"Authorization": f"token {lab.token}"},
-        timeout=60,
-    )
-    assert answer.status_code == 200, answer.text
-    assert answer.headers["X-Mux-Model"] == "tiny-a"
-    panel.get_by_role("button", name="Show usage").click()
-    usage = panel.get_by_role("region", name="Usage")
-    expect(usage.get_by_role("table", name="Usage by workspace")).to_be_visible()
-    row = usage.locator('tr[data-usage-key="routed"]')
-    expect(row).to_be_visible()
-    expect(row.locator("td").first).to_have_text(re.compile(r"^[1-9]"))
-    usage.get_by_label("Group usage by", exact=True).select_option("model")
-    table = usage.get_by_role("table", name="Usage by model")
-    expect(table.locator('tr[data-usage-key="tiny-a"]')).to_be_visible()
-    expect(table.locator('tr[data-usage-key="tiny-a"] td').last).to_have_text(
-        re.compile(r"^(unknown|\$)")
-    )
-    expect(usage.get_by_role("img", name=re.compile(r"^tiny-a: [\d,]+ tokens$"))).to_be_visible()
-    usage.scroll_into_view_if_needed()
-    shot("usage")
-
-    # A rule whose provider disappeared is kept and flagged with its problem.
-    lab.api_ok(
-        "POST", "providers", {"name": "temp", "type": "llamacpp", "endpoint": llama_b.endpoint}
-    )
-    lab.api_ok("POST", "workspaces", {"name": "flagged"})
-    lab.api_ok(
-        "PUT",
-        "workspaces/flagged/rules",
-        [
-            {
-                "kind": "model",
-                "pattern": "x*",
-                "targets": [{"provider": "temp", "model": "tiny-b"}],
-            },
-            {"kind": "catch_all", "pattern": None, "targets": []},
-        ],
-    )
-    lab.api_ok("DELETE", "providers/temp")
-    flagged = panel.locator('li[data-workspace="flagged"]')
-    flagged.get_by_role("button", name="Rules of workspace flagged").click()
-    first = (
-        flagged.get_by_role("list", name="Rules of workspace flagged").locator(":scope > li").first
-    )
-    expect(first.locator(".jp-mux-badge-error")).to_have_text("problem")
-    expect(first.get_by_role("status")).to_contain_text("temp")
-    first.scroll_into_view_if_needed()
-    shot("rule-flagged")
+    assert saved["endpoint"] == "http://127.0.0.1:9/v2" and saved["has_api_key"] is True

@@ -19,6 +19,7 @@ from ..models import (
     parse_rules,
 )
 from ..openapi import build_spec
+from ..probe import probe_provider
 from .base import ManagementHandler
 
 NAME = r"(?P<name>[^/]+)"
@@ -49,6 +50,15 @@ class ProvidersHandler(ManagementHandler):
     async def post(self) -> None:
         body = parse(ProviderCreate, self.json_body())
         self.write_json(await self.service.create_provider(body), status=201)
+
+
+class ProviderProbeHandler(ManagementHandler):
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        body = parse(ProviderCreate, self.json_body())
+        service = self.service
+        self.write_json(await probe_provider(body, service.client, service.discovery_timeout))
 
 
 class ProviderHandler(ManagementHandler):
@@ -184,6 +194,8 @@ HANDLERS = [
     (r"/mux/api/openapi.json", OpenAPIHandler),
     (r"/mux/api/provider-types", ProviderTypesHandler),
     (r"/mux/api/providers", ProvidersHandler),
+    # Before the {name} route: "provider-probe" is not a provider.
+    (r"/mux/api/provider-probe", ProviderProbeHandler),
     (rf"/mux/api/providers/{NAME}", ProviderHandler),
     (rf"/mux/api/providers/{NAME}/models", ProviderModelsHandler),
     (rf"/mux/api/providers/{NAME}/refresh", ProviderRefreshHandler),

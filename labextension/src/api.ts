@@ -7,9 +7,11 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
+import { editableRules } from './helpers/rules';
 import type {
   IActive,
   IModelInfo,
+  IProbe,
   IProvider,
   IProviderCreate,
   IProviderType,
@@ -117,6 +119,10 @@ export const listProviders = (): Promise<IProvider[]> => request('GET', 'provide
 export const createProvider = (body: IProviderCreate): Promise<IProvider> =>
   request('POST', 'providers', body);
 
+/** Try a provider's settings without saving them: does it answer its model list? */
+export const probeProvider = (body: IProviderCreate): Promise<IProbe> =>
+  request('POST', 'provider-probe', body);
+
 export const getProvider = (name: string): Promise<IProvider> =>
   request('GET', `providers/${seg(name)}`);
 
@@ -150,7 +156,7 @@ export const getActive = (): Promise<IActive> => request('GET', 'active');
 
 export const setActive = (name: string): Promise<IActive> => request('PUT', 'active', { name });
 
-/** A workspace's routing rules, in priority order (the catch_all last). */
+/** A workspace's routing rules, in priority order (the catch-all last). */
 export const getRules = (workspace: string): Promise<IRule[]> =>
   request('GET', `workspaces/${seg(workspace)}/rules`);
 
@@ -159,7 +165,7 @@ export const putRules = (workspace: string, rules: IRule[]): Promise<IRule[]> =>
   request(
     'PUT',
     `workspaces/${seg(workspace)}/rules`,
-    rules.map(r => ({ kind: r.kind, pattern: r.pattern, targets: r.targets }))
+    editableRules(rules)
   );
 
 /** Usage totals grouped by workspace, provider, model or day. */

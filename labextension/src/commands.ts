@@ -1,26 +1,32 @@
 import type { JupyterFrontEnd } from '@jupyterlab/application';
 import { Clipboard, Notification } from '@jupyterlab/apputils';
+import type { TranslationBundle } from '@jupyterlab/translation';
 
+import { PRODUCT_NAME } from './helpers/texts';
 import type { MuxModel } from './model';
 import { showSwitcher } from './switcher';
 
 export namespace CommandIDs {
   export const switchWorkspace = 'jupyter-mux:switch-workspace';
-  export const openPanel = 'jupyter-mux:open-panel';
+  export const openView = 'jupyter-mux:open';
   export const copyUrl = 'jupyter-mux:copy-url';
 }
 
-export const PALETTE_CATEGORY = 'Model Mux';
+export const PALETTE_CATEGORY = PRODUCT_NAME;
 
 export function addCommands(
   app: JupyterFrontEnd,
   model: MuxModel,
-  panelId: string,
+  trans: TranslationBundle,
+  openView: (section?: string) => void,
   url: string
 ): void {
   app.commands.addCommand(CommandIDs.switchWorkspace, {
-    label: args => (args.name ? `Switch to Workspace ${args.name}` : 'Switch Mux Workspace…'),
-    caption: 'Choose the workspace whose model answers the mux URL',
+    label: args =>
+      args.name
+        ? trans.__('Switch to Workspace %1', args.name as string)
+        : trans.__('Switch Mux Workspace…'),
+    caption: trans.__('Choose the workspace whose model answers the mux URL'),
     describedBy: {
       args: {
         type: 'object',
@@ -35,28 +41,40 @@ export function addCommands(
         try {
           await model.activate(name);
         } catch (e) {
-          Notification.error(`Cannot switch to ${name}: ${e instanceof Error ? e.message : e}`);
+          Notification.error(
+            trans.__('Cannot switch to %1: %2', name, e instanceof Error ? e.message : String(e))
+          );
         }
         return;
       }
-      await showSwitcher(model);
+      await showSwitcher(model, trans, () => openView());
     }
   });
 
-  app.commands.addCommand(CommandIDs.openPanel, {
-    label: 'Open Model Mux Panel',
-    caption: 'Workspaces, providers and the mux URL',
-    execute: () => {
-      app.shell.activateById(panelId);
-    }
+  app.commands.addCommand(CommandIDs.openView, {
+    label: trans.__('Open %1', PRODUCT_NAME),
+    caption: trans.__('Workspaces, providers, usage and the mux URL'),
+    describedBy: {
+      args: {
+        type: 'object',
+        properties: {
+          section: {
+            type: 'string',
+            enum: ['workspaces', 'providers', 'usage', 'connect'],
+            description: 'The section to show'
+          }
+        }
+      }
+    },
+    execute: args => openView(args.section as string | undefined)
   });
 
   app.commands.addCommand(CommandIDs.copyUrl, {
-    label: 'Copy Mux URL',
+    label: trans.__('Copy Mux URL'),
     caption: url,
     execute: () => {
       Clipboard.copyToSystem(url);
-      Notification.info(`Copied ${url}`, { autoClose: 3000 });
+      Notification.info(trans.__('Copied %1', url), { autoClose: 3000 });
     }
   });
 }

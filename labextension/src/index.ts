@@ -3,38 +3,65 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette } from '@jupyterlab/apputils';
+import { ICommandPalette, MainAreaWidget } from '@jupyterlab/apputils';
 import { PageConfig } from '@jupyterlab/coreutils';
 import { IStatusBar } from '@jupyterlab/statusbar';
+import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
 import { addCommands, CommandIDs, PALETTE_CATEGORY } from './commands';
+import { TRANSLATION_DOMAIN } from './helpers/trans';
+import { muxUrl } from './helpers/urls';
 import { MuxModel } from './model';
-import { MuxPanel } from './panel/MuxPanel';
+import { MuxSidebar } from './panel/MuxSidebar';
+import { MuxView } from './panel/MuxView';
 import { MuxStatus } from './statusbar';
-import { muxUrl } from './utils';
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-mux:plugin',
-  description: 'Workspaces, providers and the mux URL of jupyter-mux.',
+  description: 'Model Mux: workspaces, providers, usage and the mux URL of jupyter-mux.',
   autoStart: true,
-  optional: [ILabShell, ICommandPalette, IStatusBar],
+  optional: [ILabShell, ICommandPalette, IStatusBar, ITranslator],
   activate: (
     app: JupyterFrontEnd,
     labShell: ILabShell | null,
     palette: ICommandPalette | null,
-    statusBar: IStatusBar | null
+    statusBar: IStatusBar | null,
+    translator: ITranslator | null
   ) => {
+    const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
     const model = new MuxModel();
     const url = muxUrl(PageConfig.getBaseUrl());
 
-    const panel = new MuxPanel(model, url);
-    (labShell ?? app.shell).add(panel, 'left', { rank: 850 });
+    // The main view: made on first use, made again after it was closed.
+    let main: MainAreaWidget<MuxView> | null = null;
+    const openView = (section?: string) => {
+      if (!main || main.isDisposed) {
+        const content = new MuxView(model, url, trans);
+        main = new MainAreaWidget({ content });
+        main.id = 'jupyter-mux-view';
+        main.title.icon = content.title.icon;
+        main.title.label = content.title.label;
+        main.title.caption = content.title.caption;
+        main.title.closable = true;
+        main.toolbar.hide(); // nothing to put there: the view has its own tabs
+      }
+      if (section) {
+        main.content.section = section;
+      }
+      if (!main.isAttached) {
+        app.shell.add(main, 'main');
+      }
+      app.shell.activateById(main.id);
+    };
 
-    addCommands(app, model, panel.id, url);
+    const sidebar = new MuxSidebar(model, trans, openView);
+    (labShell ?? app.shell).add(sidebar, 'left', { rank: 850 });
+
+    addCommands(app, model, trans, openView, url);
     if (palette) {
       for (const command of [
         CommandIDs.switchWorkspace,
-        CommandIDs.openPanel,
+        CommandIDs.openView,
         CommandIDs.copyUrl
       ]) {
         palette.addItem({ command, category: PALETTE_CATEGORY });
@@ -42,7 +69,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     }
 
     if (statusBar) {
-      const item = new MuxStatus(model, () => {
+      const item = new MuxStatus(model, trans, () => {
         void app.commands.execute(CommandIDs.switchWorkspace);
       });
       statusBar.registerStatusItem('jupyter-mux:status', {

@@ -1,12 +1,27 @@
 /**
- * Shared state of the panel, status bar and commands: providers, workspaces and the
- * provider types, polled every few seconds so changes made over REST, from a notebook or
- * in another tab show up. `changed` fires only when something actually changed.
+ * The one front-end data flow: every view (sidebar, main view, status bar, switcher) reads
+ * this model and writes through it. One JupyterLab `Poll` keeps it fresh, so changes made
+ * over REST, from a notebook or in another tab show up: it backs off while the server does
+ * not answer and stands by while the page is hidden. `changed` fires only on real changes.
+ *
+ * Usage is fetched only while a view watches it (`watchUsage`), and less often than the
+ * rest, since a chart over time is one query per bucket.
  */
+import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import * as api from './api';
+import { sameData } from './helpers/data';
+import {
+  bucketLabel,
+  IUsageSeries,
+  UsageBreakdown,
+  usageBuckets,
+  usageSeries,
+  UsageRange
+} from './helpers/usage';
 import type {
+  IProbe,
   IProvider,
   IProviderCreate,
   IProviderType,
@@ -16,12 +31,33 @@ import type {
   IWorkspaceCreate,
   IWorkspaceUpdate
 } from './types';
-import { sameData } from './utils';
 
 export const POLL_INTERVAL_MS = 2000;
+/** Longest wait between polls while the server does not answer. */
+export const POLL_MAX_MS = 30_000;
+/** Usage is refreshed at most this often (plus at once when its query changes). */
+export const USAGE_INTERVAL_MS = 10_000;
+
+export interface IUsageQuery {
+  range: UsageRange;
+  by: UsageBreakdown;
+}
 
 export class MuxModel {
-  constructor(private readonly _interval = POLL_INTERVAL_MS) {}
+  constructor(options: { interval?: number; usageInterval?: number } = {}) {
+    this._usageInterval = options.usageInterval ?? USAGE_INTERVAL_MS;
+    this._poll = new Poll({
+      auto: false,
+      factory: () => this._tick(),
+      frequency: {
+        interval: options.interval ?? POLL_INTERVAL_MS,
+        backoff: true,
+        max: POLL_MAX_MS
+      },
+      name: 'jupyter-mux:model',
+      standby: 'when-hidden'
+    });
+  }
 
   get changed(): ISignal<this, void> {
     return this._changed;
@@ -53,30 +89,47 @@ export class MuxModel {
     return this._error;
   }
 
+  /** The watched usage over time, once fetched. */
+  get usage(): IUsageSeries | null {
+    return this._usage;
+  }
+
+  get usageError(): string | null {
+    return this._usageError;
+  }
+
+  get usageQuery(): IUsageQuery {
+    return this._usageQuery;
+  }
+
   /** Names of providers whose models are being refreshed right now. */
   isRefreshing(provider: string): boolean {
     return this._refreshing.has(provider);
   }
 
+  /** The poll behind the model: its `ticked` signal and state (rejected while failing). */
+  get poll(): Poll {
+    return this._poll;
+  }
+
   /** Start polling; the first refresh happens at once. */
   start(): void {
-    if (this._timer !== undefined || this._disposed) {
+    if (this._disposed) {
       return;
     }
-    void this.refresh();
-    this._timer = window.setInterval(() => {
-      if (!document.hidden) {
-        void this.refresh();
-      }
-    }, this._interval);
+    void this._poll.start();
+  }
+
+  get isDisposed(): boolean {
+    return this._disposed;
   }
 
   dispose(): void {
-    this._disposed = true;
-    if (this._timer !== undefined) {
-      window.clearInterval(this._timer);
-      this._timer = undefined;
+    if (this._disposed) {
+      return;
     }
+    this._disposed = true;
+    this._poll.dispose();
     Signal.clearData(this);
   }
 
@@ -88,7 +141,82 @@ export class MuxModel {
     this._inflight = this._refresh().finally(() => {
       this._inflight = null;
     });
-    return this._inflight;
+    await this._inflight;
+  }
+
+  /**
+   * Keep `usage` fresh for `query` until the returned function is called (a view that
+   * shows usage calls it when it closes).
+   */
+  watchUsage(query: IUsageQuery): () => void {
+    this._usageWatchers++;
+    if (!sameData(query, this._usageQuery) || !this._usage) {
+      this._usageQuery = query;
+      void this.refreshUsage();
+    }
+    let done = false;
+    return () => {
+      if (!done) {
+        done = true;
+        this._usageWatchers--;
+      }
+    };
+  }
+
+  /** Show another range or breakdown: fetched at once. */
+  setUsageQuery(query: IUsageQuery): void {
+    if (!sameData(query, this._usageQuery)) {
+      this._usageQuery = query;
+      void this.refreshUsage();
+    }
+  }
+
+  /** Fetch the watched usage now. */
+  async refreshUsage(): Promise<void> {
+    const query = this._usageQuery;
+    const now = new Date();
+    const buckets = usageBuckets(query.range, now);
+    const group_by = query.by;
+    this._usageFetchedAt = Date.now();
+    try {
+      const [whole, ...perBucket] = await Promise.all([
+        api.getUsage({ group_by, since: buckets[0].since.toISOString() }),
+        ...buckets.map(b =>
+          api.getUsage({ group_by, since: b.since.toISOString(), until: b.until.toISOString() })
+        )
+      ]);
+      if (!sameData(query, this._usageQuery)) {
+        return; // a newer query is on its way
+      }
+      const labels = buckets.map(b => bucketLabel(query.range, b));
+      const usage = usageSeries(labels, perBucket, whole);
+      if (!sameData(usage, this._usage) || this._usageError) {
+        this._usage = usage;
+        this._usageError = null;
+        this._emit();
+      }
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      if (message !== this._usageError) {
+        this._usageError = message;
+        this._emit();
+      }
+    }
+  }
+
+  /** One poll: the state, and usage when watched and due. Rejects so the poll backs off. */
+  private async _tick(): Promise<void> {
+    await this.refresh();
+    if (
+      this._usageWatchers > 0 &&
+      Date.now() - this._usageFetchedAt >= this._usageInterval &&
+      !this._error
+    ) {
+      await this.refreshUsage();
+    }
+    if (this._error) {
+      throw new Error(this._error);
+    }
   }
 
   private async _refresh(): Promise<void> {
@@ -166,6 +294,11 @@ export class MuxModel {
     return this._then(api.deleteWorkspace(name));
   }
 
+  /** Whether these settings reach a provider; nothing is saved. */
+  probeProvider(body: IProviderCreate): Promise<IProbe> {
+    return api.probeProvider(body);
+  }
+
   createProvider(body: IProviderCreate): Promise<IProvider> {
     return this._then(api.createProvider(body));
   }
@@ -178,7 +311,12 @@ export class MuxModel {
     return this._then(api.deleteProvider(name));
   }
 
-  /** Save a workspace's rules (the catch_all's first target is its preferred model). */
+  /** A workspace's rules as saved (they are not polled: an editor holds its own draft). */
+  getRules(workspace: string): Promise<IRule[]> {
+    return api.getRules(workspace);
+  }
+
+  /** Save a workspace's rules (the catch-all's first target is its preferred model). */
   saveRules(workspace: string, rules: IRule[]): Promise<IRule[]> {
     return this._then(api.putRules(workspace, rules));
   }
@@ -195,6 +333,7 @@ export class MuxModel {
   }
 
   private _changed = new Signal<this, void>(this);
+  private _poll: Poll;
   private _providers: IProvider[] = [];
   private _workspaces: IWorkspace[] = [];
   private _providerTypes: IProviderType[] = [];
@@ -202,6 +341,11 @@ export class MuxModel {
   private _loaded = false;
   private _error: string | null = null;
   private _inflight: Promise<void> | null = null;
-  private _timer: number | undefined = undefined;
   private _disposed = false;
+  private _usage: IUsageSeries | null = null;
+  private _usageError: string | null = null;
+  private _usageQuery: IUsageQuery = { range: 'day', by: 'workspace' };
+  private _usageWatchers = 0;
+  private _usageFetchedAt = 0;
+  private readonly _usageInterval: number;
 }

@@ -1,22 +1,25 @@
+import type { TranslationBundle } from '@jupyterlab/translation';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
+import { PRODUCT_NAME, statusBarText, statusBarTitle } from './helpers/texts';
 import { muxIcon } from './icon';
 import type { MuxModel } from './model';
-import { useModel } from './panel/common';
-import { statusBarText, statusBarTitle } from './utils';
+import { TransContext, useModel, useTrans } from './panel/common';
 
 function Status(props: { model: MuxModel; onClick: () => void }): JSX.Element {
+  const trans = useTrans();
   const { model } = props;
   useModel(model);
   const active = model.active;
-  const text = model.error ? 'mux: unavailable' : statusBarText(active);
-  const title = model.error ? `Model mux: ${model.error}` : statusBarTitle(active);
+  const text = model.error ? trans.__('%1: unavailable', PRODUCT_NAME) : statusBarText(active, trans);
+  const title = model.error ? `${PRODUCT_NAME}: ${model.error}` : statusBarTitle(active, trans);
   return (
     <button
+      type="button"
       className={`jp-mux-statusbar${active?.problem ? ' jp-mux-statusbar-problem' : ''}`}
       title={title}
-      aria-label={`${title} Switch workspace`}
+      aria-label={trans.__('%1 Switch workspace', title)}
       onClick={props.onClick}
     >
       <muxIcon.react tag="span" className="jp-mux-icon" />
@@ -25,10 +28,11 @@ function Status(props: { model: MuxModel; onClick: () => void }): JSX.Element {
   );
 }
 
-/** The status bar item: "workspace -> provider/model"; a click opens the switcher. */
+/** The status bar item: "workspace → provider/model"; a click opens the switcher. */
 export class MuxStatus extends ReactWidget {
   constructor(
     private readonly _model: MuxModel,
+    private readonly _trans: TranslationBundle,
     private readonly _onClick: () => void
   ) {
     super();
@@ -36,6 +40,10 @@ export class MuxStatus extends ReactWidget {
   }
 
   render(): JSX.Element {
-    return <Status model={this._model} onClick={this._onClick} />;
+    return (
+      <TransContext.Provider value={this._trans}>
+        <Status model={this._model} onClick={this._onClick} />
+      </TransContext.Provider>
+    );
   }
 }

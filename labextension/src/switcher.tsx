@@ -1,12 +1,15 @@
 import { Dialog } from '@jupyterlab/apputils';
+import type { TranslationBundle } from '@jupyterlab/translation';
 import { InputGroup, ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
+import { targetText } from './helpers/targets';
+import { PRODUCT_NAME } from './helpers/texts';
 import type { MuxModel } from './model';
-import { useModel } from './panel/common';
-import { targetText } from './utils';
+import { ErrorText, messageOf, TransContext, useModel, useTrans } from './panel/common';
 
 function Switcher(props: { model: MuxModel; onDone: () => void }): JSX.Element {
+  const trans = useTrans();
   const { model } = props;
   useModel(model);
   const [filter, setFilter] = React.useState('');
@@ -19,7 +22,7 @@ function Switcher(props: { model: MuxModel; onDone: () => void }): JSX.Element {
       await model.activate(name);
       props.onDone();
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      setError(messageOf(e));
     }
   };
   return (
@@ -27,8 +30,8 @@ function Switcher(props: { model: MuxModel; onDone: () => void }): JSX.Element {
       <InputGroup
         autoFocus
         type="search"
-        aria-label="Filter workspaces"
-        placeholder="Filter workspaces…"
+        aria-label={trans.__('Filter workspaces')}
+        placeholder={trans.__('Filter workspaces…')}
         value={filter}
         onChange={e => setFilter(e.currentTarget.value)}
         onKeyDown={e => {
@@ -38,46 +41,65 @@ function Switcher(props: { model: MuxModel; onDone: () => void }): JSX.Element {
           }
         }}
       />
-      <ul className="jp-mux-switcher-list" aria-label="Workspaces to switch to">
+      <ul className="jp-mux-switch-list" aria-label={trans.__('Workspaces to switch to')}>
         {shown.map(w => (
-          <li key={w.name}>
+          <li
+            key={w.name}
+            className={w.is_active ? 'jp-mux-active' : undefined}
+            aria-current={w.is_active ? 'true' : undefined}
+          >
             <button
-              className={`jp-mux-switcher-item${w.is_active ? ' jp-mux-active' : ''}`}
-              aria-label={`Switch to workspace ${w.name}`}
+              type="button"
+              className="jp-mux-switch"
+              aria-label={trans.__('Switch to workspace %1', w.name)}
               aria-current={w.is_active ? 'true' : undefined}
               onClick={() => void choose(w.name)}
             >
-              <span className="jp-mux-name">{w.name}</span>
-              <span className="jp-mux-model-text">{targetText(w.preferred)}</span>
-              {w.is_active && <span className="jp-mux-badge jp-mux-badge-ok">active</span>}
-              {w.problem && <span className="jp-mux-warning">{w.problem}</span>}
+              <span
+                className={`jp-mux-dot jp-mux-dot-${w.problem ? 'error' : 'ok'}`}
+                aria-hidden="true"
+              />
+              <span className="jp-mux-switch-text">
+                <span className="jp-mux-name">{w.name}</span>
+                <span className="jp-mux-model-text">{targetText(w.preferred, trans)}</span>
+              </span>
             </button>
+            {w.problem && <div className="jp-mux-warning">{w.problem}</div>}
           </li>
         ))}
-        {!shown.length && <li className="jp-mux-hint">No workspace matches.</li>}
+        {!shown.length && <li className="jp-mux-hint">{trans.__('No workspace matches.')}</li>}
       </ul>
-      {error && (
-        <div className="jp-mux-error" role="alert">
-          {error}
-        </div>
-      )}
+      <ErrorText>{error}</ErrorText>
     </div>
   );
 }
 
-/** A quick switcher dialog: pick a workspace to make it active. */
-export async function showSwitcher(model: MuxModel): Promise<void> {
+/** A quick switcher dialog: pick a workspace to make it active, or open the main view. */
+export async function showSwitcher(
+  model: MuxModel,
+  trans: TranslationBundle,
+  openView: () => void
+): Promise<void> {
   void model.refresh();
   let dialog: Dialog<unknown> | null = null;
   const body = ReactWidget.create(
-    <Switcher model={model} onDone={() => dialog?.resolve(0)} />
+    <TransContext.Provider value={trans}>
+      <Switcher model={model} onDone={() => dialog?.resolve(0)} />
+    </TransContext.Provider>
   );
+  const open = trans.__('Open %1', PRODUCT_NAME);
   dialog = new Dialog({
-    title: 'Switch workspace',
+    title: trans.__('Switch workspace'),
     body,
-    buttons: [Dialog.cancelButton({ label: 'Close' })],
+    buttons: [
+      Dialog.cancelButton({ label: open, ariaLabel: open }),
+      Dialog.cancelButton({ label: trans.__('Close') })
+    ],
     focusNodeSelector: 'input'
   });
   dialog.addClass('jp-mux-switcher-dialog');
-  await dialog.launch();
+  const result = await dialog.launch();
+  if (result.button.label === open) {
+    openView();
+  }
 }

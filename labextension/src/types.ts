@@ -1,104 +1,33 @@
-/** Shapes of the jupyter-mux management API (see docs/api.md). */
+/**
+ * Shapes of the management API, named for the front end. They are aliases of the types
+ * generated from docs/openapi.json (`jlpm build:api-types` writes src/api-schema.ts), so
+ * the server's models stay the only hand-written copy. Answers are `Required`: a field
+ * with a server-side default is always present in what the server sends.
+ */
+import type { components, paths } from './api-schema';
 
-export type AuthType = 'none' | 'api_key';
+type Schemas = components['schemas'];
 
-export interface IProviderType {
-  type: string;
-  label: string;
-  default_endpoint: string;
-  default_auth: AuthType;
-  auth_types: AuthType[];
-}
-
-export interface IProvider {
-  name: string;
-  type: string;
-  endpoint: string;
-  description: string;
-  auth_type: AuthType;
-  has_api_key: boolean;
-  predefined: boolean;
-  models: string[];
-  status: 'ok' | 'error';
-  error: string | null;
-  models_refreshed_at: string | null;
-  used_by: string[];
-}
-
-export interface IProviderCreate {
-  name: string;
-  type: string;
-  endpoint?: string | null;
-  description?: string;
-  auth_type?: AuthType | null;
-  api_key?: string | null;
-}
-
-export type IProviderUpdate = Partial<Omit<IProviderCreate, 'type'>>;
-
-export interface ITarget {
-  provider: string;
-  model: string;
-}
-
-export interface IWorkspace {
-  name: string;
-  description: string;
-  is_active: boolean;
-  preferred: ITarget | null;
-  preferred_ok: boolean;
-  problem: string | null;
-}
-
-export interface IWorkspaceCreate {
-  name: string;
-  description?: string;
-  preferred?: ITarget | null;
-}
-
-export type IWorkspaceUpdate = Partial<IWorkspaceCreate>;
-
-export interface IModelInfo {
-  id: string;
-  [key: string]: unknown;
-}
-
-export interface IActive {
-  name: string;
-}
-
-/** How a routing rule matches a request (docs/api.md, "Routing rules"). */
-export type RuleKind = 'catch_all' | 'request_type' | 'filename' | 'model';
-
-/** A routing rule; `targets[0]` serves, the others are fallbacks. `ok`/`problem` are read-only. */
-export interface IRule {
-  kind: RuleKind;
-  pattern: string | null;
-  targets: ITarget[];
-  ok?: boolean;
-  problem?: string | null;
-}
-
-export type UsageGroupBy = 'workspace' | 'provider' | 'model' | 'day';
-
-export interface IUsageRow {
-  key: string;
-  requests: number;
-  errors: number;
-  prompt_tokens: number;
-  completion_tokens: number;
-  /** USD; null when a price is unknown. */
-  cost: number | null;
-}
-
+export type AuthType = Schemas['ProviderTypeOut']['default_auth'];
+export type IProviderType = Required<Schemas['ProviderTypeOut']>;
+export type IProvider = Required<Schemas['ProviderOut']>;
+export type IProviderCreate = Schemas['ProviderCreate'];
+export type IProviderUpdate = Schemas['ProviderUpdate'];
+/** The answer of POST provider-probe: whether the settings reach a provider. */
+export type IProbe = Required<Schemas['ProbeOut']>;
+export type ITarget = Schemas['TargetOut'];
+export type IWorkspace = Required<Schemas['WorkspaceOut']>;
+export type IWorkspaceCreate = Schemas['WorkspaceCreate'];
+export type IWorkspaceUpdate = Schemas['WorkspaceUpdate'];
+export type IModelInfo = Schemas['ModelInfo'];
+export type IActive = Schemas['ActiveOut'];
+/** A rule as edited and sent (`ok`/`problem` are read-only, present on what GET answers). */
+export type IRule = Schemas['RuleIn'] & { targets: ITarget[] };
+export type RuleKind = IRule['kind'];
+export type IUsageRow = Required<Schemas['UsageRowOut']>;
 export interface IUsage {
   rows: IUsageRow[];
   totals: IUsageRow;
 }
-
-export interface IUsageQuery {
-  group_by?: UsageGroupBy;
-  since?: string;
-  until?: string;
-  workspace?: string;
-}
+export type IUsageQuery = NonNullable<paths['/mux/api/usage']['get']['parameters']['query']>;
+export type UsageGroupBy = NonNullable<IUsageQuery['group_by']>;

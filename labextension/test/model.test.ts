@@ -1,11 +1,15 @@
-import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, beforeEach, expect, it, vi } from 'vitest';
 
 vi.mock('../src/api', () => ({
   listProviderTypes: vi.fn(),
   listProviders: vi.fn(),
   listWorkspaces: vi.fn(),
   setActive: vi.fn(),
-  refreshProvider: vi.fn()
+  refreshProvider: vi.fn(),
+  getUsage: vi.fn(),
+  getRules: vi.fn(),
+  putRules: vi.fn(),
+  probeProvider: vi.fn()
 }));
 
 import * as api from '../src/api';
@@ -34,12 +38,35 @@ function workspaces(active: string) {
   }));
 }
 
+const usageRow = (key: string) => ({
+  key,
+  requests: 1,
+  errors: 0,
+  prompt_tokens: 2,
+  completion_tokens: 3,
+  cost: null
+});
+
+/** The outcome of the model's next poll (not the ticks that only schedule one). */
+function nextTick(model: MuxModel): Promise<string> {
+  return new Promise(resolve => {
+    const onTick = (_: unknown, state: { phase: string }) => {
+      if (['resolved', 'rejected', 'reconnected'].includes(state.phase)) {
+        model.poll.ticked.disconnect(onTick);
+        resolve(state.phase);
+      }
+    };
+    model.poll.ticked.connect(onTick);
+  });
+}
+
 describe('MuxModel', () => {
   beforeEach(() => {
     vi.resetAllMocks();
     mocked.listProviderTypes.mockResolvedValue(types);
     mocked.listProviders.mockResolvedValue([]);
     mocked.listWorkspaces.mockResolvedValue(workspaces('a'));
+    mocked.getUsage.mockResolvedValue({ rows: [], totals: usageRow('') });
   });
 
   it('signals only when the data changed', async () => {
@@ -79,6 +106,25 @@ describe('MuxModel', () => {
     expect(mocked.listWorkspaces).toHaveBeenCalledTimes(1);
   });
 
+  it('polls at once on start; a failing server rejects the tick so the poll backs off', async () => {
+    mocked.listProviders.mockRejectedValue(new Error('down'));
+    const model = new MuxModel();
+    const first = nextTick(model);
+    model.start();
+    expect(await first).toBe('rejected');
+    expect(model.error).toBe('down');
+    expect(model.poll.frequency).toMatchObject({ backoff: true, interval: 2000, max: 30000 });
+    expect(model.poll.standby).toBe('when-hidden');
+
+    mocked.listProviders.mockResolvedValue([]);
+    const second = nextTick(model);
+    await model.poll.refresh();
+    expect(['resolved', 'reconnected']).toContain(await second);
+    expect(model.error).toBeNull();
+    model.dispose();
+    expect(model.poll.isDisposed).toBe(true);
+  });
+
   it('activates, then refreshes', async () => {
     const model = new MuxModel();
     await model.refresh();
@@ -91,6 +137,17 @@ describe('MuxModel', () => {
     expect(model.active?.name).toBe('b');
   });
 
+  it('loads rules through the model and saves them through it, refreshing after', async () => {
+    const model = new MuxModel();
+    const rules = [{ kind: 'catch_all', pattern: null, targets: [] }];
+    mocked.getRules.mockResolvedValue(rules);
+    mocked.putRules.mockResolvedValue(rules);
+    expect(await model.getRules('a')).toBe(rules);
+    await model.saveRules('a', rules as never);
+    expect(mocked.putRules).toHaveBeenCalledWith('a', rules);
+    expect(mocked.listWorkspaces).toHaveBeenCalled();
+  });
+
   it('marks a provider busy while its models refresh', async () => {
     const model = new MuxModel();
     let release: (v: unknown) => void = () => undefined;
@@ -100,5 +157,54 @@ describe('MuxModel', () => {
     release({ name: 'p', status: 'ok' });
     await pending;
     expect(model.isRefreshing('p')).toBe(false);
+  });
+
+  it('fetches usage over time only while watched: the range, then one window per bucket', async () => {
+    const model = new MuxModel();
+    mocked.getUsage.mockImplementation(async (q: { until?: string }) => ({
+      rows: q.until ? [usageRow('ws')] : [usageRow('ws'), usageRow('other')],
+      totals: usageRow('')
+    }));
+    const stop = model.watchUsage({ range: 'hour', by: 'workspace' });
+    await model.refreshUsage();
+    // The whole hour once, and each of its 12 five-minute buckets.
+    const calls = mocked.getUsage.mock.calls.slice(-13).map(c => c[0]);
+    expect(calls[0]).toMatchObject({ group_by: 'workspace' });
+    expect(calls[0].until).toBeUndefined();
+    expect(calls.slice(1).every(q => q.since && q.until)).toBe(true);
+    expect(model.usage?.labels).toHaveLength(12);
+    expect(model.usage?.lines.map(l => l.key)).toEqual(['ws']);
+    expect(model.usage?.lines[0].tokens).toEqual(Array(12).fill(5));
+    expect(model.usage?.rows.map(r => r.key)).toEqual(['ws', 'other']);
+    // The same query again (a view re-rendering) asks for nothing.
+    const asked = mocked.getUsage.mock.calls.length;
+    model.setUsageQuery({ range: 'hour', by: 'workspace' });
+    expect(mocked.getUsage.mock.calls.length).toBe(asked);
+
+    model.setUsageQuery({ range: 'week', by: 'model' });
+    await model.refreshUsage();
+    expect(mocked.getUsage.mock.calls.at(-1)?.[0]).toMatchObject({ group_by: 'model' });
+    expect(model.usage?.labels).toHaveLength(7);
+    stop();
+
+    // Unwatched: a poll tick does not ask for usage.
+    mocked.getUsage.mockClear();
+    const tick = nextTick(model);
+    model.start();
+    expect(await tick).toBe('resolved');
+    expect(mocked.getUsage).not.toHaveBeenCalled();
+    model.dispose();
+  });
+
+  it('reports a usage error and keeps the last usage', async () => {
+    const model = new MuxModel();
+    const stop = model.watchUsage({ range: 'day', by: 'workspace' });
+    await model.refreshUsage();
+    expect(model.usage).not.toBeNull();
+    mocked.getUsage.mockRejectedValue(new Error('bad query'));
+    await model.refreshUsage();
+    expect(model.usageError).toBe('bad query');
+    expect(model.usage).not.toBeNull();
+    stop();
   });
 });

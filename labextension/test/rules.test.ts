@@ -1,24 +1,24 @@
+import { nullTranslator } from '@jupyterlab/translation';
 import { describe, expect, it } from 'vitest';
 
-import type { IRule, IUsageRow } from '../src/types';
 import {
-  addTarget,
   canMoveRule,
-  formatCost,
-  formatCount,
+  editableRules,
   insertRule,
   moveRule,
   removeRule,
-  removeTarget,
   replaceRule,
+  requestTypeLabel,
   ruleHints,
   ruleKindLabel,
-  rulePatternText,
   rulesListHints,
-  targetRole,
-  usageBars
-} from '../src/utils';
+  ruleSummary,
+  RULE_KINDS
+} from '../src/helpers/rules';
+import { addTarget, removeTarget, targetRole } from '../src/helpers/targets';
+import type { IRule } from '../src/types';
 
+const trans = nullTranslator.load('jupyter_mux');
 const t = (model: string, provider = 'p') => ({ provider, model });
 const rule = (kind: IRule['kind'], pattern: string | null, ...models: string[]): IRule => ({
   kind,
@@ -94,72 +94,62 @@ describe('targets', () => {
   });
 
   it('names primary and fallbacks', () => {
-    expect(targetRole(0)).toBe('primary');
-    expect(targetRole(2)).toBe('fallback 2');
+    expect(targetRole(0, trans)).toBe('primary');
+    expect(targetRole(2, trans)).toBe('fallback 2');
   });
 });
 
 describe('hints', () => {
   it('accepts good rules', () => {
-    expect(ruleHints(a)).toEqual([]);
-    expect(ruleHints(c)).toEqual([]);
-    expect(ruleHints(catchAll)).toEqual([]);
+    expect(ruleHints(a, trans)).toEqual([]);
+    expect(ruleHints(c, trans)).toEqual([]);
+    expect(ruleHints(catchAll, trans)).toEqual([]);
   });
 
   it('flags missing patterns, bad request types and missing targets', () => {
-    expect(ruleHints(rule('model', '', 'm'))).toEqual(['A pattern is required.']);
-    expect(ruleHints(rule('request_type', 'embeddings', 'm'))).toEqual([
-      'A request type is "chat" or "fim".'
+    expect(ruleHints(rule('model', '', 'm'), trans)).toEqual(['A pattern is required.']);
+    expect(ruleHints(rule('request_type', 'embeddings', 'm'), trans)).toEqual([
+      'Choose chat or code completion.'
     ]);
-    expect(ruleHints(rule('filename', '*.py'))).toEqual(['Choose at least one target model.']);
-    expect(ruleHints(rule('catch_all', null))).toHaveLength(1);
-    expect(ruleHints(rule('model', 'x', 'a', 'b', 'c', 'd', 'e', 'f'))).toEqual([
-      'At most 5 targets.'
-    ]);
-  });
-
-  it('checks the catch_all of the list', () => {
-    expect(rulesListHints(list)).toEqual([]);
-    expect(rulesListHints([a])).toEqual(['The catch-all rule is missing.']);
-    expect(rulesListHints([catchAll, a])).toEqual(['The catch-all rule must be last.']);
-    expect(rulesListHints([catchAll, catchAll])).toEqual([
-      'Only one catch-all rule is allowed.'
+    expect(ruleHints(rule('filename', '*.py'), trans)).toEqual(['Choose at least one model.']);
+    expect(ruleHints(rule('catch_all', null), trans)).toHaveLength(1);
+    expect(ruleHints(rule('model', 'x', 'a', 'b', 'c', 'd', 'e', 'f'), trans)).toEqual([
+      'At most 5 models.'
     ]);
   });
 
-  it('labels kinds and patterns', () => {
-    expect(ruleKindLabel('catch_all')).toBe('catch-all');
-    expect(ruleKindLabel('model')).toBe('model name');
-    expect(rulePatternText(catchAll)).toBe('everything else');
-    expect(rulePatternText(a)).toBe('fast*');
+  it('checks the catch-all of the list', () => {
+    expect(rulesListHints(list, trans)).toEqual([]);
+    expect(rulesListHints([a], trans)).toEqual(['The "everything else" rule is missing.']);
+    expect(rulesListHints([catchAll, a], trans)).toEqual([
+      'The "everything else" rule must be last.'
+    ]);
+    expect(rulesListHints([catchAll, catchAll], trans)).toEqual([
+      'Only one "everything else" rule is allowed.'
+    ]);
   });
 });
 
-describe('usage', () => {
-  const row = (key: string, p: number, c: number, cost: number | null = 0): IUsageRow => ({
-    key,
-    requests: 1,
-    errors: 0,
-    prompt_tokens: p,
-    completion_tokens: c,
-    cost
+describe('rules in words', () => {
+  it('reads every rule as a sentence, with no identifier in it', () => {
+    expect(ruleSummary(a, trans)).toBe('When the requested model matches fast*');
+    expect(ruleSummary(b, trans)).toBe('When a file name matches *.py');
+    expect(ruleSummary(c, trans)).toBe('Code completion (fill in the middle) requests');
+    expect(ruleSummary(rule('request_type', 'chat'), trans)).toBe('Chat requests');
+    expect(ruleSummary(catchAll, trans)).toBe('Everything else');
   });
 
-  it('formats cost, unknown when null', () => {
-    expect(formatCost(null)).toBe('unknown');
-    expect(formatCost(0)).toBe('$0');
-    expect(formatCost(0.00123)).toBe('$0.0012');
-    expect(formatCost(1.5)).toBe('$1.50');
-    expect(formatCount(1234567)).toBe('1,234,567');
+  it('labels every kind a user can add, and the request types, in words', () => {
+    const labels = RULE_KINDS.map(k => ruleKindLabel(k, trans));
+    expect(labels).toEqual(['Requested model name', 'File name', 'Request type']);
+    for (const text of [...labels, requestTypeLabel('fim', trans), ruleKindLabel('catch_all', trans)]) {
+      expect(text).not.toMatch(/_|⊥/);
+    }
   });
 
-  it('scales bars to the largest row', () => {
-    const bars = usageBars([row('a', 30, 10), row('b', 10, 10), row('c', 0, 0)]);
-    expect(bars.map(b => b.total)).toEqual([40, 20, 0]);
-    expect(bars[0].promptShare + bars[0].completionShare).toBe(1);
-    expect(bars[1].promptShare).toBe(0.25);
-    expect(bars[2].promptShare).toBe(0);
-    expect(usageBars([])).toEqual([]);
-    expect(usageBars([row('z', 0, 0)])[0].completionShare).toBe(0);
+  it('keeps only what is sent when comparing and saving', () => {
+    const read = { ...a, ok: false, problem: 'gone' };
+    expect(editableRules([read])).toEqual([{ kind: 'model', pattern: 'fast*', targets: a.targets }]);
+    expect(editableRules([{ kind: 'catch_all', targets: [] }])[0].pattern).toBeNull();
   });
 });

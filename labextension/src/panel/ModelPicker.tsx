@@ -1,8 +1,39 @@
 import { HTMLSelect, InputGroup } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
+import {
+  groupLabel,
+  groupModels,
+  parseTargetKey,
+  targetKey,
+  targetText
+} from '../helpers/targets';
 import type { IProvider, ITarget } from '../types';
-import { groupModels, parseTargetKey, targetKey, targetText } from '../utils';
+import { useTrans } from './common';
+
+/**
+ * The options of a model select, grouped by provider; every option reads
+ * "provider/model", so two providers serving the same model id are told apart.
+ */
+export function ModelOptions(props: { providers: IProvider[]; filter?: string }): JSX.Element {
+  const trans = useTrans();
+  return (
+    <>
+      {groupModels(props.providers, props.filter).map(g => (
+        <optgroup key={g.provider} label={groupLabel(g, trans)}>
+          {g.models.map(m => {
+            const target = { provider: g.provider, model: m };
+            return (
+              <option key={m} value={targetKey(target)}>
+                {targetText(target, trans)}
+              </option>
+            );
+          })}
+        </optgroup>
+      ))}
+    </>
+  );
+}
 
 export interface IModelPickerProps {
   providers: IProvider[];
@@ -14,10 +45,11 @@ export interface IModelPickerProps {
 }
 
 /**
- * A searchable model picker: a filter input above a select whose options are grouped by
- * provider. The current value stays selectable even if filtered out or gone.
+ * A searchable model picker: a filter input above a select. The current value stays
+ * selectable even if filtered out or gone.
  */
 export function ModelPicker(props: IModelPickerProps): JSX.Element {
+  const trans = useTrans();
   const [filter, setFilter] = React.useState('');
   const groups = groupModels(props.providers, filter);
   const current = props.value ? targetKey(props.value) : '';
@@ -25,12 +57,20 @@ export function ModelPicker(props: IModelPickerProps): JSX.Element {
     g => props.value && g.provider === props.value.provider && g.models.includes(props.value.model)
   );
   const total = groups.reduce((n, g) => n + g.models.length, 0);
+  let hint = '';
+  if (!total) {
+    hint = filter
+      ? trans.__('No model matches the filter.')
+      : trans.__('No models yet: add a provider first.');
+  } else if (filter) {
+    hint = trans._n('%1 matching model', '%1 matching models', total);
+  }
   return (
     <div className="jp-mux-picker">
       <InputGroup
         type="search"
-        aria-label={`Filter models (${props.label})`}
-        placeholder="Filter models…"
+        aria-label={trans.__('Filter models (%1)', props.label)}
+        placeholder={trans.__('Filter models…')}
         value={filter}
         disabled={props.disabled}
         onChange={e => setFilter(e.currentTarget.value)}
@@ -46,32 +86,19 @@ export function ModelPicker(props: IModelPickerProps): JSX.Element {
           }
         }}
       >
-        {!props.value && <option value="">Choose a model…</option>}
+        {!props.value && <option value="">{trans.__('Choose a model…')}</option>}
         {props.value && !listed && (
-          <option value={current}>{targetText(props.value)} (unavailable)</option>
+          <option value={current}>
+            {trans.__('%1 (not available)', targetText(props.value, trans))}
+          </option>
         )}
-        {groups.map(g => (
-          <optgroup
-            key={g.provider}
-            label={g.status === 'ok' ? g.provider : `${g.provider} (error)`}
-          >
-            {g.models.map(m => (
-              <option key={m} value={targetKey({ provider: g.provider, model: m })}>
-                {m}
-              </option>
-            ))}
-          </optgroup>
-        ))}
+        <ModelOptions providers={props.providers} filter={filter} />
       </HTMLSelect>
-      <div className="jp-mux-hint" aria-live="polite">
-        {total
-          ? filter
-            ? `${total} matching model${total === 1 ? '' : 's'}`
-            : ''
-          : filter
-            ? 'No model matches the filter.'
-            : 'No models yet: add a provider below.'}
-      </div>
+      {hint && (
+        <div className="jp-mux-hint" aria-live="polite">
+          {hint}
+        </div>
+      )}
     </div>
   );
 }

@@ -1,79 +1,89 @@
-import { Button } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
+import { deleteProviderMessage, providerStatusText, providerTypeLabel } from '../helpers/texts';
 import type { MuxModel } from '../model';
-import type { IProvider, IProviderUpdate } from '../types';
-import { deleteProviderMessage, plural, providerStatusText } from '../utils';
-import { confirm, ErrorText, messageOf, useModel } from './common';
-import { IProviderFormValues, ProviderForm } from './ProviderForm';
+import type { IProvider } from '../types';
+import {
+  confirm,
+  ErrorText,
+  messageOf,
+  MuxButton,
+  useEditor,
+  useModel,
+  useTrans
+} from './common';
+import { ProviderForm } from './ProviderForm';
 
 const SHOWN_MODELS = 8;
 
+/** The providers: cards with their models, add, edit, refresh, delete. */
 export function ProvidersView(props: { model: MuxModel }): JSX.Element {
+  const trans = useTrans();
   const { model } = props;
   useModel(model);
-  const [adding, setAdding] = React.useState(false);
-  const [notice, setNotice] = React.useState<{ name: string; text: string } | null>(null);
-
-  const add = async (v: IProviderFormValues) => {
-    const p = await model.createProvider({
-      name: v.name,
-      type: v.type,
-      endpoint: v.endpoint.trim() || null,
-      description: v.description,
-      auth_type: v.auth_type,
-      api_key: v.auth_type === 'api_key' && v.api_key ? v.api_key : null
-    });
-    setNotice({
-      name: p.name,
-      text:
-        p.status === 'ok'
-          ? `Added "${p.name}" with ${plural(p.models.length, 'model')}.`
-          : `Added "${p.name}", but it cannot be reached: ${p.error}`
-    });
-    setAdding(false);
-  };
+  const [adding, toggleAdding, closeAdding] = useEditor('provider:add');
+  const [notice, setNotice] = React.useState<{ text: string; ok: boolean } | null>(null);
 
   return (
     <section className="jp-mux-section" aria-labelledby="jp-mux-providers-title">
-      <h2 id="jp-mux-providers-title">Providers</h2>
-      <ul className="jp-mux-list" aria-label="Providers">
-        {model.providers.map(p => (
-          <ProviderItem key={p.name} model={model} provider={p} />
-        ))}
-      </ul>
-      {!model.providers.length && model.loaded && (
-        <p className="jp-mux-hint">No providers yet.</p>
+      <div className="jp-mux-section-head">
+        <h2 id="jp-mux-providers-title">{trans.__('Providers')}</h2>
+        <MuxButton
+          kind="accept"
+          aria-expanded={adding}
+          onClick={() => {
+            setNotice(null);
+            toggleAdding();
+          }}
+        >
+          {trans.__('Add provider…')}
+        </MuxButton>
+      </div>
+      <p className="jp-mux-hint">
+        {trans.__('Where models come from: local servers (llama.cpp, Ollama, vLLM…) or hosted APIs.')}
+      </p>
+      {adding && (
+        <ProviderForm
+          model={model}
+          onDone={p => {
+            setNotice({
+              ok: p.status === 'ok',
+              text:
+                p.status === 'ok'
+                  ? trans._n(
+                      'Added "%2" with %1 model.',
+                      'Added "%2" with %1 models.',
+                      p.models.length,
+                      p.name
+                    )
+                  : trans.__('Added "%1"; it cannot be reached yet.', p.name)
+            });
+            closeAdding();
+          }}
+          onCancel={closeAdding}
+        />
       )}
-      {notice && model.providers.some(p => p.name === notice.name) && (
-        <div className="jp-mux-hint" role="status">
+      {notice && (
+        <div className={notice.ok ? 'jp-mux-notice' : 'jp-mux-warning'} role="status">
           {notice.text}
         </div>
       )}
-      {adding ? (
-        <ProviderForm
-          types={model.providerTypes}
-          onSubmit={add}
-          onCancel={() => setAdding(false)}
-        />
-      ) : (
-        <Button
-          aria-label="Add provider…"
-          onClick={() => {
-            setNotice(null);
-            setAdding(true);
-          }}
-        >
-          Add provider…
-        </Button>
+      <ul className="jp-mux-cards" aria-label={trans.__('Providers')}>
+        {model.providers.map(p => (
+          <ProviderCard key={p.name} model={model} provider={p} />
+        ))}
+      </ul>
+      {!model.providers.length && model.loaded && (
+        <p className="jp-mux-hint">{trans.__('No providers yet.')}</p>
       )}
     </section>
   );
 }
 
-function ProviderItem(props: { model: MuxModel; provider: IProvider }): JSX.Element {
+function ProviderCard(props: { model: MuxModel; provider: IProvider }): JSX.Element {
+  const trans = useTrans();
   const { model, provider: p } = props;
-  const [editing, setEditing] = React.useState(false);
+  const [editing, toggleEditing, closeEditing] = useEditor(`provider:edit:${p.name}`);
   const [showAll, setShowAll] = React.useState(false);
   const [error, setError] = React.useState('');
   const refreshing = model.isRefreshing(p.name);
@@ -82,15 +92,24 @@ function ProviderItem(props: { model: MuxModel; provider: IProvider }): JSX.Elem
   const refresh = async () => {
     try {
       const result = await model.refreshModels(p.name);
-      // The provider's own line shows the reason; say only that this refresh failed.
-      setError(result.status === 'error' ? 'Refresh failed: the last model list is kept.' : '');
+      // The card's status line shows the reason; say only that this refresh failed.
+      setError(
+        result.status === 'error' ? trans.__('Refresh failed: the last model list is kept.') : ''
+      );
     } catch (e) {
-      setError(`Refresh failed: ${messageOf(e)}`);
+      setError(trans.__('Refresh failed: %1', messageOf(e)));
     }
   };
 
   const remove = async () => {
-    if (await confirm('Delete provider', deleteProviderMessage(p), 'Delete')) {
+    if (
+      await confirm(
+        trans,
+        trans.__('Delete provider'),
+        deleteProviderMessage(p, trans),
+        trans.__('Delete')
+      )
+    ) {
       try {
         await model.deleteProvider(p.name);
       } catch (e) {
@@ -99,114 +118,82 @@ function ProviderItem(props: { model: MuxModel; provider: IProvider }): JSX.Elem
     }
   };
 
-  const save = async (v: IProviderFormValues) => {
-    const body: IProviderUpdate = {
-      endpoint: v.endpoint.trim() || null,
-      description: v.description,
-      auth_type: v.auth_type
-    };
-    if (v.name !== p.name) {
-      body.name = v.name;
-    }
-    if (v.auth_type === 'api_key' && v.api_key) {
-      body.api_key = v.api_key;
-    }
-    await model.updateProvider(p.name, body);
-    setEditing(false);
-  };
-
   return (
-    <li className="jp-mux-item" data-provider={p.name}>
-      <div className="jp-mux-item-head">
+    <li
+      className={`jp-mux-card${editing ? ' jp-mux-card-wide' : ''}`}
+      data-provider={p.name}
+    >
+      <div className="jp-mux-card-head">
+        <span className={`jp-mux-dot jp-mux-dot-${p.status}`} aria-hidden="true" />
         <span className="jp-mux-name">{p.name}</span>
-        <span className="jp-mux-type">{p.type}</span>
-        <span
-          className={`jp-mux-badge ${p.status === 'ok' ? 'jp-mux-badge-ok' : 'jp-mux-badge-error'}`}
-        >
-          {p.status}
-        </span>
+        <span className="jp-mux-type">{providerTypeLabel(model.providerTypes, p.type)}</span>
         {p.predefined && (
-          <span className="jp-mux-badge" title="Defined in the server configuration">
-            read-only
+          <span
+            className="jp-mux-badge"
+            title={trans.__('Defined in the server configuration: it cannot be changed here.')}
+          >
+            {trans.__('read-only')}
           </span>
         )}
       </div>
-      <div className="jp-mux-item-detail jp-mux-endpoint" title={p.endpoint}>
-        {p.endpoint}
-      </div>
+      <div className="jp-mux-endpoint">{p.endpoint}</div>
       {p.description && <div className="jp-mux-hint">{p.description}</div>}
       <div
         className={p.status === 'ok' ? 'jp-mux-status' : 'jp-mux-error'}
         role={p.status === 'ok' ? undefined : 'alert'}
       >
-        {providerStatusText(p)}
+        {providerStatusText(p, trans)}
       </div>
-      {p.used_by.length > 0 && (
-        <div className="jp-mux-hint">Used by: {p.used_by.join(', ')}</div>
-      )}
       {p.models.length > 0 && (
-        <ul className="jp-mux-models" aria-label={`Models of ${p.name}`}>
+        <ul className="jp-mux-models" aria-label={trans.__('Models of %1', p.name)}>
           {models.map(m => (
             <li key={m}>{m}</li>
           ))}
           {p.models.length > SHOWN_MODELS && (
             <li>
-              <Button
-                small
-                minimal
-                aria-label={showAll ? 'Show fewer models' : `Show all ${p.models.length} models`}
-                onClick={() => setShowAll(!showAll)}
-              >
-                {showAll ? 'fewer' : `+${p.models.length - SHOWN_MODELS} more`}
-              </Button>
+              <MuxButton kind="plain" onClick={() => setShowAll(!showAll)}>
+                {showAll
+                  ? trans.__('Show fewer')
+                  : trans.__('Show all %1', p.models.length)}
+              </MuxButton>
             </li>
           )}
         </ul>
       )}
+      {p.used_by.length > 0 && (
+        <div className="jp-mux-hint">{trans.__('Used by: %1', p.used_by.join(', '))}</div>
+      )}
       <div className="jp-mux-actions">
-        <Button
-          small
-          aria-label={`Refresh models of ${p.name}`}
+        <MuxButton
+          aria-label={trans.__('Refresh models of %1', p.name)}
           aria-busy={refreshing}
           disabled={refreshing}
           onClick={refresh}
         >
-          {refreshing ? 'Refreshing…' : 'Refresh models'}
-        </Button>
-        {refreshing && <span className="jp-mux-spinner" role="progressbar" aria-label="Refreshing" />}
-        {p.predefined ? (
-          <span className="jp-mux-hint">Predefined by the server: read-only.</span>
-        ) : (
+          {refreshing ? trans.__('Refreshing…') : trans.__('Refresh models')}
+        </MuxButton>
+        {!p.predefined && (
           <>
-            <Button
-              small
-              minimal
-              aria-label={`Edit provider ${p.name}`}
+            <MuxButton
+              aria-label={trans.__('Edit provider %1', p.name)}
               aria-expanded={editing}
-              onClick={() => setEditing(!editing)}
+              onClick={toggleEditing}
             >
-              Edit
-            </Button>
-            <Button
-              small
-              minimal
-              className="jp-mux-danger"
-              aria-label={`Delete provider ${p.name}`}
+              {trans.__('Edit')}
+            </MuxButton>
+            <MuxButton
+              kind="warn"
+              aria-label={trans.__('Delete provider %1', p.name)}
               onClick={remove}
             >
-              Delete
-            </Button>
+              {trans.__('Delete')}
+            </MuxButton>
           </>
         )}
       </div>
       <ErrorText>{error}</ErrorText>
       {editing && !p.predefined && (
-        <ProviderForm
-          types={model.providerTypes}
-          provider={p}
-          onSubmit={save}
-          onCancel={() => setEditing(false)}
-        />
+        <ProviderForm model={model} provider={p} onDone={closeEditing} onCancel={closeEditing} />
       )}
     </li>
   );

@@ -1,42 +1,48 @@
-import { Button, HTMLSelect, InputGroup } from '@jupyterlab/ui-components';
+import { HTMLSelect, InputGroup } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import * as api from '../api';
-import type { MuxModel } from '../model';
-import type { IProvider, IRule, ITarget, RuleKind } from '../types';
+import { sameData } from '../helpers/data';
 import {
-  addTarget,
   canMoveRule,
-  groupModels,
+  editableRules,
   insertRule,
   isCatchAll,
   moveRule,
-  parseTargetKey,
+  NewRuleKind,
+  patternPlaceholder,
   removeRule,
-  removeTarget,
   replaceRule,
   REQUEST_TYPES,
+  requestTypeLabel,
   RULE_KINDS,
   ruleHints,
   ruleKindLabel,
-  rulePatternText,
   rulesListHints,
-  sameData,
+  ruleSummary
+} from '../helpers/rules';
+import {
+  addTarget,
+  parseTargetKey,
+  removeTarget,
   targetKey,
   targetRole,
   targetText
-} from '../utils';
-import { ErrorText, messageOf } from './common';
+} from '../helpers/targets';
+import type { MuxModel } from '../model';
+import type { IProvider, IRule, ITarget } from '../types';
+import { ErrorText, messageOf, MuxButton, useTrans } from './common';
+import { ModelOptions } from './ModelPicker';
 
 /**
  * The routing rules of one workspace, in priority order: add, reorder (drag and drop or
- * the up/down buttons), delete, edit targets; Save replaces the whole list on the server.
+ * the up/down buttons), delete, edit models; Save replaces the whole list on the server.
  */
 export function RulesEditor(props: {
   model: MuxModel;
   workspace: string;
   onClose: () => void;
 }): JSX.Element {
+  const trans = useTrans();
   const { model, workspace } = props;
   const [saved, setSaved] = React.useState<IRule[] | null>(null);
   const [rules, setRules] = React.useState<IRule[]>([]);
@@ -46,23 +52,24 @@ export function RulesEditor(props: {
   const [dragFrom, setDragFrom] = React.useState<number | null>(null);
   const [dropAt, setDropAt] = React.useState<number | null>(null);
 
-  const load = React.useCallback(async () => {
-    setBusy(true);
-    try {
-      const list = await api.getRules(workspace);
-      setSaved(list);
-      setRules(list);
-      setError('');
-    } catch (e) {
-      setError(messageOf(e));
-    } finally {
-      setBusy(false);
-    }
-  }, [workspace]);
-
   React.useEffect(() => {
-    void load();
-  }, [load]);
+    let live = true;
+    setBusy(true);
+    model
+      .getRules(workspace)
+      .then(list => {
+        if (live) {
+          setSaved(list);
+          setRules(list);
+          setError('');
+        }
+      })
+      .catch(e => live && setError(messageOf(e)))
+      .finally(() => live && setBusy(false));
+    return () => {
+      live = false;
+    };
+  }, [model, workspace]);
 
   const edit = (next: IRule[]) => {
     setRules(next);
@@ -77,7 +84,7 @@ export function RulesEditor(props: {
       setSaved(list);
       setRules(list);
       setError('');
-      setNotice('Rules saved.');
+      setNotice(trans.__('Rules saved.'));
     } catch (e) {
       setError(messageOf(e));
       setNotice('');
@@ -86,8 +93,8 @@ export function RulesEditor(props: {
     }
   };
 
-  const dirty = saved !== null && !sameData(strip(saved), strip(rules));
-  const listHints = rulesListHints(rules);
+  const dirty = saved !== null && !sameData(editableRules(saved), editableRules(rules));
+  const listHints = rulesListHints(rules, trans);
   const titleId = `jp-mux-rules-title-${workspace}`;
 
   const onDrop = (index: number) => {
@@ -100,33 +107,21 @@ export function RulesEditor(props: {
 
   return (
     <section
-      className="jp-mux-rules"
+      className="jp-mux-editor jp-mux-rules"
       aria-labelledby={titleId}
       data-rules-workspace={workspace}
     >
-      <div className="jp-mux-rules-head">
-        <h3 id={titleId}>Rules of {workspace}</h3>
-        <Button
-          small
-          minimal
-          aria-label={`Close rules of workspace ${workspace}`}
-          onClick={props.onClose}
-        >
-          Close
-        </Button>
-      </div>
+      <h3 id={titleId}>{trans.__('Rules of %1', workspace)}</h3>
       <p className="jp-mux-hint">
-        The first matching rule routes a request; its first target serves it and the others
-        are fallbacks. Drag rules or use the arrows to reorder.
+        {trans.__(
+          'The first matching rule routes a request; its first model answers and the others are fallbacks. Drag rules or use the arrows to reorder; "Everything else" stays last.'
+        )}
       </p>
-      {saved === null && busy && <div className="jp-mux-hint">Loading rules…</div>}
-      <ol className="jp-mux-rule-list" aria-label={`Rules of workspace ${workspace}`}>
+      {saved === null && busy && <div className="jp-mux-hint">{trans.__('Loading rules…')}</div>}
+      <ol className="jp-mux-rule-list" aria-label={trans.__('Rules of workspace %1', workspace)}>
         {rules.map((rule, i) => {
           const pinned = isCatchAll(rule);
           const classes = ['jp-mux-rule'];
-          if (pinned) {
-            classes.push('jp-mux-rule-pinned');
-          }
           if (dragFrom === i) {
             classes.push('jp-mux-dragging');
           }
@@ -140,7 +135,7 @@ export function RulesEditor(props: {
               data-rule-index={i}
               data-rule-kind={rule.kind}
               draggable={!pinned && !busy}
-              aria-label={`Rule ${i + 1}: ${ruleKindLabel(rule.kind)} ${rulePatternText(rule)}`}
+              aria-label={trans.__('Rule %1: %2', i + 1, ruleSummary(rule, trans))}
               onDragStart={event => {
                 if (pinned) {
                   event.preventDefault();
@@ -195,44 +190,33 @@ export function RulesEditor(props: {
         disabled={busy || saved === null}
         onAdd={rule => edit(insertRule(rules, rule))}
       />
-      <div className="jp-mux-actions">
-        <Button
-          small
-          aria-label={`Save rules of workspace ${workspace}`}
-          disabled={busy || !dirty}
-          onClick={save}
-        >
-          Save
-        </Button>
-        <Button
-          small
-          minimal
-          aria-label={`Discard rule changes of workspace ${workspace}`}
-          disabled={busy || !dirty}
-          onClick={() => {
-            if (saved) {
-              edit(saved);
-              setError('');
-            }
-          }}
-        >
-          Discard changes
-        </Button>
-        {dirty && <span className="jp-mux-hint">Unsaved changes</span>}
-      </div>
+      <ErrorText>{error}</ErrorText>
       {notice && (
-        <div className="jp-mux-hint" role="status">
+        <div className="jp-mux-notice" role="status">
           {notice}
         </div>
       )}
-      <ErrorText>{error}</ErrorText>
+      <div className="jp-mux-actions">
+        <MuxButton
+          kind="accept"
+          aria-label={trans.__('Save rules of workspace %1', workspace)}
+          disabled={busy || !dirty}
+          onClick={save}
+        >
+          {trans.__('Save rules')}
+        </MuxButton>
+        <MuxButton
+          aria-label={trans.__('Discard rule changes of workspace %1', workspace)}
+          disabled={busy || !dirty}
+          onClick={() => saved && edit(saved)}
+        >
+          {trans.__('Discard changes')}
+        </MuxButton>
+        <MuxButton onClick={props.onClose}>{trans.__('Close')}</MuxButton>
+        {dirty && <span className="jp-mux-hint">{trans.__('Unsaved changes')}</span>}
+      </div>
     </section>
   );
-}
-
-/** The editable part of rules (what Save sends), for change detection. */
-function strip(rules: IRule[]): unknown {
-  return rules.map(r => [r.kind, r.pattern, r.targets.map(t => [t.provider, t.model])]);
 }
 
 function RuleRow(props: {
@@ -245,70 +229,57 @@ function RuleRow(props: {
   onMove: (delta: number) => void;
   onDelete: () => void;
 }): JSX.Element {
+  const trans = useTrans();
   const { rule, index: i, rules } = props;
   const pinned = isCatchAll(rule);
-  const name = `rule ${i + 1}`;
-  const hints = ruleHints(rule);
+  const name = trans.__('rule %1', i + 1);
+  const hints = ruleHints(rule, trans);
   return (
     <>
       <div className="jp-mux-rule-head">
-        {pinned ? (
-          <span className="jp-mux-drag-handle jp-mux-pinned" title="Pinned last">
-            ⊥
-          </span>
-        ) : (
-          <span className="jp-mux-drag-handle" title="Drag to reorder" aria-hidden="true">
+        {!pinned && (
+          <span className="jp-mux-drag-handle" title={trans.__('Drag to reorder')} aria-hidden="true">
             ⠿
           </span>
         )}
         <span className="jp-mux-rule-number">{i + 1}.</span>
-        <span className="jp-mux-badge jp-mux-rule-kind">{ruleKindLabel(rule.kind)}</span>
-        <span className="jp-mux-model-text jp-mux-rule-pattern">{rulePatternText(rule)}</span>
+        <span className="jp-mux-rule-summary">{ruleSummary(rule, trans)}</span>
+        {pinned && <span className="jp-mux-hint">{trans.__('(always last)')}</span>}
         {rule.ok === false && (
-          <span
-            className="jp-mux-badge jp-mux-badge-error"
-            title={rule.problem ?? 'This rule has a problem.'}
-          >
-            problem
+          <span className="jp-mux-badge jp-mux-badge-error">{trans.__('problem')}</span>
+        )}
+        {!pinned && (
+          <span className="jp-mux-rule-buttons">
+            <MuxButton
+              kind="plain"
+              aria-label={trans.__('Move %1 up', name)}
+              title={trans.__('Move up')}
+              disabled={props.disabled || !canMoveRule(rules, i, -1)}
+              onClick={() => props.onMove(-1)}
+            >
+              ↑
+            </MuxButton>
+            <MuxButton
+              kind="plain"
+              aria-label={trans.__('Move %1 down', name)}
+              title={trans.__('Move down')}
+              disabled={props.disabled || !canMoveRule(rules, i, 1)}
+              onClick={() => props.onMove(1)}
+            >
+              ↓
+            </MuxButton>
+            <MuxButton
+              kind="plain"
+              className="jp-mux-danger"
+              aria-label={trans.__('Delete %1', name)}
+              title={trans.__('Delete rule')}
+              disabled={props.disabled}
+              onClick={props.onDelete}
+            >
+              ✕
+            </MuxButton>
           </span>
         )}
-        <span className="jp-mux-rule-buttons">
-          {!pinned && (
-            <>
-              <Button
-                small
-                minimal
-                aria-label={`Move ${name} up`}
-                title="Move up"
-                disabled={props.disabled || !canMoveRule(rules, i, -1)}
-                onClick={() => props.onMove(-1)}
-              >
-                ↑
-              </Button>
-              <Button
-                small
-                minimal
-                aria-label={`Move ${name} down`}
-                title="Move down"
-                disabled={props.disabled || !canMoveRule(rules, i, 1)}
-                onClick={() => props.onMove(1)}
-              >
-                ↓
-              </Button>
-              <Button
-                small
-                minimal
-                className="jp-mux-danger"
-                aria-label={`Delete ${name}`}
-                title="Delete rule"
-                disabled={props.disabled}
-                onClick={props.onDelete}
-              >
-                ✕
-              </Button>
-            </>
-          )}
-        </span>
       </div>
       {rule.ok === false && rule.problem && (
         <div className="jp-mux-warning" role="status">
@@ -331,7 +302,7 @@ function RuleRow(props: {
   );
 }
 
-/** Ordered targets (primary, then fallbacks) with remove buttons and an "add" select. */
+/** Ordered models (primary, then fallbacks) with remove buttons and an "add" select. */
 function TargetList(props: {
   targets: ITarget[];
   providers: IProvider[];
@@ -340,31 +311,30 @@ function TargetList(props: {
   disabled: boolean;
   onChange: (targets: ITarget[]) => void;
 }): JSX.Element {
-  const groups = groupModels(props.providers);
+  const trans = useTrans();
   return (
     <div className="jp-mux-targets">
       {props.targets.length > 0 && (
-        <ol className="jp-mux-target-list" aria-label={`Targets of ${props.label}`}>
+        <ol className="jp-mux-target-list" aria-label={trans.__('Models of %1', props.label)}>
           {props.targets.map((t, j) => (
             <li key={targetKey(t)} className="jp-mux-target">
-              <span className="jp-mux-target-role">{targetRole(j)}</span>{' '}
-              <span className="jp-mux-model-text">{targetText(t)}</span>
-              <Button
-                small
-                minimal
-                aria-label={`Remove target ${targetText(t)} from ${props.label}`}
-                title="Remove target"
+              <span className="jp-mux-target-role">{targetRole(j, trans)}</span>{' '}
+              <span className="jp-mux-model-text">{targetText(t, trans)}</span>
+              <MuxButton
+                kind="plain"
+                aria-label={trans.__('Remove %1 from %2', targetText(t, trans), props.label)}
+                title={trans.__('Remove')}
                 disabled={props.disabled}
                 onClick={() => props.onChange(removeTarget(props.targets, j))}
               >
                 ✕
-              </Button>
+              </MuxButton>
             </li>
           ))}
         </ol>
       )}
       <HTMLSelect
-        aria-label={`Add target to ${props.label}`}
+        aria-label={trans.__('Add a model to %1', props.label)}
         value=""
         disabled={props.disabled}
         onChange={e => {
@@ -375,35 +345,13 @@ function TargetList(props: {
         }}
       >
         <option value="">
-          {props.targets.length ? 'Add a fallback model…' : 'Add a target model…'}
+          {props.targets.length ? trans.__('Add a fallback model…') : trans.__('Add a model…')}
         </option>
-        {groups.map(g => (
-          <optgroup
-            key={g.provider}
-            label={g.status === 'ok' ? g.provider : `${g.provider} (error)`}
-          >
-            {g.models.map(m => {
-              const t = { provider: g.provider, model: m };
-              return (
-                <option key={m} value={targetKey(t)}>
-                  {m}
-                </option>
-              );
-            })}
-          </optgroup>
-        ))}
+        <ModelOptions providers={props.providers} />
       </HTMLSelect>
     </div>
   );
 }
-
-type NewKind = Exclude<RuleKind, 'catch_all'>;
-
-const PATTERN_PLACEHOLDER: Record<NewKind, string> = {
-  request_type: 'chat or fim',
-  filename: 'e.g. *.py or src/*',
-  model: 'e.g. fast*'
-};
 
 function NewRuleForm(props: {
   workspace: string;
@@ -411,11 +359,13 @@ function NewRuleForm(props: {
   disabled: boolean;
   onAdd: (rule: IRule) => void;
 }): JSX.Element {
-  const [kind, setKind] = React.useState<NewKind>('model');
+  const trans = useTrans();
+  const [kind, setKind] = React.useState<NewRuleKind>('model');
   const [pattern, setPattern] = React.useState('');
   const [targets, setTargets] = React.useState<ITarget[]>([]);
   const draft: IRule = { kind, pattern: pattern.trim(), targets };
-  const hints = pattern || targets.length ? ruleHints(draft) : [];
+  const hints = pattern || targets.length ? ruleHints(draft, trans) : [];
+  const id = `jp-mux-new-rule-${props.workspace}`;
 
   const add = (event: React.FormEvent) => {
     event.preventDefault();
@@ -427,70 +377,78 @@ function NewRuleForm(props: {
   return (
     <form
       className="jp-mux-form jp-mux-new-rule"
-      aria-label={`New rule for workspace ${props.workspace}`}
+      aria-label={trans.__('New rule for workspace %1', props.workspace)}
       onSubmit={add}
     >
-      <label htmlFor={`jp-mux-new-rule-kind-${props.workspace}`}>Kind</label>
-      <HTMLSelect
-        id={`jp-mux-new-rule-kind-${props.workspace}`}
-        aria-label="Rule kind"
-        value={kind}
-        disabled={props.disabled}
-        onChange={e => {
-          const next = e.currentTarget.value as NewKind;
-          setKind(next);
-          if (next === 'request_type') {
-            setPattern(REQUEST_TYPES.includes(pattern) ? pattern : REQUEST_TYPES[0]);
-          } else if (REQUEST_TYPES.includes(pattern)) {
-            setPattern('');
-          }
-        }}
-      >
-        {RULE_KINDS.map(k => (
-          <option key={k.kind} value={k.kind}>
-            {k.label} ({k.kind})
-          </option>
-        ))}
-      </HTMLSelect>
-      <label htmlFor={`jp-mux-new-rule-pattern-${props.workspace}`}>Pattern</label>
-      {kind === 'request_type' ? (
+      <h4>{trans.__('Add a rule')}</h4>
+      <div className="jp-mux-form-grid">
+        <label htmlFor={`${id}-kind`}>{trans.__('Match on')}</label>
         <HTMLSelect
-          id={`jp-mux-new-rule-pattern-${props.workspace}`}
-          aria-label="Rule pattern"
-          value={pattern}
+          id={`${id}-kind`}
+          aria-label={trans.__('Rule kind')}
+          value={kind}
           disabled={props.disabled}
-          onChange={e => setPattern(e.currentTarget.value)}
+          onChange={e => {
+            const next = e.currentTarget.value as NewRuleKind;
+            setKind(next);
+            if (next === 'request_type') {
+              setPattern(REQUEST_TYPES.includes(pattern) ? pattern : REQUEST_TYPES[0]);
+            } else if (REQUEST_TYPES.includes(pattern)) {
+              setPattern('');
+            }
+          }}
         >
-          <option value="chat">chat</option>
-          <option value="fim">fim (fill in the middle)</option>
+          {RULE_KINDS.map(k => (
+            <option key={k} value={k}>
+              {ruleKindLabel(k, trans)}
+            </option>
+          ))}
         </HTMLSelect>
-      ) : (
-        <InputGroup
-          id={`jp-mux-new-rule-pattern-${props.workspace}`}
-          aria-label="Rule pattern"
-          placeholder={PATTERN_PLACEHOLDER[kind]}
-          value={pattern}
+        <label htmlFor={`${id}-pattern`}>
+          {kind === 'request_type' ? trans.__('Requests') : trans.__('Pattern')}
+        </label>
+        {kind === 'request_type' ? (
+          <HTMLSelect
+            id={`${id}-pattern`}
+            aria-label={trans.__('Rule pattern')}
+            value={pattern}
+            disabled={props.disabled}
+            onChange={e => setPattern(e.currentTarget.value)}
+          >
+            {REQUEST_TYPES.map(t => (
+              <option key={t} value={t}>
+                {requestTypeLabel(t, trans)}
+              </option>
+            ))}
+          </HTMLSelect>
+        ) : (
+          <InputGroup
+            id={`${id}-pattern`}
+            aria-label={trans.__('Rule pattern')}
+            placeholder={patternPlaceholder(kind, trans)}
+            value={pattern}
+            disabled={props.disabled}
+            onChange={e => setPattern(e.currentTarget.value)}
+          />
+        )}
+        <span className="jp-mux-label">{trans.__('Models')}</span>
+        <TargetList
+          targets={targets}
+          providers={props.providers}
+          label={trans.__('new rule')}
           disabled={props.disabled}
-          onChange={e => setPattern(e.currentTarget.value)}
+          onChange={setTargets}
         />
-      )}
-      <label>Targets (first serves, others are fallbacks)</label>
-      <TargetList
-        targets={targets}
-        providers={props.providers}
-        label="new rule"
-        disabled={props.disabled}
-        onChange={setTargets}
-      />
+      </div>
       {hints.map(h => (
         <div key={h} className="jp-mux-hint jp-mux-rule-hint">
           {h}
         </div>
       ))}
       <div className="jp-mux-actions">
-        <Button type="submit" small aria-label="Add rule" disabled={props.disabled}>
-          Add rule
-        </Button>
+        <MuxButton type="submit" disabled={props.disabled}>
+          {trans.__('Add rule')}
+        </MuxButton>
       </div>
     </form>
   );

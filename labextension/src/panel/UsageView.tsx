@@ -1,188 +1,189 @@
-import { Button, HTMLSelect } from '@jupyterlab/ui-components';
+import { HTMLSelect } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import * as api from '../api';
-import { POLL_INTERVAL_MS } from '../model';
-import type { IUsage, UsageGroupBy } from '../types';
-import { formatCost, formatCount, USAGE_GROUPS, usageBars } from '../utils';
-import { ErrorText, messageOf } from './common';
+import {
+  formatCost,
+  knownSpend,
+  formatCount,
+  USAGE_BREAKDOWNS,
+  USAGE_RANGES,
+  UsageBreakdown,
+  usageBreakdownLabel,
+  UsageRange,
+  usageRangeLabel
+} from '../helpers/usage';
+import type { Trans } from '../helpers/trans';
+import type { MuxModel } from '../model';
+import type { IUsageRow } from '../types';
+import { ErrorText, MuxButton, useModel, useTrans } from './common';
+import { UsageChart } from './UsageChart';
 
-/**
- * Usage of the mux grouped by workspace, model, provider or day: a table and a bar chart
- * of tokens per row. Shown on demand; while shown it refreshes itself.
- */
-export function UsageView(): JSX.Element {
-  const [open, setOpen] = React.useState(false);
-  return (
-    <section className="jp-mux-section" aria-labelledby="jp-mux-usage-title">
-      <div className="jp-mux-rules-head">
-        <h2 id="jp-mux-usage-title">Usage</h2>
-        <Button
-          small
-          minimal
-          aria-label={open ? 'Hide usage' : 'Show usage'}
-          aria-expanded={open}
-          onClick={() => setOpen(!open)}
-        >
-          {open ? 'Hide' : 'Show…'}
-        </Button>
-      </div>
-      {open ? (
-        <UsageBody />
-      ) : (
-        <p className="jp-mux-hint">Requests, tokens and cost of the requests to the mux.</p>
-      )}
-    </section>
-  );
+/** The total spend: the known part, and whether some requests have no price. */
+function spendText(rows: IUsageRow[], trans: Trans): string {
+  const { sum, unknown } = knownSpend(rows);
+  if (!unknown) {
+    return formatCost(sum, trans);
+  }
+  return sum > 0 ? trans.__('%1 + unpriced', formatCost(sum, trans)) : trans.__('unknown');
 }
 
-function UsageBody(): JSX.Element {
-  const [groupBy, setGroupBy] = React.useState<UsageGroupBy>('workspace');
-  const [usage, setUsage] = React.useState<IUsage | null>(null);
-  const [error, setError] = React.useState('');
-  const [loading, setLoading] = React.useState(false);
+/**
+ * Usage of the mux over time: totals, spend and tokens per workspace or model, and a
+ * table of the whole range. Fetched through the model while this view is shown.
+ */
+export function UsageView(props: { model: MuxModel }): JSX.Element {
+  const trans = useTrans();
+  const { model } = props;
+  useModel(model);
+  const [range, setRange] = React.useState<UsageRange>(model.usageQuery.range);
+  const [by, setBy] = React.useState<UsageBreakdown>(model.usageQuery.by);
 
-  const load = React.useCallback(async () => {
-    setLoading(true);
-    try {
-      const data = await api.getUsage({ group_by: groupBy });
-      setUsage(data);
-      setError('');
-    } catch (e) {
-      setError(messageOf(e));
-    } finally {
-      setLoading(false);
-    }
-  }, [groupBy]);
+  React.useEffect(() => model.watchUsage({ range, by }), [model]);
+  React.useEffect(() => model.setUsageQuery({ range, by }), [range, by]);
 
-  React.useEffect(() => {
-    setUsage(null);
-    void load();
-    const timer = window.setInterval(() => {
-      if (!document.hidden) {
-        void load();
-      }
-    }, POLL_INTERVAL_MS);
-    return () => window.clearInterval(timer);
-  }, [load]);
+  const usage = model.usage;
+  const shown = usage && model.usageQuery.range === range && model.usageQuery.by === by;
+  const totals = usage?.totals;
+  const byLabel = usageBreakdownLabel(by, trans);
+  const costUnknown = !!usage?.lines.some(l => l.costUnknown);
+  const costKnown = !!usage?.lines.some(l => l.cost.some(c => c > 0));
 
-  const rows = usage?.rows ?? [];
-  const bars = usageBars(rows);
   return (
-    <div className="jp-mux-usage">
-      <div className="jp-mux-inline-form">
-        <label htmlFor="jp-mux-usage-group">Group by</label>
+    <section className="jp-mux-section" aria-labelledby="jp-mux-usage-title">
+      <div className="jp-mux-section-head">
+        <h2 id="jp-mux-usage-title">{trans.__('Usage')}</h2>
+      </div>
+      <div className="jp-mux-inline-form" role="group" aria-label={trans.__('Usage options')}>
+        <label htmlFor="jp-mux-usage-range">{trans.__('Period')}</label>
         <HTMLSelect
-          id="jp-mux-usage-group"
-          aria-label="Group usage by"
-          value={groupBy}
-          onChange={e => setGroupBy(e.currentTarget.value as UsageGroupBy)}
+          id="jp-mux-usage-range"
+          value={range}
+          onChange={e => setRange(e.currentTarget.value as UsageRange)}
         >
-          {USAGE_GROUPS.map(g => (
-            <option key={g} value={g}>
-              {g}
+          {USAGE_RANGES.map(r => (
+            <option key={r} value={r}>
+              {usageRangeLabel(r, trans)}
             </option>
           ))}
         </HTMLSelect>
-        <Button small minimal aria-label="Refresh usage" disabled={loading} onClick={load}>
-          Refresh
-        </Button>
+        <label htmlFor="jp-mux-usage-by">{trans.__('By')}</label>
+        <HTMLSelect
+          id="jp-mux-usage-by"
+          value={by}
+          onChange={e => setBy(e.currentTarget.value as UsageBreakdown)}
+        >
+          {USAGE_BREAKDOWNS.map(b => (
+            <option key={b} value={b}>
+              {usageBreakdownLabel(b, trans)}
+            </option>
+          ))}
+        </HTMLSelect>
+        <MuxButton onClick={() => void model.refreshUsage()}>{trans.__('Refresh')}</MuxButton>
       </div>
-      {usage && !rows.length && (
-        <div className="jp-mux-hint">No requests recorded yet.</div>
-      )}
-      {rows.length > 0 && usage && (
+      <ErrorText>{model.usageError}</ErrorText>
+      {!shown && !model.usageError && <div className="jp-mux-hint">{trans.__('Loading…')}</div>}
+      {shown && totals && (
         <>
-          <div className="jp-mux-table-wrap">
-            <table className="jp-mux-usage-table" aria-label={`Usage by ${groupBy}`}>
-              <thead>
-                <tr>
-                  <th scope="col">{groupBy}</th>
-                  <th scope="col" abbr="Requests" title="Requests">
-                    Req.
-                  </th>
-                  <th scope="col" abbr="Errors" title="Errors">
-                    Err.
-                  </th>
-                  <th scope="col" abbr="Prompt tokens" title="Prompt tokens">
-                    Prompt
-                  </th>
-                  <th scope="col" abbr="Completion tokens" title="Completion tokens">
-                    Compl.
-                  </th>
-                  <th scope="col" title="Cost in USD">
-                    Cost
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {rows.map(r => (
-                  <tr key={r.key} data-usage-key={r.key}>
-                    <th scope="row" className="jp-mux-model-text">
-                      {r.key}
-                    </th>
-                    <td>{formatCount(r.requests)}</td>
-                    <td>{formatCount(r.errors)}</td>
-                    <td>{formatCount(r.prompt_tokens)}</td>
-                    <td>{formatCount(r.completion_tokens)}</td>
-                    <td className={r.cost === null ? 'jp-mux-unknown' : undefined}>
-                      {formatCost(r.cost)}
-                    </td>
+          <dl className="jp-mux-totals" aria-label={trans.__('Totals')}>
+            <div>
+              <dt>{trans.__('Requests')}</dt>
+              <dd>{formatCount(totals.requests)}</dd>
+            </div>
+            <div>
+              <dt>{trans.__('Errors')}</dt>
+              <dd>{formatCount(totals.errors)}</dd>
+            </div>
+            <div>
+              <dt>{trans.__('Tokens')}</dt>
+              <dd>{formatCount(totals.prompt_tokens + totals.completion_tokens)}</dd>
+            </div>
+            <div>
+              <dt>{trans.__('Spend')}</dt>
+              <dd>{spendText(usage.rows, trans)}</dd>
+            </div>
+          </dl>
+          {!usage.lines.length ? (
+            <p className="jp-mux-hint">{trans.__('No requests in this period yet.')}</p>
+          ) : (
+            <div className="jp-mux-charts">
+              <figure>
+                <figcaption>{trans.__('Spend (USD) by %1', byLabel.toLowerCase())}</figcaption>
+                {costKnown || !costUnknown ? (
+                  <UsageChart
+                    labels={usage.labels}
+                    lines={usage.lines.map(l => ({ label: l.key, values: l.cost }))}
+                    label={trans.__('Spend over time by %1', byLabel.toLowerCase())}
+                    formatValue={v => formatCost(v, trans)}
+                  />
+                ) : (
+                  <div className="jp-mux-chart jp-mux-chart-empty">
+                    {trans.__(
+                      'No price is known for these models: hosted providers publish theirs, and a price can be set per model through the management API.'
+                    )}
+                  </div>
+                )}
+                {costKnown && costUnknown && (
+                  <div className="jp-mux-hint">
+                    {trans.__('Some models have no known price: their spend counts as $0.')}
+                  </div>
+                )}
+              </figure>
+              <figure>
+                <figcaption>{trans.__('Tokens by %1', byLabel.toLowerCase())}</figcaption>
+                <UsageChart
+                  labels={usage.labels}
+                  lines={usage.lines.map(l => ({ label: l.key, values: l.tokens }))}
+                  label={trans.__('Tokens over time by %1', byLabel.toLowerCase())}
+                  formatValue={formatCount}
+                />
+              </figure>
+            </div>
+          )}
+          {usage.rows.length > 0 && (
+            <div className="jp-mux-table-wrap">
+              <table
+                className="jp-mux-usage-table"
+                aria-label={trans.__('Usage by %1', byLabel.toLowerCase())}
+              >
+                <thead>
+                  <tr>
+                    <th scope="col">{byLabel}</th>
+                    <th scope="col">{trans.__('Requests')}</th>
+                    <th scope="col">{trans.__('Errors')}</th>
+                    <th scope="col">{trans.__('Prompt tokens')}</th>
+                    <th scope="col">{trans.__('Completion tokens')}</th>
+                    <th scope="col">{trans.__('Spend')}</th>
                   </tr>
-                ))}
-              </tbody>
-              <tfoot>
-                <tr>
-                  <th scope="row">Total</th>
-                  <td>{formatCount(usage.totals.requests)}</td>
-                  <td>{formatCount(usage.totals.errors)}</td>
-                  <td>{formatCount(usage.totals.prompt_tokens)}</td>
-                  <td>{formatCount(usage.totals.completion_tokens)}</td>
-                  <td className={usage.totals.cost === null ? 'jp-mux-unknown' : undefined}>
-                    {formatCost(usage.totals.cost)}
-                  </td>
-                </tr>
-              </tfoot>
-            </table>
-          </div>
-          <figure className="jp-mux-chart" aria-label={`Tokens by ${groupBy}`}>
-            <figcaption className="jp-mux-hint">
-              Tokens per {groupBy}:{' '}
-              <span className="jp-mux-legend jp-mux-bar-prompt" /> prompt{' '}
-              <span className="jp-mux-legend jp-mux-bar-completion" /> completion
-            </figcaption>
-            <ul className="jp-mux-bars">
-              {bars.map(b => (
-                <li
-                  key={b.key}
-                  className="jp-mux-bar-row"
-                  title={`${b.key}: ${formatCount(b.prompt)} prompt + ${formatCount(
-                    b.completion
-                  )} completion tokens`}
-                >
-                  <span className="jp-mux-bar-label">{b.key}</span>
-                  <span
-                    className="jp-mux-bar"
-                    role="img"
-                    aria-label={`${b.key}: ${formatCount(b.total)} tokens`}
-                  >
-                    <span
-                      className="jp-mux-bar-prompt"
-                      style={{ width: `${(b.promptShare * 100).toFixed(1)}%` }}
-                    />
-                    <span
-                      className="jp-mux-bar-completion"
-                      style={{ width: `${(b.completionShare * 100).toFixed(1)}%` }}
-                    />
-                  </span>
-                  <span className="jp-mux-bar-value">{formatCount(b.total)}</span>
-                </li>
-              ))}
-            </ul>
-          </figure>
+                </thead>
+                <tbody>
+                  {usage.rows.map(r => (
+                    <tr key={r.key} data-usage-key={r.key}>
+                      <th scope="row" className="jp-mux-model-text">
+                        {r.key}
+                      </th>
+                      <td>{formatCount(r.requests)}</td>
+                      <td>{formatCount(r.errors)}</td>
+                      <td>{formatCount(r.prompt_tokens)}</td>
+                      <td>{formatCount(r.completion_tokens)}</td>
+                      <td>{formatCost(r.cost, trans)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+                <tfoot>
+                  <tr>
+                    <th scope="row">{trans.__('Total')}</th>
+                    <td>{formatCount(totals.requests)}</td>
+                    <td>{formatCount(totals.errors)}</td>
+                    <td>{formatCount(totals.prompt_tokens)}</td>
+                    <td>{formatCount(totals.completion_tokens)}</td>
+                    <td>{formatCost(totals.cost, trans)}</td>
+                  </tr>
+                </tfoot>
+              </table>
+            </div>
+          )}
         </>
       )}
-      <ErrorText>{error}</ErrorText>
-    </div>
+    </section>
   );
 }

@@ -1,32 +1,68 @@
 import { InputDialog } from '@jupyterlab/apputils';
-import { Button, InputGroup } from '@jupyterlab/ui-components';
+import { HTMLSelect, InputGroup } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
+import { nameProblem } from '../helpers/names';
+import { parseTargetKey, targetText } from '../helpers/targets';
 import type { MuxModel } from '../model';
 import type { ITarget, IWorkspace } from '../types';
-import { deleteWorkspaceBlocker, nameProblem, targetText } from '../utils';
-import { confirm, ErrorText, inform, messageOf, useModel } from './common';
-import { ModelPicker } from './ModelPicker';
+import {
+  confirm,
+  ErrorText,
+  messageOf,
+  MuxButton,
+  useEditor,
+  useModel,
+  useTrans
+} from './common';
+import { ModelOptions, ModelPicker } from './ModelPicker';
 import { RulesEditor } from './RulesEditor';
 
+/** The workspaces: create (with a model), activate, pick a model, edit rules, rename, delete. */
 export function WorkspacesView(props: { model: MuxModel }): JSX.Element {
+  const trans = useTrans();
   const { model } = props;
   useModel(model);
+  return (
+    <section className="jp-mux-section" aria-labelledby="jp-mux-workspaces-title">
+      <div className="jp-mux-section-head">
+        <h2 id="jp-mux-workspaces-title">{trans.__('Workspaces')}</h2>
+      </div>
+      <p className="jp-mux-hint">
+        {trans.__(
+          'The active workspace answers every request to the mux URL; its rules pick the model.'
+        )}
+      </p>
+      <NewWorkspaceForm model={model} />
+      <ul className="jp-mux-cards" aria-label={trans.__('Workspaces')}>
+        {model.workspaces.map(ws => (
+          <WorkspaceCard key={ws.name} model={model} workspace={ws} />
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+function NewWorkspaceForm(props: { model: MuxModel }): JSX.Element {
+  const trans = useTrans();
+  const { model } = props;
   const [name, setName] = React.useState('');
+  const [target, setTarget] = React.useState('');
   const [error, setError] = React.useState('');
   const [busy, setBusy] = React.useState(false);
 
   const create = async (event: React.FormEvent) => {
     event.preventDefault();
-    const problem = nameProblem(name.trim());
+    const problem = nameProblem(name.trim(), trans);
     if (problem) {
       setError(problem);
       return;
     }
     setBusy(true);
     try {
-      await model.createWorkspace({ name: name.trim() });
+      await model.createWorkspace({ name: name.trim(), preferred: parseTargetKey(target) });
       setName('');
+      setTarget('');
       setError('');
     } catch (e) {
       setError(messageOf(e));
@@ -36,41 +72,44 @@ export function WorkspacesView(props: { model: MuxModel }): JSX.Element {
   };
 
   return (
-    <section className="jp-mux-section" aria-labelledby="jp-mux-workspaces-title">
-      <h2 id="jp-mux-workspaces-title">Workspaces</h2>
-      <p className="jp-mux-hint">
-        The active workspace answers every request to the mux URL with its model.
-      </p>
-      <ul className="jp-mux-list" aria-label="Workspaces">
-        {model.workspaces.map(ws => (
-          <WorkspaceItem key={ws.name} model={model} workspace={ws} />
-        ))}
-      </ul>
-      <form className="jp-mux-inline-form" onSubmit={create}>
+    <form
+      className="jp-mux-form jp-mux-new-workspace"
+      aria-label={trans.__('New workspace')}
+      onSubmit={create}
+    >
+      <div className="jp-mux-inline-form">
         <InputGroup
-          aria-label="New workspace name"
-          placeholder="New workspace name"
+          aria-label={trans.__('New workspace name')}
+          placeholder={trans.__('New workspace name')}
           value={name}
           disabled={busy}
           onChange={e => setName(e.currentTarget.value)}
         />
-        <Button type="submit" aria-label="Create workspace" disabled={busy || !name.trim()}>
-          Create
-        </Button>
-      </form>
+        <HTMLSelect
+          aria-label={trans.__('Model of the new workspace')}
+          value={target}
+          disabled={busy}
+          onChange={e => setTarget(e.currentTarget.value)}
+        >
+          <option value="">{trans.__('No model yet')}</option>
+          <ModelOptions providers={model.providers} />
+        </HTMLSelect>
+        <MuxButton kind="accept" type="submit" disabled={busy || !name.trim()}>
+          {trans.__('Create workspace')}
+        </MuxButton>
+      </div>
       <ErrorText>{error}</ErrorText>
-    </section>
+    </form>
   );
 }
 
-function WorkspaceItem(props: { model: MuxModel; workspace: IWorkspace }): JSX.Element {
+function WorkspaceCard(props: { model: MuxModel; workspace: IWorkspace }): JSX.Element {
+  const trans = useTrans();
   const { model, workspace: ws } = props;
-  const [picking, setPicking] = React.useState(false);
-  const [rulesOpen, setRulesOpen] = React.useState(false);
+  const [picking, togglePicking, closePicking] = useEditor(`model:${ws.name}`);
+  const [rulesOpen, toggleRules, closeRules] = useEditor(`rules:${ws.name}`);
   const [error, setError] = React.useState('');
   const [busy, setBusy] = React.useState(false);
-  const blocker = deleteWorkspaceBlocker(ws);
-  const showPicker = picking || !ws.preferred_ok;
 
   const run = async (action: () => Promise<unknown>) => {
     setBusy(true);
@@ -87,21 +126,22 @@ function WorkspaceItem(props: { model: MuxModel; workspace: IWorkspace }): JSX.E
   const pick = (target: ITarget) =>
     run(async () => {
       await model.updateWorkspace(ws.name, { preferred: target });
-      setPicking(false);
+      closePicking();
     });
 
   const rename = async () => {
     const result = await InputDialog.getText({
-      title: `Rename workspace "${ws.name}"`,
-      label: 'New name',
+      title: trans.__('Rename workspace "%1"', ws.name),
+      label: trans.__('New name'),
       text: ws.name,
-      okLabel: 'Rename'
+      okLabel: trans.__('Rename'),
+      cancelLabel: trans.__('Cancel')
     });
     const value = result.value?.trim();
     if (!result.button.accept || !value || value === ws.name) {
       return;
     }
-    const problem = nameProblem(value);
+    const problem = nameProblem(value, trans);
     if (problem) {
       setError(problem);
       return;
@@ -110,108 +150,109 @@ function WorkspaceItem(props: { model: MuxModel; workspace: IWorkspace }): JSX.E
   };
 
   const remove = async () => {
-    if (blocker) {
-      await inform('Cannot delete', blocker);
-      return;
-    }
     if (
       await confirm(
-        'Delete workspace',
-        `Delete workspace "${ws.name}"? Requests pinned to it will fail.`,
-        'Delete'
+        trans,
+        trans.__('Delete workspace'),
+        trans.__('Delete workspace "%1"? Requests pinned to it will fail.', ws.name),
+        trans.__('Delete')
       )
     ) {
       await run(() => model.deleteWorkspace(ws.name));
     }
   };
 
+  const classes = ['jp-mux-card'];
+  if (ws.is_active) {
+    classes.push('jp-mux-active');
+  }
+  if (rulesOpen || picking) {
+    classes.push('jp-mux-card-wide');
+  }
+
   return (
     <li
-      className={`jp-mux-item${ws.is_active ? ' jp-mux-active' : ''}`}
+      className={classes.join(' ')}
       data-workspace={ws.name}
       aria-current={ws.is_active ? 'true' : undefined}
     >
-      <div className="jp-mux-item-head">
+      <div className="jp-mux-card-head">
+        <span
+          className={`jp-mux-dot jp-mux-dot-${ws.problem ? 'error' : 'ok'}`}
+          aria-hidden="true"
+        />
         <span className="jp-mux-name">{ws.name}</span>
-        {ws.is_active && <span className="jp-mux-badge jp-mux-badge-ok">active</span>}
+        {ws.is_active && <span className="jp-mux-badge jp-mux-badge-active">{trans.__('active')}</span>}
       </div>
-      <div className="jp-mux-item-detail">
-        <span className="jp-mux-model-text">{targetText(ws.preferred)}</span>
-      </div>
+      <div className="jp-mux-model-text">{targetText(ws.preferred, trans)}</div>
       {ws.description && <div className="jp-mux-hint">{ws.description}</div>}
       {ws.problem && (
         <div className="jp-mux-warning" role="status">
           {ws.problem}
-          {ws.preferred && ' Fix: pick another model below.'}
         </div>
       )}
       <div className="jp-mux-actions">
-        <Button
-          small
-          aria-label={`Activate workspace ${ws.name}`}
-          disabled={busy || ws.is_active}
-          onClick={() => run(() => model.activate(ws.name))}
-        >
-          {ws.is_active ? 'Active' : 'Activate'}
-        </Button>
-        {ws.preferred_ok && (
-          <Button
-            small
-            minimal
-            aria-label={`Change model of workspace ${ws.name}`}
-            aria-expanded={picking}
+        {!ws.is_active && (
+          <MuxButton
+            kind="accept"
+            aria-label={trans.__('Activate workspace %1', ws.name)}
             disabled={busy}
-            onClick={() => setPicking(!picking)}
+            onClick={() => run(() => model.activate(ws.name))}
           >
-            Model…
-          </Button>
+            {trans.__('Activate')}
+          </MuxButton>
         )}
-        <Button
-          small
-          minimal
-          aria-label={`Rules of workspace ${ws.name}`}
+        <MuxButton
+          kind={ws.preferred_ok ? 'reject' : 'accept'}
+          aria-label={trans.__('Change model of workspace %1', ws.name)}
+          aria-expanded={picking}
+          disabled={busy}
+          onClick={togglePicking}
+        >
+          {ws.preferred_ok ? trans.__('Change model…') : trans.__('Choose a model…')}
+        </MuxButton>
+        <MuxButton
+          aria-label={trans.__('Rules of workspace %1', ws.name)}
           aria-expanded={rulesOpen}
           disabled={busy}
-          onClick={() => setRulesOpen(!rulesOpen)}
+          onClick={toggleRules}
         >
-          Rules…
-        </Button>
-        <Button
-          small
-          minimal
-          aria-label={`Rename workspace ${ws.name}`}
+          {trans.__('Rules…')}
+        </MuxButton>
+        <MuxButton
+          aria-label={trans.__('Rename workspace %1', ws.name)}
           disabled={busy}
           onClick={rename}
         >
-          Rename
-        </Button>
-        <Button
-          small
-          minimal
-          className="jp-mux-danger"
-          aria-label={`Delete workspace ${ws.name}`}
-          aria-disabled={blocker ? 'true' : undefined}
-          title={blocker ?? `Delete workspace ${ws.name}`}
-          disabled={busy || !!blocker}
-          onClick={remove}
-        >
-          Delete
-        </Button>
+          {trans.__('Rename…')}
+        </MuxButton>
+        {!ws.is_active && (
+          <MuxButton
+            kind="warn"
+            aria-label={trans.__('Delete workspace %1', ws.name)}
+            disabled={busy}
+            onClick={remove}
+          >
+            {trans.__('Delete')}
+          </MuxButton>
+        )}
       </div>
-      {blocker && <div className="jp-mux-hint">{blocker}</div>}
-      {showPicker && (
-        <ModelPicker
-          providers={model.providers}
-          value={ws.preferred}
-          label={`Model for workspace ${ws.name}`}
-          disabled={busy}
-          onPick={pick}
-        />
-      )}
-      {rulesOpen && (
-        <RulesEditor model={model} workspace={ws.name} onClose={() => setRulesOpen(false)} />
-      )}
       <ErrorText>{error}</ErrorText>
+      {picking && (
+        <div className="jp-mux-editor">
+          <ModelPicker
+            providers={model.providers}
+            value={ws.preferred}
+            label={trans.__('Model for workspace %1', ws.name)}
+            disabled={busy}
+            onPick={pick}
+          />
+          <div className="jp-mux-actions">
+            <MuxButton onClick={closePicking}>{trans.__('Close')}</MuxButton>
+          </div>
+        </div>
+      )}
+      {rulesOpen && <RulesEditor model={model} workspace={ws.name} onClose={closeRules} />}
     </li>
   );
 }

@@ -1,0 +1,46 @@
+/**
+ * The sections of the main Model Mux view, in tab order. A later feature adds its own
+ * section here (API keys for clients go between Usage and Connect: `{ id: 'keys', … }`).
+ */
+import * as React from 'react';
+
+import type { Trans } from '../helpers/trans';
+import type { MuxModel } from '../model';
+import { ConnectView } from './ConnectView';
+import { ProvidersView } from './ProvidersView';
+import { UsageView } from './UsageView';
+import { WorkspacesView } from './WorkspacesView';
+
+export interface ISectionProps {
+  model: MuxModel;
+  url: string;
+}
+
+export interface ISection {
+  id: string;
+  title: (trans: Trans) => string;
+  render: (props: ISectionProps) => JSX.Element;
+}
+
+export const SECTIONS: ISection[] = [
+  {
+    id: 'workspaces',
+    title: trans => trans.__('Workspaces'),
+    render: props => <WorkspacesView model={props.model} />
+  },
+  {
+    id: 'providers',
+    title: trans => trans.__('Providers'),
+    render: props => <ProvidersView model={props.model} />
+  },
+  {
+    id: 'usage',
+    title: trans => trans.__('Usage'),
+    render: props => <UsageView model={props.model} />
+  },
+  {
+    id: 'connect',
+    title: trans => trans.__('Connect'),
+    render: props => <ConnectView url={props.url} />
+  }
+];

@@ -1,0 +1,202 @@
+import { nullTranslator } from '@jupyterlab/translation';
+import { describe, expect, it } from 'vitest';
+
+import { sameData } from '../src/helpers/data';
+import { nameProblem } from '../src/helpers/names';
+import { snippets } from '../src/helpers/snippets';
+import {
+  groupLabel,
+  groupModels,
+  parseTargetKey,
+  targetKey,
+  targetText
+} from '../src/helpers/targets';
+import {
+  deleteProviderMessage,
+  PRODUCT_NAME,
+  providerStatusText,
+  providerTypeLabel,
+  statusBarText,
+  statusBarTitle
+} from '../src/helpers/texts';
+import { endpointHost, hostChanged, muxUrl } from '../src/helpers/urls';
+import type { IProvider, IWorkspace } from '../src/types';
+
+const trans = nullTranslator.load('jupyter_mux');
+
+function provider(name: string, models: string[], extra: Partial<IProvider> = {}): IProvider {
+  return {
+    name,
+    type: 'llamacpp',
+    endpoint: 'http://127.0.0.1:8080/v1',
+    description: '',
+    auth_type: 'none',
+    has_api_key: false,
+    predefined: false,
+    models,
+    status: 'ok',
+    error: null,
+    models_refreshed_at: null,
+    used_by: [],
+    ...extra
+  };
+}
+
+function workspace(name: string, extra: Partial<IWorkspace> = {}): IWorkspace {
+  return {
+    name,
+    description: '',
+    is_active: false,
+    preferred: null,
+    preferred_ok: false,
+    problem: null,
+    ...extra
+  };
+}
+
+describe('urls', () => {
+  it('appends mux/v1 to the base URL', () => {
+    expect(muxUrl('http://localhost:8888/')).toBe('http://localhost:8888/mux/v1');
+  });
+  it('adds the missing slash and keeps a base path', () => {
+    expect(muxUrl('https://hub.example/user/ann')).toBe('https://hub.example/user/ann/mux/v1');
+  });
+  it('pins a workspace by path, URL-encoded', () => {
+    expect(muxUrl('/', 'a b')).toBe('/mux/w/a%20b/v1');
+  });
+  it('tells when an endpoint moves to another host (where the stored key is dropped)', () => {
+    expect(endpointHost('HTTPS://API.Example.com:8443/v1')).toBe('api.example.com:8443');
+    expect(endpointHost('not a url')).toBeNull();
+    expect(hostChanged('http://a:1/v1', 'http://a:1/v2')).toBe(false);
+    expect(hostChanged('http://a:1/v1', 'http://a:2/v1')).toBe(true);
+    expect(hostChanged('http://a/v1', 'http://b/v1')).toBe(true);
+    // Still typing: not a URL yet, so no warning.
+    expect(hostChanged('http://a/v1', 'http://')).toBe(false);
+  });
+});
+
+describe('groupModels', () => {
+  const providers = [
+    provider('local', ['tiny-a', 'tiny-b']),
+    provider('cloud', ['gpt-4o', 'gpt-4o-mini'], { status: 'error', error: 'down' }),
+    provider('empty', [])
+  ];
+
+  it('groups every model by provider, in order, without empty providers', () => {
+    expect(groupModels(providers)).toEqual([
+      { provider: 'local', status: 'ok', models: ['tiny-a', 'tiny-b'] },
+      { provider: 'cloud', status: 'error', models: ['gpt-4o', 'gpt-4o-mini'] }
+    ]);
+  });
+
+  it('filters case-insensitively on provider/model, needing every word', () => {
+    expect(groupModels(providers, 'MINI')).toEqual([
+      { provider: 'cloud', status: 'error', models: ['gpt-4o-mini'] }
+    ]);
+    expect(groupModels(providers, 'local  b')).toEqual([
+      { provider: 'local', status: 'ok', models: ['tiny-b'] }
+    ]);
+    expect(groupModels(providers, 'nothing-like-this')).toEqual([]);
+  });
+
+  it('labels a group by its provider, saying when it cannot be reached', () => {
+    const [local, cloud] = groupModels(providers);
+    expect(groupLabel(local, trans)).toBe('local');
+    expect(groupLabel(cloud, trans)).toBe('cloud (unreachable)');
+  });
+});
+
+describe('targets', () => {
+  it('round-trips keys, even with slashes in model ids', () => {
+    const target = { provider: 'or', model: 'meta/llama-3:free' };
+    expect(parseTargetKey(targetKey(target))).toEqual(target);
+  });
+  it('rejects anything else', () => {
+    expect(parseTargetKey('')).toBeNull();
+    expect(parseTargetKey('["a"]')).toBeNull();
+    expect(parseTargetKey('{"provider":"a"}')).toBeNull();
+  });
+  it('always names the provider with the model', () => {
+    expect(targetText({ provider: 'a', model: 'tiny-b' }, trans)).toBe('a/tiny-b');
+    expect(targetText({ provider: 'b', model: 'tiny-b' }, trans)).toBe('b/tiny-b');
+    expect(targetText(null, trans)).toBe('no model');
+  });
+});
+
+describe('texts', () => {
+  it('says a provider is reachable by its model count, else why not', () => {
+    expect(providerStatusText(provider('a', ['x']), trans)).toBe('1 model');
+    expect(providerStatusText(provider('a', ['x', 'y']), trans)).toBe('2 models');
+    expect(
+      providerStatusText(provider('a', [], { status: 'error', error: 'connection refused' }), trans)
+    ).toBe('Unreachable: connection refused');
+  });
+
+  it('names a provider type by its label', () => {
+    const types = [
+      {
+        type: 'llamacpp',
+        label: 'llama.cpp server',
+        default_endpoint: '',
+        default_auth: 'none' as const,
+        auth_types: ['none' as const]
+      }
+    ];
+    expect(providerTypeLabel(types, 'llamacpp')).toBe('llama.cpp server');
+    expect(providerTypeLabel([], 'llamacpp')).toBe('llamacpp');
+  });
+
+  it('shows workspace → provider/model in the status bar, under one product name', () => {
+    const ws = workspace('demo', {
+      is_active: true,
+      preferred: { provider: 'local', model: 'tiny-a' },
+      preferred_ok: true
+    });
+    expect(statusBarText(ws, trans)).toBe('demo → local/tiny-a');
+    expect(statusBarText(workspace('empty'), trans)).toBe('empty → no model');
+    expect(statusBarText(null, trans)).toBe('No workspace');
+    expect(statusBarTitle(ws, trans)).toBe(
+      `${PRODUCT_NAME}: workspace "demo" uses local/tiny-a. Click to switch.`
+    );
+    expect(statusBarTitle(workspace('x', { problem: 'Provider gone.' }), trans)).toContain(
+      'Provider gone.'
+    );
+    expect(PRODUCT_NAME).toBe('Model Mux');
+  });
+
+  it('lists the workspaces that use a provider before deleting it', () => {
+    const two = deleteProviderMessage(provider('local', [], { used_by: ['wa', 'wb'] }), trans);
+    expect(two).toContain('Workspaces "wa", "wb" use it');
+    const one = deleteProviderMessage(provider('local', [], { used_by: ['wa'] }), trans);
+    expect(one).toContain('Workspace "wa" uses it');
+    expect(deleteProviderMessage(provider('local', []), trans)).toContain('No workspace uses it');
+  });
+});
+
+describe('names', () => {
+  it('follows the server rule', () => {
+    expect(nameProblem('good-name_1.0', trans)).toBeNull();
+    expect(nameProblem('', trans)).toMatch(/required/);
+    expect(nameProblem('-bad', trans)).toMatch(/letters/);
+    expect(nameProblem('has space', trans)).toMatch(/letters/);
+    expect(nameProblem('x'.repeat(65), trans)).toMatch(/64/);
+  });
+});
+
+describe('snippets', () => {
+  it('embeds the URL in every client snippet', () => {
+    const url = 'http://localhost:8888/mux/v1';
+    const all = snippets(url, trans);
+    expect(all.map(s => s.id)).toEqual(['notebook', 'openai', 'langchain', 'jupyter-ai']);
+    for (const s of all.filter(s => s.id !== 'notebook')) {
+      expect(s.code).toContain(url);
+    }
+  });
+});
+
+describe('sameData', () => {
+  it('compares by value', () => {
+    expect(sameData([{ a: 1 }], [{ a: 1 }])).toBe(true);
+    expect(sameData([{ a: 1 }], [{ a: 2 }])).toBe(false);
+  });
+});
