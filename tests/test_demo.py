@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from jupyter_mux.demo import DEMO_MODELS
+from jupyter_mux.localmodel import VOCABULARIES
 from jupyter_mux.store import Store, TargetRecord
 
 from .conftest import MESSAGES, client
+
+
+def words(text: str | None) -> set[str]:
+    return set((text or "").replace(".", " ").replace(",", " ").split())
 
 
 class TestDemoServer:
@@ -18,22 +24,37 @@ class TestDemoServer:
         workspaces = {w["name"]: w for w in await api.ok("GET", "workspaces")}
         assert workspaces["default"]["preferred"] == {"provider": "demo-a", "model": "tiny-a"}
         assert workspaces["demo-b"]["preferred"] == {"provider": "demo-b", "model": "tiny-b"}
-        providers = await api.ok("GET", "providers")
-        assert all(p["predefined"] and not p["has_api_key"] for p in providers)
+        providers = {p["name"]: p for p in await api.ok("GET", "providers")}
+        assert all(p["predefined"] and not p["has_api_key"] for p in providers.values())
+        assert "ocean words" in providers["demo-a"]["description"]
+        assert "forest words" in providers["demo-b"]["description"]
         a = await client(mux_url, token).chat.completions.create(
-            model="x", messages=MESSAGES, max_tokens=4)
+            model="x", messages=MESSAGES, max_tokens=8
+        )
         assert a.model == "tiny-a" and a.choices[0].message.content
         await api.ok("PUT", "active", {"name": "demo-b"})
         b = await client(mux_url, token).chat.completions.create(
-            model="x", messages=MESSAGES, max_tokens=4)
+            model="x", messages=MESSAGES, max_tokens=8
+        )
         assert b.model == "tiny-b"
+        # The switch shows in the words themselves: ocean words, then forest words.
+        said_a, said_b = words(a.choices[0].message.content), words(b.choices[0].message.content)
+        assert said_a and said_a <= set(VOCABULARIES["ocean"]), said_a
+        assert said_b and said_b <= set(VOCABULARIES["forest"]), said_b
+
+
+def test_demo_models_have_vocabularies_of_their_own():
+    assert len({demo.vocabulary for demo in DEMO_MODELS}) == len(DEMO_MODELS)
+    assert all(demo.vocabulary in VOCABULARIES for demo in DEMO_MODELS)
 
 
 def test_seeding_is_idempotent_and_keeps_user_choices(tmp_path):
     store = Store(f"sqlite:///{tmp_path / 'mux.sqlite'}")
     store.initialize("c")
-    seeds = [("demo-a", TargetRecord("demo-a", "tiny-a")),
-             ("demo-b", TargetRecord("demo-b", "tiny-b"))]
+    seeds = [
+        ("demo-a", TargetRecord("demo-a", "tiny-a")),
+        ("demo-b", TargetRecord("demo-b", "tiny-b")),
+    ]
     store.seed_workspaces(seeds)
     store.update_workspace("demo-b", description="mine", preferred=TargetRecord("x", "y"))
     store.update_workspace("default", preferred=TargetRecord("hosted", "big"))
