@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from jupyter_mux.demo import DEMO_MODELS
@@ -9,6 +10,7 @@ from jupyter_mux.localmodel import VOCABULARIES
 from jupyter_mux.store import Store, TargetRecord
 
 from .conftest import MESSAGES, client
+from .servers import ServerProcess
 
 
 def words(text: str | None) -> set[str]:
@@ -41,6 +43,26 @@ class TestDemoServer:
         said_a, said_b = words(a.choices[0].message.content), words(b.choices[0].message.content)
         assert said_a and said_a <= set(VOCABULARIES["ocean"]), said_a
         assert said_b and said_b <= set(VOCABULARIES["forest"]), said_b
+
+
+def test_demo_stops_cleanly(tmp_path):
+    """A demo server that answered, then stopped as a user stops it: llama.cpp logs no
+    "stopped unexpectedly" (it shares the server's stderr, which the log captures)."""
+    server = ServerProcess(tmp_path, "jupyter_mux", env={"JUPYTER_MUX_DEMO": "1"}).start()
+    try:
+        for workspace in ("demo-a", "demo-b"):  # both models serve, pooled connections open
+            answer = httpx.post(
+                f"{server.url}mux/w/{workspace}/v1/chat/completions",
+                headers=server.headers,
+                json={"messages": MESSAGES, "max_tokens": 4},
+                timeout=60,
+            )
+            assert answer.status_code == 200, answer.text
+    finally:
+        server.stop()
+    assert server.process is not None and server.process.returncode == 0, server.log
+    assert "Shutting down" in server.log  # the log ran to the end of the shutdown
+    assert "stopped unexpectedly" not in server.log, server.log
 
 
 def test_demo_models_have_vocabularies_of_their_own():
