@@ -360,6 +360,7 @@ class MuxPanel(widgets.VBox):
         name = self.add_name.value.strip()
         ptype = self.add_type.value
         if not ptype:
+            self.add_key.value = ""  # not sent, but not left in the widget state either
             self._say("Choose a provider type first.", "error")
             return
         self.add_button.disabled = True
