@@ -31,11 +31,12 @@ As root (for example in a container), Jupyter starts only with --allow-root.
 EXAMPLES = """
 jupyter mux demo                        # try it: two local models, no key
 jupyter mux demo --port=9000            # the mux is then http://localhost:9000/mux/v1
-jupyter mux --no-browser               # no browser; the mux URL is printed
+jupyter mux --no-browser                # no browser; the mux URL is printed
 jupyter mux demo --allow-root --ip=0.0.0.0 --no-browser   # as root in a container
 """
 
-_HELP_FLAGS = ("-h", "--help", "--help-all", "--version", "-V")
+# Flags that print or write something and stop before the server starts: no root check.
+_STOPPING_FLAGS = ("-h", "--help", "--help-all", "--version", "-V", "--generate-config")
 
 ROOT_REFUSED = """jupyter mux: you are running as root, and Jupyter refuses to run as root
 unless told to. Nothing was started or written. If that is what you want (for example in a
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     subcommand = ""
     if args[:1] == ["demo"]:
         subcommand, args = " demo", ["--MuxApp.demo=True", *args[1:]]
-    if not any(flag in args for flag in _HELP_FLAGS) and _root_refused(args):
+    if not any(flag in args for flag in _STOPPING_FLAGS) and _root_refused(args):
         options = "".join(f" {a}" for a in args if a != "--MuxApp.demo=True")
         print(ROOT_REFUSED.format(subcommand=subcommand, options=options), file=sys.stderr)
         sys.exit(1)
