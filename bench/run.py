@@ -344,6 +344,40 @@ def print_ratios(targets: list[Target]) -> None:
     )
 
 
+# --- the client import, as a kernel pays it ---------------------------------------------------
+
+IMPORT_RUNS = 7
+_TIME_IMPORT = (
+    "import time; start = time.perf_counter(); import jupyter_mux; "
+    "print(time.perf_counter() - start)"
+)
+
+
+def import_times(runs: int) -> list[float]:
+    """Seconds `import jupyter_mux` takes in fresh interpreters of this checkout (a kernel's
+    first import: a new process, the files in the page cache after the first run)."""
+    return [
+        float(
+            subprocess.run(
+                [sys.executable, "-c", _TIME_IMPORT],
+                cwd=HERE.parent,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
+        for _ in range(runs)
+    ]
+
+
+def print_import_times(times: list[float]) -> None:
+    print(
+        f"\nimport jupyter_mux, fresh interpreter: median {statistics.median(times) * 1000:.0f} ms"
+        f" over {len(times)} runs (first {times[0] * 1000:.0f} ms, "
+        f"max {max(times) * 1000:.0f} ms)"
+    )
+
+
 def main() -> None:
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (apt-get install wrk)")
@@ -351,6 +385,8 @@ def main() -> None:
     rounds = int(os.environ.get("BENCH_ROUNDS", "3"))
     streams = int(os.environ.get("BENCH_STREAMS", "200"))
     long_requests = int(os.environ.get("BENCH_LONG_REQUESTS", "50000"))
+    # Measured first, while nothing else of the benchmark runs.
+    imports = import_times(int(os.environ.get("BENCH_IMPORT_RUNS", IMPORT_RUNS)))
     litellm = find_litellm()
     if litellm is None:
         print(
@@ -388,6 +424,7 @@ def main() -> None:
         f"over {last_n - first_n:,.0f} requests at 32 connections\n"
         f"  every 10 s: {trace}"
     )
+    print_import_times(imports)
 
 
 if __name__ == "__main__":

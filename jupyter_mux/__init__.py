@@ -3,12 +3,16 @@
 From a notebook: `openai_client()` for an openai client already pointed at this server's
 mux, `MuxClient` for the management API, `MuxPanel` for a widget, and `%load_ext
 jupyter_mux` for the `%mux` magics.
+
+A kernel imports this package for the client only, so nothing here imports server code
+(jupyter_server, tornado, SQLAlchemy, aiohttp): the server extension (`MuxApp`) and the
+widget are loaded on first use, by Jupyter through the entry points below or by whoever
+asks for them by name. tests/test_client.py checks what the import pulls in.
 """
 
 from typing import Any
 
 from ._version import __version__
-from .app import MuxApp
 from .client import (
     MuxAPIError,
     MuxClient,
@@ -21,6 +25,9 @@ from .client import (
 
 
 def _jupyter_server_extension_points() -> list[dict]:
+    """Called by Jupyter when it loads server extensions: only then is the app imported."""
+    from .app import MuxApp
+
     return [{"module": "jupyter_mux", "app": MuxApp}]
 
 
@@ -37,7 +44,11 @@ def load_ipython_extension(ipython: Any) -> None:
 
 
 def __getattr__(name: str) -> Any:
-    # ipywidgets is imported only by those who ask for the panel.
+    # The server app and ipywidgets are imported only by those who ask for them.
+    if name == "MuxApp":
+        from .app import MuxApp
+
+        return MuxApp
     if name == "MuxPanel":
         from .widgets import MuxPanel
 

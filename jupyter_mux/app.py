@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import httpx
@@ -14,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from tornado.ioloop import IOLoop, PeriodicCallback
 from traitlets import Bool, Dict, Float, Int, List, Unicode, default
 
+from . import cli
 from ._version import __version__
 from .demo import Demo
 from .errors import MuxError
@@ -27,13 +27,16 @@ from .store import Store
 from .store.migrations import SchemaTooNew
 from .usage import UsageRecorder
 
+main = cli.main  # the console script of installs made before it moved to cli.py
+
 
 class MuxApp(ExtensionApp):
     """Model muxing for Jupyter: one OpenAI-compatible URL, models chosen by workspace."""
 
     name = "jupyter_mux"
     app_name = "Jupyter Mux"
-    description = __doc__
+    description = cli.DESCRIPTION  # `jupyter mux --help`
+    examples = cli.EXAMPLES
     version = __version__
     extension_url = "/"
     load_other_extensions = True
@@ -253,12 +256,3 @@ class MuxApp(ExtensionApp):
         await self.upstreams.aclose()
         if self.startup_error is None:
             self.service.close()
-
-
-def main(argv: list[str] | None = None) -> None:
-    """`jupyter mux [options]` starts Jupyter with the mux; `jupyter mux demo [options]`
-    adds the local demo models."""
-    args = sys.argv[1:] if argv is None else list(argv)
-    if args[:1] == ["demo"]:
-        args = ["--MuxApp.demo=True", *args[1:]]
-    MuxApp.launch_instance(args)

@@ -9,6 +9,8 @@ management API (docs/api.md) that returns the API's JSON as plain dicts.
 
 from __future__ import annotations
 
+import errno
+import json
 import os
 import sys
 from collections.abc import Mapping
@@ -125,6 +127,44 @@ def _parent_pids() -> list[int]:
     return pids
 
 
+def _alive(pid: object) -> bool:
+    """Whether a process with this pid exists (one we may not signal still counts)."""
+    if not isinstance(pid, int):
+        return False
+    if sys.platform == "win32":  # signal 0 is CTRL_C_EVENT there: ask jupyter_server
+        from jupyter_server.utils import check_pid
+
+        return bool(check_pid(pid))
+    try:
+        os.kill(pid, 0)
+    except OSError as exc:
+        return exc.errno == errno.EPERM
+    return True
+
+
+def _running_servers(runtime_dir: str) -> list[dict[str, Any]]:
+    """The running-server files (`jpserver-*.json`) of live servers, read as
+    jupyter_server's `list_running_servers` reads them, but without importing
+    jupyter_server (seconds in a kernel) and without deleting stale files, which belong to
+    the servers, not to a client."""
+    try:
+        names = sorted(os.listdir(runtime_dir))
+    except OSError:
+        return []
+    servers = []
+    for name in names:
+        if not (name.startswith("jpserver-") and name.endswith(".json")):
+            continue
+        try:
+            with open(os.path.join(runtime_dir, name), encoding="utf-8") as file:
+                info = json.load(file)
+        except (OSError, ValueError):  # gone, or still being written
+            continue
+        if isinstance(info, dict) and _alive(info.get("pid")):
+            servers.append(info)
+    return servers
+
+
 def find_server() -> ServerInfo:
     """Find the Jupyter server this process should talk to.
 
@@ -142,13 +182,10 @@ def find_server() -> ServerInfo:
     if env_url:
         return ServerInfo(_with_slash(env_url), env_token or "")
 
-    # jupyter_server is this package's own dependency, but importing it costs time that
-    # only discovery needs.
     from jupyter_core.paths import jupyter_runtime_dir
-    from jupyter_server.serverapp import list_running_servers
 
     runtime_dir = jupyter_runtime_dir()
-    servers = list(list_running_servers(runtime_dir))
+    servers = _running_servers(runtime_dir)
     parents = _parent_pids()
     chosen = next((s for p in parents for s in servers if s.get("pid") == p), None)
     tried = (

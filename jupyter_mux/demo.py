@@ -1,7 +1,8 @@
 """The no-key demo (`jupyter mux demo`): two tiny local models, served by llama.cpp inside
 the Jupyter process, registered as providers, with a workspace preferring each, so that a
 brand-new user sees the mux answer — and a workspace switch change the answering model —
-without an API key or a download."""
+without an API key or a download. The models are random, so what they say is meaningless;
+each says words of its own theme (ocean, forest), so which one answered shows at a glance."""
 
 from __future__ import annotations
 
@@ -19,13 +20,20 @@ class DemoModel:
     model: str
     workspace: str
     seed: int
+    vocabulary: str
 
 
 DEMO_MODELS = (
-    DemoModel("demo-a", "tiny-a", "demo-a", seed=1),
-    DemoModel("demo-b", "tiny-b", "demo-b", seed=2),
+    DemoModel("demo-a", "tiny-a", "demo-a", seed=1, vocabulary="ocean"),
+    DemoModel("demo-b", "tiny-b", "demo-b", seed=2, vocabulary="forest"),
 )
-DESCRIPTION = "Tiny random-weight model served locally by llama.cpp (jupyter mux demo)."
+
+
+def description(demo: DemoModel) -> str:
+    return (
+        f"Tiny random-weight model served locally by llama.cpp (jupyter mux demo); "
+        f"it answers in random {demo.vocabulary} words."
+    )
 
 
 class Demo:
@@ -35,13 +43,14 @@ class Demo:
 
     def start(self) -> list[dict[str, Any]]:
         """Start the model servers; returns them as provider definitions. The model files
-        are written once and reused, so a restart serves the same models."""
+        are written at every start (a fraction of a second, the same bytes for the same
+        seed), so a newer jupyter-mux never serves the models an older one left behind."""
         self.folder.mkdir(parents=True, exist_ok=True)
         providers = []
         for demo in DEMO_MODELS:
-            path = self.folder / f"{demo.model}.gguf"
-            if not path.exists():
-                write_tiny_model(path, seed=demo.seed)
+            path = write_tiny_model(
+                self.folder / f"{demo.model}.gguf", seed=demo.seed, vocabulary=demo.vocabulary
+            )
             server = LocalLlamaServer(path, alias=demo.model).start()
             self.servers.append(server)
             providers.append(
@@ -49,7 +58,7 @@ class Demo:
                     "name": demo.provider,
                     "type": "llamacpp",
                     "endpoint": server.endpoint,
-                    "description": DESCRIPTION,
+                    "description": description(demo),
                 }
             )
         return providers

@@ -6,7 +6,9 @@ this module makes one:
 
 * :func:`write_tiny_model` writes a ~0.5 MB llama-architecture GGUF file with random
   weights. The weights are nonsense, but the file is a real model: llama.cpp tokenizes,
-  applies the chat template, samples and streams tokens exactly as for a real one.
+  applies the chat template, samples and streams tokens exactly as for a real one. Its
+  answers are random picks from one small word list (:data:`VOCABULARIES`), a different
+  list per model, so a reader sees at a glance which model answered.
 * :class:`LocalLlamaServer` serves such a file (or any GGUF) through llama.cpp's own HTTP
   server, embedded in this process by the ``xllamacpp`` wheel. It speaks the OpenAI
   (``/v1/chat/completions``, ``/v1/completions``, ``/v1/models``) and Anthropic
@@ -32,7 +34,7 @@ from socket import AF_INET, SOCK_STREAM
 from types import ModuleType, TracebackType
 from typing import Any
 
-__all__ = ["LocalLlamaServer", "write_tiny_model"]
+__all__ = ["VOCABULARIES", "LocalLlamaServer", "answer_words", "write_tiny_model"]
 
 _INSTALL_HINT = "pip install jupyter-mux[demo]"
 
@@ -58,8 +60,36 @@ _CHATML_TEMPLATE = (
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
 )
 
-# Steering the random output towards readable text (see _random_weights).
-_READABLE_BYTES = frozenset([*range(0x20, 0x7F), ord("\n")])
+#: The words a tiny model answers in, by theme: each model says only the words of its own
+#: list (plus "." and ","), so two models never answer alike and a reader tells them apart
+#: at a glance. A model's list is chosen by name, else by seed (the seed modulo the number
+#: of lists, in this order).
+VOCABULARIES: dict[str, tuple[str, ...]] = {
+    "ocean": (
+        *("ocean", "wave", "tide", "salt", "shell", "coral", "reef", "foam", "gull", "harbor"),
+        *("anchor", "sail", "current", "drift", "kelp", "pearl", "shore", "surf", "whale"),
+        *("dolphin", "lagoon", "breeze", "deep", "blue", "spray", "island", "sand", "crab"),
+    ),
+    "forest": (
+        *("forest", "pine", "moss", "fern", "oak", "leaf", "root", "bark", "birch", "trail"),
+        *("owl", "fox", "deer", "acorn", "maple", "cedar", "canopy", "mushroom", "branch"),
+        *("grove", "willow", "meadow", "thicket", "green", "shade", "creek", "badger", "sap"),
+    ),
+    "mountain": (
+        *("mountain", "peak", "ridge", "summit", "glacier", "snow", "stone", "cliff", "pass"),
+        *("granite", "eagle", "valley", "slope", "boulder", "avalanche", "crag", "ice"),
+        *("alpine", "goat", "cairn", "scree", "thin", "air", "high", "cold", "rope", "ledge"),
+    ),
+    "space": (
+        *("star", "comet", "orbit", "planet", "moon", "nebula", "galaxy", "rocket", "void"),
+        *("asteroid", "meteor", "cosmic", "solar", "lunar", "quasar", "pulsar", "eclipse"),
+        *("gravity", "dust", "light", "year", "vacuum", "satellite", "crater", "ring", "dark"),
+    ),
+}
+# Tokens every model may say besides its words, so answers read as phrases.
+_PUNCTUATION = (".", ",")
+
+# Steering the random output to the model's words (see _random_weights).
 _BIAS_VALUE = 3.0
 _BIAS_PENALTY = -10.0
 
@@ -99,26 +129,46 @@ def _byte_symbols() -> list[str]:
     return symbols
 
 
-def write_tiny_model(path: str | os.PathLike[str], *, seed: int = 0) -> pathlib.Path:
+def answer_words(seed: int = 0, vocabulary: str | None = None) -> tuple[str, ...]:
+    """The words a model written with this ``seed`` and ``vocabulary`` answers in."""
+    if vocabulary is None:
+        return list(VOCABULARIES.values())[seed % len(VOCABULARIES)]
+    try:
+        return VOCABULARIES[vocabulary]
+    except KeyError:
+        known = ", ".join(VOCABULARIES)
+        raise ValueError(f"no vocabulary {vocabulary!r}; known: {known}") from None
+
+
+def write_tiny_model(
+    path: str | os.PathLike[str], *, seed: int = 0, vocabulary: str | None = None
+) -> pathlib.Path:
     """Write a tiny random-weight llama model to ``path`` (GGUF, f32) and return the path.
 
-    The vocabulary is byte-level BPE (so any text tokenizes), plus ChatML special tokens
-    and a ChatML chat template (so the chat endpoints work). ``seed`` picks the weights:
-    two different seeds give two models that answer differently, which lets a test tell
-    which upstream served a request. The file is always (re)written.
+    The vocabulary is byte-level BPE (so any text tokenizes), whole-word tokens for the
+    words of ``vocabulary`` (a key of :data:`VOCABULARIES`; by default chosen by ``seed``),
+    plus ChatML special tokens and a ChatML chat template (so the chat endpoints work). The
+    model answers only in those words. ``seed`` picks the weights: two different seeds give
+    two models that answer differently, which lets a test tell which upstream served a
+    request. The file is (re)written to a temporary name and renamed into place, so a server
+    that maps the old file keeps reading the old one.
     """
     np = _require("numpy")
     gguf = _require("gguf")
     path = pathlib.Path(path)
+    words = answer_words(seed, vocabulary)
 
-    tokens = _byte_symbols() + [a + b for a, b in _MERGES]
+    space = _byte_symbols()[ord(" ")]  # "Ġ": a word token carries its leading space
+    tokens = _byte_symbols() + [a + b for a, b in _MERGES] + [space + w for w in words]
+    speakable = {space + w for w in words} | {_byte_symbols()[ord(p)] for p in _PUNCTUATION}
     n_normal = len(tokens)
     tokens += _SPECIAL_TOKENS
     token_types = [gguf.TokenType.NORMAL] * n_normal
     token_types += [gguf.TokenType.CONTROL] * len(_SPECIAL_TOKENS)
 
-    writer = gguf.GGUFWriter(path, "llama")
-    writer.add_name(f"jupyter-mux tiny random llama (seed {seed})")
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    writer = gguf.GGUFWriter(partial, "llama")
+    writer.add_name(f"jupyter-mux tiny random llama ({words[0]} words, seed {seed})")
     writer.add_file_type(gguf.LlamaFileType.ALL_F32)
     writer.add_context_length(_CONTEXT_LENGTH)
     writer.add_embedding_length(_N_EMBD)
@@ -140,30 +190,36 @@ def write_tiny_model(path: str | os.PathLike[str], *, seed: int = 0) -> pathlib.
     writer.add_add_bos_token(False)  # ChatML models start prompts without BOS
     writer.add_chat_template(_CHATML_TEMPLATE)
 
+    speaks = [token in speakable for token in tokens[:n_normal]]
     rng = np.random.default_rng(seed)
-    for name, tensor in _random_weights(np, rng, tokens[:n_normal], len(tokens)).items():
+    for name, tensor in _random_weights(np, rng, speaks, len(tokens)).items():
         writer.add_tensor(name, tensor)
 
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
+    try:
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+        writer.close()
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
     return path
 
 
-def _random_weights(np: Any, rng: Any, normal_tokens: list[str], n_vocab: int) -> dict[str, Any]:
-    """All tensors of the llama graph, random but steered to print ASCII.
+def _random_weights(np: Any, rng: Any, speaks: list[bool], n_vocab: int) -> dict[str, Any]:
+    """All tensors of the llama graph, random but steered to the tokens in ``speaks``.
 
     numpy shapes are (rows, cols) = ggml's (ne1, ne0), so a weight mapping n_in features to
     n_out is stored as (n_out, n_in).
 
     Purely random weights sample every byte alike, which gives invalid UTF-8 (shown as
     replacement characters), and special tokens such as ``<|im_end|>`` would end answers
-    at random lengths. Readable gibberish of a predictable length makes better
-    demos and steadier tests, so: embedding dimension 0 holds the same positive constant for
-    every token and no layer writes to it, hence it is still positive after the final RMS
-    norm. Its column in the output matrix then acts as a per-token logit bias: zero for
-    tokens made of printable ASCII, strongly negative for all others.
+    at random lengths. Words of a predictable length make better demos and steadier
+    tests, so: embedding dimension 0 holds the same positive constant for every token and
+    no layer writes to it, hence it is still positive after the final RMS norm. Its column
+    in the output matrix then acts as a per-token logit bias: zero for the tokens the model
+    speaks (``speaks[token_id]``: its words and punctuation), strongly negative for all
+    others (bytes, merges, special tokens).
     """
 
     def normal(*shape: int, scale: float) -> Any:
@@ -193,9 +249,8 @@ def _random_weights(np: Any, rng: Any, normal_tokens: list[str], n_vocab: int) -
 
     output = normal(n_vocab, _N_EMBD, scale=0.3)
     output[:, 0] = _BIAS_PENALTY  # special tokens (after the normal ones) stay penalized
-    byte_of = {symbol: byte for byte, symbol in enumerate(_byte_symbols())}
-    for token_id, token in enumerate(normal_tokens):
-        if all(byte_of[ch] in _READABLE_BYTES for ch in token):
+    for token_id, spoken in enumerate(speaks):
+        if spoken:
             output[token_id, 0] = 0.0
     weights["output_norm.weight"] = ones()
     weights["output.weight"] = output
@@ -337,19 +392,24 @@ class LocalLlamaServer:
         returning; the port is closed when this returns.
 
         Before that, requests in progress get up to :attr:`stop_timeout` seconds to finish
-        (milliseconds for the tiny model); then the listening socket and all connections
-        are shut down, cutting short what still runs. That matters: the destructor holds
-        the GIL while it waits for every HTTP handler to return, and a handler whose
-        request is unfinished returns only once its client hangs up, which a client in
-        this same process cannot do without the GIL: a deadlock. Shutting the sockets down
-        from here needs ``/proc`` (Linux); elsewhere, stop a server only once its clients
-        in this process are done. (llama.cpp then logs that its listener "stopped
-        unexpectedly"; that is this shutdown.)
+        (milliseconds for the tiny model), and then the connections to the server are shut
+        down, which cuts short what still runs. That matters: the destructor holds the GIL
+        while it waits for every HTTP handler to return, and a handler whose request is
+        unfinished returns only once its client hangs up, which a client in this same
+        process cannot do without the GIL: a deadlock. Shutting the sockets down from here
+        needs ``/proc`` (Linux); elsewhere, stop a server only once its clients in this
+        process are done.
+
+        The listening socket is left to the destructor, which closes it in order, unless
+        requests were still running when the time was up: then it is shut down first, so
+        that no client can reconnect meanwhile (llama.cpp then logs that its listener
+        "stopped unexpectedly"; that is this shutdown). A stop of an idle server logs
+        nothing.
         """
         with self._lock:
             if self._server is not None and self._port is not None:
-                self._wait_idle()
-                _hang_up(self._port, timeout=_HANG_UP_TIMEOUT)
+                idle = self._wait_idle()
+                _hang_up(self._port, timeout=_HANG_UP_TIMEOUT, listener=not idle)
             self._stop_locked()
 
     def _stop_locked(self) -> None:
@@ -415,17 +475,19 @@ class LocalLlamaServer:
                         ) from exc
                 time.sleep(0.05)
 
-    def _wait_idle(self) -> None:
-        """Wait, at most :attr:`stop_timeout` seconds, until no slot is decoding."""
+    def _wait_idle(self) -> bool:
+        """Wait, at most :attr:`stop_timeout` seconds, until no slot is decoding; answers
+        whether that happened."""
         deadline = time.monotonic() + self.stop_timeout
         while time.monotonic() < deadline:
             try:
                 slots = json.loads(self._get("/slots"))
             except (OSError, ValueError):
-                return  # nothing to learn; stop anyway
+                return False  # nothing to learn; stop anyway
             if not any(slot.get("is_processing") for slot in slots):
-                return
+                return True
             time.sleep(0.05)
+        return False
 
     def __enter__(self) -> LocalLlamaServer:
         return self.start()
@@ -443,19 +505,22 @@ class LocalLlamaServer:
         return f"<LocalLlamaServer {self.alias!r} {self.model_path.name} {state}>"
 
 
-def _hang_up(port: int, timeout: float) -> None:
-    """Shut down this process's TCP sockets on local ``port``, and wait until they are closed.
+def _hang_up(port: int, timeout: float, *, listener: bool) -> None:
+    """Shut down this process's TCP connections on local ``port`` (and, with ``listener``,
+    its listening socket), and wait until they are closed.
 
-    These are llama.cpp's listening socket and its clients' connections: once the listener
-    is shut down no request can arrive any more (its accept fails and llama.cpp closes it),
-    and a handler whose connection is shut down sees its client gone and returns. Sockets
-    accepted meanwhile are caught by the next round. Needs Linux's ``/proc``; elsewhere
-    this does nothing. ``shutdown()`` on a duplicate descriptor (``fromfd`` duplicates)
-    acts on the shared socket, whatever address family ``fromfd`` is told.
+    These are llama.cpp's clients' connections: a handler whose connection is shut down
+    sees its client gone and returns. Once the listener is shut down no request can arrive
+    any more (its accept fails and llama.cpp closes it). Sockets accepted meanwhile are
+    caught by the next round. Needs Linux's ``/proc``; elsewhere this does nothing.
+    ``shutdown()`` on a duplicate descriptor (``fromfd`` duplicates) acts on the shared
+    socket, whatever address family ``fromfd`` is told.
     """
     deadline = time.monotonic() + timeout
     while True:
-        sockets = _sockets_on_port(port)
+        sockets = [
+            (fd, inode) for fd, inode, listens in _sockets_on_port(port) if listener or not listens
+        ]
         if not sockets or time.monotonic() > deadline:
             return
         for fd, inode in sockets:
@@ -466,8 +531,8 @@ def _hang_up(port: int, timeout: float) -> None:
         time.sleep(0.02)
 
 
-def _sockets_on_port(port: int) -> list[tuple[int, int]]:
-    """(descriptor, inode) of this process's TCP sockets whose local port is ``port``.
+def _sockets_on_port(port: int) -> list[tuple[int, int, bool]]:
+    """(descriptor, inode, listening) of this process's TCP sockets on local ``port``.
 
     ``/proc/self/net/tcp*`` lists the sockets of the network namespace with their local
     address and inode; ``/proc/self/fd`` tells which inodes are this process's. Listening
@@ -490,8 +555,9 @@ def _sockets_on_port(port: int) -> list[tuple[int, int]]:
             with contextlib.suppress(OSError):
                 target = os.readlink(f"/proc/self/fd/{name}")
                 if target.startswith("socket:[") and int(target[8:-1]) in inodes:
-                    found.append((int(name), int(target[8:-1])))
-    return sorted(found, key=lambda fd_inode: not inodes[fd_inode[1]])
+                    inode = int(target[8:-1])
+                    found.append((int(name), inode, inodes[inode]))
+    return sorted(found, key=lambda fd_inode_listens: not fd_inode_listens[2])
 
 
 def _port_open(port: int) -> bool:

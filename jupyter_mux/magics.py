@@ -8,7 +8,8 @@
     %mux providers          all providers with their status
 
     %%mux [-w WORKSPACE] [-m MAX_TOKENS]
-    a prompt, answered as Markdown while it streams in
+    a prompt, answered as Markdown while it streams in, under a line naming the
+    provider, model and workspace that answer
 
 The magics are a thin layer over `jupyter_mux.client`, so what they do a script can do with
 `MuxClient` and `openai_client`. Failures print the server's explanation rather than a
@@ -70,6 +71,14 @@ def _reported() -> Iterator[None]:
 def _model(workspace: Workspace) -> str:
     preferred = workspace["preferred"]
     return f"{preferred['provider']} / {preferred['model']}" if preferred else "no model chosen"
+
+
+def _answering(served: dict[str, str | None]) -> str:
+    """Who answers, from the mux's X-Mux-* headers: with fallbacks that need not be the
+    workspace's preferred model, so the headers, not the workspace, are asked."""
+    model = " / ".join(v for v in (served["provider"], served["model"]) if v) or "unknown model"
+    workspace = f" (workspace {served['workspace']})" if served["workspace"] else ""
+    return f"{model}{workspace} answers:"
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -203,6 +212,7 @@ class MuxMagics(Magics):
                         k: response.headers.get(f"x-mux-{k}")
                         for k in ("workspace", "provider", "model")
                     }
+                    print(_answering(served))
                     handle = display(Markdown("…"), display_id=True)
                     shown = time.monotonic()
                     for chunk in response.parse():

@@ -71,7 +71,7 @@ class MuxPanel(widgets.VBox):
         self.last_feedback: tuple[str, str] = ("info", "")
 
         self.workspace_picker = widgets.Dropdown(
-            description="Workspace",
+            description="Active",
             tooltip="Active workspace: the one whose model answers requests to mux/v1",
             style=_STYLE,
             layout=_WIDE,
@@ -97,15 +97,11 @@ class MuxPanel(widgets.VBox):
             tooltip="How the active workspace routes requests: first matching rule wins",
             style=_STYLE,
         )
-        self.usage_table = widgets.HTML(
-            description="Usage",
-            tooltip="Requests, tokens and cost per workspace",
-            style=_STYLE,
-        )
+        # The two tables sit under headings that name them, so they carry no label of
+        # their own (which would say "Providers" twice and narrow the table).
+        self.usage_table = widgets.HTML(tooltip="Requests, tokens and cost per workspace")
         self.providers_table = widgets.HTML(
-            description="Providers",
-            tooltip="Configured providers, whether they answered, and how many models they list",
-            style=_STYLE,
+            tooltip="Configured providers, whether they answered, and how many models they list"
         )
         self.add_name = widgets.Text(
             description="Name",
@@ -232,7 +228,7 @@ class MuxPanel(widgets.VBox):
         label = workspace["name"]
         if workspace.get("description"):
             label += f" — {workspace['description']}"
-        return label if workspace.get("preferred_ok") else label + " ⚠"
+        return label if workspace.get("preferred_ok") else label + " (no usable model)"
 
     def _preferred(self, name: str | None) -> tuple[str, str]:
         workspace = self._workspaces.get(name or "")
@@ -262,12 +258,15 @@ class MuxPanel(widgets.VBox):
         )
 
     def _render_types(self) -> None:
+        """Offer the provider types, with one chosen (the user's, else the first), so the
+        form never starts on an empty type and its endpoint is filled in from the start."""
         options = [(t["label"], t["type"]) for t in self._types]
         if list(self.add_type.options) != options:
             keep = self.add_type.value
             self.add_type.options = options
-            if keep in [value for _, value in options]:
-                self.add_type.value = keep
+            values = [value for _, value in options]
+            if values:
+                self.add_type.value = keep if keep in values else values[0]
             self._on_type_change()
 
     def _providers_html(self) -> str:
@@ -281,9 +280,12 @@ class MuxPanel(widgets.VBox):
             else:
                 reason = html.escape(p.get("error") or "unknown error")
                 status = f'<span style="color:{_COLOURS["error"]}">error: {reason}</span>'
+            name = html.escape(p["name"])
+            if p.get("predefined"):
+                name += ' <small style="opacity:0.7">(read-only)</small>'
             rows.append(
                 [
-                    html.escape(p["name"]) + (" 🔒" if p.get("predefined") else ""),
+                    name,
                     html.escape(labels.get(p["type"], p["type"])),
                     f"<code>{html.escape(p['endpoint'])}</code>",
                     status,
@@ -291,7 +293,8 @@ class MuxPanel(widgets.VBox):
                     html.escape(", ".join(p.get("used_by") or [])) or "—",
                 ]
             )
-        return _table(["Name", "Type", "Endpoint", "Status", "Models", "Used by"], rows)
+        header = ["Name", "Type", "Endpoint", "Status", "Models", "Used by"]
+        return _table(header, rows, wrap={3, 5})
 
     def _say(self, text: str, kind: str = "info") -> None:
         """Show the outcome of an action; kept in `last_feedback` for scripts and tests."""
@@ -357,6 +360,7 @@ class MuxPanel(widgets.VBox):
         name = self.add_name.value.strip()
         ptype = self.add_type.value
         if not ptype:
+            self.add_key.value = ""  # not sent, but not left in the widget state either
             self._say("Choose a provider type first.", "error")
             return
         self.add_button.disabled = True
@@ -368,7 +372,13 @@ class MuxPanel(widgets.VBox):
                 api_key=self.add_key.value or None,
             )
         except Exception as exc:  # shown to the user instead of lost in a log
-            self._say(f"Could not add provider {name or '(no name)'}: {_explain(exc)}", "error")
+            retype = " Enter the API key again." if self.add_key.value else ""
+            # A key must not linger in the browser's widget state, failed add or not.
+            self.add_key.value = ""
+            self._say(
+                f"Could not add provider {name or '(no name)'}: {_explain(exc)}.{retype}",
+                "error",
+            )
             return
         finally:
             self.add_button.disabled = False
@@ -391,12 +401,29 @@ class MuxPanel(widgets.VBox):
             self._say("Reloaded from the server.", "info")
 
 
-_CELL = 'style="padding:0 0.8em 0 0; text-align:left; vertical-align:top"'
+_CELL = "padding:0 0.8em 0 0; text-align:left; vertical-align:top"
+
+#: Rule kinds in words, as the lab panel says them.
+RULE_KINDS = {
+    "catch_all": "everything else",
+    "request_type": "request type",
+    "filename": "file name",
+    "model": "model name",
+}
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    head = "".join(f"<th {_CELL}>{h}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td {_CELL}>{c}</td>" for c in r) + "</tr>" for r in rows)
+def _table(header: list[str], rows: list[list[str]], wrap: set[int] | None = None) -> str:
+    """An HTML table whose cells never wrap (names, numbers, endpoints stay on one line)
+    except in the columns listed in `wrap` (free text such as error messages)."""
+
+    def cell(tag: str, index: int, content: str) -> str:
+        nowrap = "" if wrap and index in wrap else " white-space:nowrap;"
+        return f'<{tag} style="{_CELL};{nowrap}">{content}</{tag}>'
+
+    head = "".join(cell("th", i, h) for i, h in enumerate(header))
+    body = "".join(
+        "<tr>" + "".join(cell("td", i, c) for i, c in enumerate(r)) + "</tr>" for r in rows
+    )
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
@@ -406,10 +433,11 @@ def _rules_html(rules: list[dict]) -> str:
         targets = (
             " → ".join(html.escape(f"{t['provider']}/{t['model']}") for t in rule["targets"]) or "—"
         )
-        state = "ok" if rule["ok"] else "⚠ " + html.escape(rule.get("problem") or "")
-        match = html.escape(rule["kind"] + (f": {rule['pattern']}" if rule["pattern"] else ""))
+        state = "ok" if rule["ok"] else "problem: " + html.escape(rule.get("problem") or "")
+        kind = RULE_KINDS.get(rule["kind"], rule["kind"])
+        match = html.escape(kind + (f": {rule['pattern']}" if rule["pattern"] else ""))
         rows.append([match, targets, state])
-    return _table(["Matches", "Targets (then fallbacks)", "State"], rows)
+    return _table(["Matches", "Targets (then fallbacks)", "State"], rows, wrap={2})
 
 
 def _usage_html(usage: dict) -> str:

@@ -19,6 +19,7 @@ SMALL = {
     "BENCH_ROUNDS": "1",
     "BENCH_STREAMS": "5",
     "BENCH_LONG_REQUESTS": "200",
+    "BENCH_IMPORT_RUNS": "2",
 }
 
 
@@ -44,3 +45,4 @@ def test_benchmark_runs_and_prints_its_table(tmp_path):
     assert len(rates) >= 2 and all(rate > 0 for rate in rates)
     assert set(table_row(output, "non-2xx answers")) == {"0"}
     assert re.search(r"RSS of the mux process: [\d.]+ MB -> [\d.]+ MB", output), output
+    assert re.search(r"import jupyter_mux, fresh interpreter: median \d+ ms", output), output

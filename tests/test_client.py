@@ -140,6 +140,55 @@ def test_several_unrelated_servers_are_ambiguous(runtime_dir, other_process):
     assert "token-" not in message
 
 
+def test_files_of_dead_or_unreadable_servers_are_skipped_and_kept(runtime_dir):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    write_server_file(runtime_dir, "dead", dead.pid, 1111, "dead-tok")
+    (runtime_dir / "jpserver-half.json").write_text('{"url": "http://127.0.0.1:2')
+    url = write_server_file(runtime_dir, "live", os.getpid(), 2222, "live-tok")
+    assert find_server() == ServerInfo(url, "live-tok")
+    # The files belong to their servers: a client reads them and deletes none.
+    assert len(list(runtime_dir.glob("jpserver-*.json"))) == 3
+
+
+SERVER_CODE = ("jupyter_server", "tornado", "sqlmodel", "sqlalchemy", "aiohttp", "jupyter_events")
+
+
+def test_import_and_discovery_load_no_server_code(runtime_dir):
+    """What a kernel pays for `import jupyter_mux` and finding its server: the client only."""
+    url = write_server_file(runtime_dir, "parent", os.getpid(), 1111, "tok")
+    script = (
+        "import json, sys, jupyter_mux\n"
+        "server = jupyter_mux.find_server()\n"
+        "print(json.dumps({'url': server.url, 'modules': sorted(sys.modules)}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=Path(__file__).parent.parent,  # this checkout's package, as `-c` puts cwd first
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    seen = json.loads(done.stdout)
+    assert seen["url"] == url  # discovery really ran: this process is the child's parent
+    loaded = {name.split(".")[0] for name in seen["modules"]}
+    assert "jupyter_mux" in loaded and "httpx" in loaded
+    assert loaded.isdisjoint(SERVER_CODE), sorted(loaded & set(SERVER_CODE))
+    assert "jupyter_mux.app" not in seen["modules"]
+
+
+def test_server_extension_is_loaded_on_demand():
+    import jupyter_mux
+    from jupyter_mux.app import MuxApp
+
+    (point,) = jupyter_mux._jupyter_server_extension_points()
+    assert point == {"module": "jupyter_mux", "app": MuxApp}
+    assert jupyter_mux.MuxApp is MuxApp
+    with pytest.raises(AttributeError, match="no_such_name"):
+        jupyter_mux.no_such_name  # noqa: B018
+
+
 # --- the OpenAI clients ----------------------------------------------------------------------
 
 

@@ -7,6 +7,9 @@ and a plain HTTP client, so the mux's own tests can rely on these servers as fix
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 from collections.abc import Iterator
@@ -19,7 +22,12 @@ pytest.importorskip("xllamacpp")
 openai = pytest.importorskip("openai")
 httpx = pytest.importorskip("httpx")
 
-from jupyter_mux.localmodel import LocalLlamaServer, write_tiny_model  # noqa: E402
+from jupyter_mux.localmodel import (  # noqa: E402
+    VOCABULARIES,
+    LocalLlamaServer,
+    answer_words,
+    write_tiny_model,
+)
 
 MESSAGES = [{"role": "user", "content": "Say something."}]
 MAX_TOKENS = 8
@@ -78,7 +86,8 @@ def test_tiny_model_file(models: dict[str, Path], tmp_path: Path) -> None:
     assert fields["tokenizer.ggml.model"].contents() == "gpt2"
     tokens = fields["tokenizer.ggml.tokens"].contents()
     assert {"<|im_start|>", "<|im_end|>"} <= set(tokens)
-    assert len(tokens) > 256  # every byte, some merges, the special tokens
+    assert len(tokens) > 256  # every byte, some merges, the words, the special tokens
+    assert {"Ġ" + word for word in answer_words(seed=1)} <= set(tokens)
     assert "<|im_start|>" in fields["tokenizer.chat_template"].contents()
     assert tokens[fields["tokenizer.ggml.eos_token_id"].contents()] == "<|im_end|>"
     assert all(t.tensor_type == gguf.GGMLQuantizationType.F32 for t in reader.tensors)
@@ -87,7 +96,46 @@ def test_tiny_model_file(models: dict[str, Path], tmp_path: Path) -> None:
     again = write_tiny_model(tmp_path / "again.gguf", seed=1)
     assert again.read_bytes() == path.read_bytes()
     other = gguf.GGUFReader(models["tiny-b"])
-    assert (reader.tensors[0].data != other.tensors[0].data).any()
+    (q, other_q) = (
+        next(t.data for t in r.tensors if t.name == "blk.0.attn_q.weight") for r in (reader, other)
+    )
+    assert (q != other_q).any()
+    assert not list(tmp_path.glob(".*partial"))  # written under a temporary name, renamed
+
+
+def test_vocabularies_are_told_apart_at_a_glance(tmp_path: Path) -> None:
+    lists = list(VOCABULARIES.values())
+    for i, words in enumerate(lists):
+        assert len(set(words)) == len(words) and all(w.isalpha() for w in words)
+        for other in lists[i + 1 :]:
+            assert not set(words) & set(other)
+    assert answer_words(seed=len(lists) + 1) == lists[1]  # by seed, round the lists
+    assert answer_words(seed=0, vocabulary="forest") == VOCABULARIES["forest"]
+    with pytest.raises(ValueError, match="no vocabulary 'nope'; known: ocean"):
+        write_tiny_model(tmp_path / "x.gguf", vocabulary="nope")
+    assert not list(tmp_path.iterdir())
+
+
+def spoken_words(text: str) -> list[str]:
+    return text.replace(".", " ").replace(",", " ").split()
+
+
+@pytest.mark.parametrize("temperature", [None, 0.0, 1.5])
+def test_answers_are_words_of_the_models_own_list(
+    temperature: float | None, server_a: LocalLlamaServer, server_b: LocalLlamaServer
+) -> None:
+    """Whatever the sampling, a model says only its own words, so the two never overlap."""
+    options = {} if temperature is None else {"temperature": temperature}
+    said = {}
+    for server, seed in ((server_a, 1), (server_b, 2)):
+        answer = client(server).chat.completions.create(
+            model="m", messages=MESSAGES, max_tokens=MAX_TOKENS, **options
+        )
+        words = spoken_words(answer.choices[0].message.content or "")
+        assert words, answer
+        assert set(words) <= set(answer_words(seed)), (words, answer_words(seed))
+        said[seed] = set(words)
+    assert not said[1] & said[2]
 
 
 # --- OpenAI wire format -------------------------------------------------------------------
@@ -263,6 +311,37 @@ def test_stop_lets_requests_in_progress_finish(models: dict[str, Path]) -> None:
         thread.join(timeout=60)
     assert not any(thread.is_alive() for thread in threads)
     assert answers == [400] * 4
+
+
+def test_stopping_an_idle_server_logs_no_error(models: dict[str, Path]) -> None:
+    """llama.cpp logs to the process's stderr, so the server runs in a child process: a
+    stop after requests (a keep-alive connection still open, as the mux's pool keeps one)
+    leaves that stderr free of llama.cpp's "stopped unexpectedly"."""
+    script = textwrap.dedent(
+        f"""
+        import httpx
+        from jupyter_mux.localmodel import LocalLlamaServer
+
+        server = LocalLlamaServer({str(models["tiny-a"])!r}, alias="quiet").start()
+        body = {{"messages": [{{"role": "user", "content": "hi"}}], "max_tokens": 4}}
+        with httpx.Client(base_url=server.endpoint) as http:
+            assert http.post("/v1/chat/completions", json=body).status_code == 200
+            with http.stream("POST", "/v1/chat/completions", json={{**body, "stream": True}}):
+                pass
+            server.stop()
+        print("stopped", server.running)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=Path(__file__).parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "stopped False"
+    assert "stopped unexpectedly" not in done.stderr, done.stderr
 
 
 def test_start_errors(models: dict[str, Path], tmp_path: Path) -> None:

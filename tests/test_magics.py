@@ -148,6 +148,7 @@ async def test_cell_streams_markdown(two_llamas, mux_env, shell):
     assert text.strip() and text != "…" and "no answer" not in text
     served = last.metadata["text/markdown"]["jupyter_mux"]
     assert served == {"workspace": "wa", "provider": "llama-a", "model": "tiny-a"}
+    assert io.stdout == "llama-a / tiny-a (workspace wa) answers:\n"  # said on screen too
     assert "mux:" not in io.stderr
 
 
@@ -155,13 +156,14 @@ async def test_cell_pinned_to_a_workspace(two_llamas, mux_env, shell, api):
     io = await cell(shell, "-w wb --max-tokens 4", "Say something.")
     served = markdown(io)[-1].metadata["text/markdown"]["jupyter_mux"]
     assert (served["workspace"], served["model"]) == ("wb", "tiny-b")
+    assert "llama-b / tiny-b (workspace wb)" in io.stdout
     assert (await api.ok("GET", "active"))["name"] == "wa"
 
 
 async def test_cell_error_prints_the_server_message(two_llamas, mux_env, shell, api):
     await api.ok("POST", "workspaces", {"name": "empty"}, 201)
     io = await cell(shell, "-w empty", "Say something.")
-    assert markdown(io) == []  # nothing displayed for a refused request
+    assert markdown(io) == [] and io.stdout == ""  # nothing shown for a refused request
     errors = [ln for ln in io.stderr.splitlines() if ln.startswith("mux: ")]
     assert len(errors) == 1 and "Traceback" not in io.stderr
     assert "empty" in errors[0] and "has no model" in errors[0]

@@ -1,5 +1,6 @@
 """The example notebooks run top to bottom against `jupyter mux demo`, and say what they
-should: the answering model changes with the workspace."""
+should: the answering model changes with the workspace, in words of its own, and each
+notebook puts back the workspace it found active."""
 
 from __future__ import annotations
 
@@ -15,17 +16,22 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from jupyter_mux.localmodel import VOCABULARIES
+
+from .servers import free_port
+
 NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
 TOKEN = "notebook-test-token"
+AUTH = {"Authorization": f"token {TOKEN}"}
+# The workspace active when each notebook starts: one the notebooks never pick themselves.
+FOUND = "mine"
 
 
 @pytest.fixture(scope="module")
 def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`jupyter mux demo` in its own process, as a user would start it."""
     home = tmp_path_factory.mktemp("demo-home")
-    with __import__("socket").socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     env = {
         **os.environ,
         "JUPYTER_DATA_DIR": str(home / "data"),
@@ -53,24 +59,30 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         deadline = time.monotonic() + 90
         while True:
             try:
-                if (
-                    httpx.get(
-                        url + "mux/api/providers", headers={"Authorization": f"token {TOKEN}"}
-                    ).status_code
-                    == 200
-                ):
+                if httpx.get(url + "mux/api/providers", headers=AUTH).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             assert time.monotonic() < deadline and process.poll() is None, "demo did not start"
             time.sleep(0.3)
+        preferred = {"provider": "demo-a", "model": "tiny-a"}
+        created = httpx.post(
+            url + "mux/api/workspaces", headers=AUTH, json={"name": FOUND, "preferred": preferred}
+        )
+        assert created.status_code == 201, created.text
         yield url
     finally:
         process.terminate()
         process.wait(30)
 
 
+def active(server: str) -> str:
+    return httpx.get(server + "mux/api/active", headers=AUTH).json()["name"]
+
+
 def run(name: str, server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Execute a notebook with `FOUND` active; answer the text of all its outputs."""
+    httpx.put(server + "mux/api/active", headers=AUTH, json={"name": FOUND}).raise_for_status()
     monkeypatch.setenv("JUPYTER_MUX_URL", server)
     monkeypatch.setenv("JUPYTER_MUX_TOKEN", TOKEN)
     notebook = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
@@ -80,6 +92,7 @@ def run(name: str, server: str, monkeypatch: pytest.MonkeyPatch) -> str:
         kernel_name="python3",
         resources={"metadata": {"path": str(NOTEBOOKS)}},
     ).execute()
+    assert active(server) == FOUND, f"{name}.ipynb did not put back the active workspace"
     texts = []
     for cell in notebook.cells:
         for output in cell.get("outputs", []):
@@ -89,20 +102,34 @@ def run(name: str, server: str, monkeypatch: pytest.MonkeyPatch) -> str:
     return "\n".join(texts)
 
 
+def says(out: str, vocabulary: str) -> bool:
+    """Whether some output line is made of the vocabulary's words (and punctuation) only."""
+    words = set(VOCABULARIES[vocabulary])
+    for line in out.splitlines():
+        said = line.replace(".", " ").replace(",", " ").split()
+        if len(said) >= 3 and set(said) <= words:
+            return True
+    return False
+
+
 def test_quickstart(demo_server, monkeypatch):
     out = run("quickstart", demo_server, monkeypatch)
-    assert "workspace: default | model: tiny-a" in out
+    assert "workspace: demo-a | model: tiny-a" in out
     assert "workspace: demo-b | model: tiny-b" in out
+    assert says(out, "ocean") and says(out, "forest")
+    assert f"active workspace: {FOUND}" in out
 
 
 def test_magics(demo_server, monkeypatch):
     out = run("magics", demo_server, monkeypatch)
-    assert "demo-a" in out and "demo-b" in out and "tiny-b" in out
+    assert "demo-b / tiny-b (workspace demo-b) answers:" in out
+    assert "demo-a / tiny-a (workspace demo-a) answers:" in out
+    assert says(out, "forest") and says(out, "ocean")
 
 
 def test_widgets(demo_server, monkeypatch):
     out = run("widgets", demo_server, monkeypatch)
-    assert "active: demo-b" in out and "active: default" in out
+    assert "active: demo-b" in out and f"active: {FOUND}" in out
     assert "MuxPanel(children=" in out  # the widget itself was displayed
 
 

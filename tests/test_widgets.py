@@ -9,6 +9,7 @@ changes them (setting a value, clicking a button), so the observers under test r
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -75,11 +76,11 @@ def make_panel(server_url: str, token: str) -> Iterator[Callable[[], Any]]:
 
 
 def controls(panel: MuxPanel) -> list[Any]:
+    """What a user reads or sets; each has a label."""
     return [
         panel.workspace_picker,
         panel.refresh_button,
         panel.model_picker,
-        panel.providers_table,
         panel.add_name,
         panel.add_type,
         panel.add_endpoint,
@@ -87,6 +88,28 @@ def controls(panel: MuxPanel) -> list[Any]:
         panel.add_button,
         panel.feedback,
     ]
+
+
+def shown_texts(widget: Any) -> list[str]:
+    """Every label, heading, option and table the panel puts on screen, depth first."""
+    texts = [widget.description] if getattr(widget, "description", "") else []
+    if getattr(widget, "value", None) and isinstance(widget.value, str):
+        texts.append(widget.value)
+    texts += [label for label, _ in getattr(widget, "options", ())]
+    for child in getattr(widget, "children", ()):
+        texts += shown_texts(child)
+    return texts
+
+
+def needs_an_emoji_font(text: str) -> list[str]:
+    """Characters from U+2600 up (symbols, dingbats, emoji): boxes without an emoji font."""
+    return [ch for ch in text if ord(ch) >= 0x2600]
+
+
+def cell_style(table: str, content: str) -> str:
+    match = re.search(rf'<td style="([^"]*)">{re.escape(content)}', table)
+    assert match, (content, table)
+    return match.group(1)
 
 
 async def test_panel_shows_workspaces_and_providers(two_llamas, make_panel, free_port):
@@ -115,7 +138,35 @@ async def test_panel_shows_workspaces_and_providers(two_llamas, make_panel, free
     for control in controls(panel):
         assert control.description, control
         assert control.tooltip, control
+    assert panel.providers_table.tooltip and panel.usage_table.tooltip
     assert panel.client.writes == []
+
+
+async def test_panel_reads_cleanly(two_llamas, make_panel, mux_config, jp_serverapp):
+    """Each heading once, words rather than identifiers, no emoji, names on one line."""
+    panel = await make_panel()
+    texts = shown_texts(panel)
+    headings = [t for t in texts if t.startswith("<b>")]
+    assert headings == [
+        "<b>Workspace</b>",
+        "<b>Providers</b>",
+        "<b>Add a provider</b>",
+        "<b>Usage</b>",
+    ]
+    labels = [re.sub(r"<[^>]+>", "", t) for t in headings] + [
+        w.description
+        for w in panel.children + panel.children[1].children
+        if getattr(w, "description", "")
+    ]
+    assert len(labels) == len(set(labels)), labels  # "Providers" (or any label) once
+    assert needs_an_emoji_font("".join(texts)) == []
+    assert "catch_all" not in panel.rules_table.value
+    assert "everything else" in panel.rules_table.value
+    assert "white-space:nowrap" in cell_style(panel.providers_table.value, "llama-a")
+    # The type dropdown starts on a type, its endpoint filled in, ready to add.
+    types = await two_llamas.ok("GET", "provider-types")
+    assert panel.add_type.value == types[0]["type"]
+    assert panel.add_endpoint.value == types[0]["default_endpoint"]
 
 
 async def test_selecting_a_workspace_activates_it(two_llamas, make_panel):
@@ -218,7 +269,10 @@ async def test_add_provider_form(two_llamas, make_panel, llama_a, llama_keyed):
     assert panel.add_key.value == ""  # the key does not linger in the widget
     assert UPSTREAM_KEY not in panel.feedback.value + panel.providers_table.value
 
-    await in_thread(fill_and_add, "llama-a", llama_a.endpoint)
+    await in_thread(fill_and_add, "llama-a", llama_a.endpoint, UPSTREAM_KEY)
+    assert panel.add_key.value == ""  # cleared after a failed add too
+    assert "Enter the API key again" in panel.last_feedback[1]
+    assert UPSTREAM_KEY not in panel.feedback.value
     code, error = await api(
         "POST", "providers", {"name": "llama-a", "type": "llamacpp", "endpoint": llama_a.endpoint}
     )
@@ -249,7 +303,7 @@ async def test_rest_changes_show_after_refresh(two_llamas, make_panel, llama_b):
     assert await in_thread(panel.refresh) is True
     assert panel.workspace_picker.value == "wb"
     labels = dict((value, label) for label, value in panel.workspace_picker.options)
-    assert "from REST" in labels["wc"] and "⚠" in labels["wc"]  # no model chosen yet
+    assert "from REST" in labels["wc"] and "no usable model" in labels["wc"]  # none chosen
     assert panel.model_picker.value == ("rest-p", "tiny-b")
     assert "rest-p" in panel.providers_table.value
 
@@ -322,7 +376,7 @@ async def test_panel_shows_rules_and_usage(two_llamas, make_panel, jp_serverapp,
     )
     await jp_serverapp.web_app.settings["jupyter_mux_proxy"].recorder.flush()
     panel = await make_panel()
-    assert "model: fast*" in panel.rules_table.value
+    assert "model name: fast*" in panel.rules_table.value
     assert "llama-a/tiny-a → llama-b/tiny-b" in panel.rules_table.value
     assert "<td" in panel.usage_table.value and "wa" in panel.usage_table.value
     assert "unknown" in panel.usage_table.value  # llama.cpp publishes no price
