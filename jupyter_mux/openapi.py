@@ -47,6 +47,18 @@ MODELS: list[type[BaseModel]] = [
 ]
 
 OPENAI_SCHEMAS: dict[str, Any] = {
+    "AnthropicError": {
+        "type": "object",
+        "required": ["type", "error"],
+        "properties": {
+            "type": {"const": "error"},
+            "error": {
+                "type": "object",
+                "required": ["type", "message"],
+                "properties": {"type": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
     "OpenAIError": {
         "type": "object",
         "required": ["error"],
@@ -172,6 +184,8 @@ def _list(name: str) -> dict[str, Any]:
 
 NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
 WORKSPACE = {"name": "workspace", "in": "path", "required": True, "schema": {"type": "string"}}
+MODEL = {"name": "model", "in": "path", "required": True, "schema": {"type": "string"}}
+RESPONSE_ID = {"name": "response_id", "in": "path", "required": True, "schema": {"type": "string"}}
 PIN = {
     "name": "X-Mux-Workspace",
     "in": "header",
@@ -223,7 +237,55 @@ def _mux_paths(prefix: str, params: list[dict]) -> dict[str, Any]:
     )
     models["parameters"] = [*params, PIN]
     paths[f"{prefix}/v1/models"] = {"get": models}
+    model = _op(
+        "One model a client may send (any id: the workspace serves it); Anthropic's shape "
+        "when the request carries anthropic-version",
+        200,
+        {"type": "object"},
+        errors=(404, 503),
+        error_schema="OpenAIError",
+    )
+    model["parameters"] = [*params, MODEL, PIN]
+    paths[f"{prefix}/v1/models/{{model}}"] = {"get": model}
+    for route, summary, error_schema in DIALECT_ROUTES:
+        operation = _op(summary, None, errors=errors, error_schema=error_schema)
+        operation["requestBody"] = {"required": True, **_json({"type": "object"})}
+        operation["responses"]["200"] = {
+            "description": "One JSON body, or an SSE stream when `stream` is true.",
+            "headers": MUX_HEADERS,
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "text/event-stream": {"schema": {"type": "string"}},
+            },
+        }
+        operation["parameters"] = [*params, PIN]
+        paths[f"{prefix}/v1/{route}"] = {"post": operation}
+    stored = {
+        method: {
+            **_op(summary, 200, {"type": "object"}, errors=(401, 404), error_schema="OpenAIError"),
+            "parameters": [*params, RESPONSE_ID],
+        }
+        for method, summary in (
+            ("get", "A stored Responses API answer"),
+            ("delete", "Forget a stored Responses API answer"),
+        )
+    }
+    paths[f"{prefix}/v1/responses/{{response_id}}"] = stored
     return paths
+
+
+# The client dialects besides OpenAI chat (API.md section 4): their bodies are the
+# providers' own API shapes, documented by OpenAI and Anthropic.
+DIALECT_ROUTES = (
+    ("responses", "OpenAI Responses API, routed by the workspace", "OpenAIError"),
+    ("messages", "Anthropic Messages API, routed by the workspace", "AnthropicError"),
+    (
+        "messages/count_tokens",
+        "Anthropic token count: the provider's own (Anthropic), else the mux's estimate",
+        "AnthropicError",
+    ),
+    ("embeddings", "OpenAI embeddings, routed by the workspace", "OpenAIError"),
+)
 
 
 def build_spec() -> dict[str, Any]:

@@ -36,6 +36,9 @@ class RecordingUpstream(LoopbackServer):
         self.hung_up = 0  # streams the client (the mux) hung up on
         self.streaming = 0  # streams in progress now
         self.reset_after = reset_after  # chunks sent before an abrupt connection reset
+        # Set by a test once its client has read what came before the reset: an RST that
+        # overtook those chunks would discard them unread (a failure before the first byte).
+        self.reset_now = threading.Event()
         self.truncate = truncate  # end streams cleanly but without `data: [DONE]`
         self._lock = threading.Lock()
         self.chunks = chunks
@@ -88,6 +91,7 @@ class RecordingUpstream(LoopbackServer):
                 try:
                     for i in range(upstream.chunks):
                         if i == upstream.reset_after:
+                            upstream.reset_now.wait(30)
                             self._reset()
                             return
                         self._chunk(

@@ -1,4 +1,5 @@
-"""No jupyter-mux route answers without Jupyter credentials.
+"""No jupyter-mux route answers without Jupyter credentials: the mux's routes (for AI
+clients) answer 401 in their dialect's shape, the management routes Jupyter's 403.
 
 The routes are read from the running server's own route table, so a route added later is
 covered without touching this test."""
@@ -11,8 +12,17 @@ from typing import Any
 import httpx
 import pytest
 from jupyter_server.auth.identity import IdentityProvider, User
+from tornado import web
 
-SAMPLES = {"name": "default", "workspace": "default", "route": "chat/completions"}
+from jupyter_mux.handlers.mux import MuxHandler
+
+SAMPLES = {
+    "name": "default",
+    "workspace": "default",
+    "route": "chat/completions",
+    "response_id": "resp_1",
+    "model": "tiny",
+}
 METHODS = ("get", "post", "put", "patch", "delete")
 
 
@@ -24,6 +34,11 @@ def mux_routes(web_app) -> list[tuple[str, type]]:
             if isinstance(handler, type) and handler.__module__.startswith("jupyter_mux."):
                 routes.append((rule.matcher.regex.pattern, handler))
     return routes
+
+
+def served_methods(handler: type) -> set[str]:
+    """The HTTP methods a handler class serves (its own or inherited from a mux base)."""
+    return {m for m in METHODS if getattr(handler, m) is not getattr(web.RequestHandler, m)}
 
 
 def concrete_path(pattern: str) -> str:
@@ -38,7 +53,13 @@ def test_route_table_is_what_api_md_lists(jp_serverapp):
     base = jp_serverapp.base_url
     assert {p.removeprefix(base) for p in paths} >= {
         "mux/w/default/v1/chat/completions",
+        "mux/w/default/v1/responses",
+        "mux/w/default/v1/responses/resp_1",
+        "mux/w/default/v1/messages",
+        "mux/w/default/v1/messages/count_tokens",
+        "mux/w/default/v1/embeddings",
         "mux/w/default/v1/models",
+        "mux/w/default/v1/models/tiny",
         "mux/api/provider-types",
         "mux/api/providers",
         "mux/api/providers/default",
@@ -56,9 +77,7 @@ async def test_every_route_refuses_without_credentials(jp_serverapp, server_url,
     async with httpx.AsyncClient() as http:
         for pattern, handler in mux_routes(jp_serverapp.web_app):
             path = concrete_path(pattern)
-            for method in METHODS:
-                if method not in vars(handler):
-                    continue
+            for method in served_methods(handler):
                 for headers in (
                     {},
                     {"Authorization": "token wrong"},
@@ -67,7 +86,8 @@ async def test_every_route_refuses_without_credentials(jp_serverapp, server_url,
                     response = await http.request(
                         method.upper(), host + path, headers=headers, content=b"{}"
                     )
-                    assert response.status_code == 403, (method, path, headers)
+                    expected = 401 if issubclass(handler, MuxHandler) else 403
+                    assert response.status_code == expected, (method, path, headers)
                     assert "default" not in response.text
                     checked += 1
     assert checked >= 3 * 15

@@ -58,9 +58,14 @@ async def test_upstream_reset_mid_stream_ends_with_error_event(api, mux_url, tok
     with RecordingUpstream(chunks=5, reset_after=2) as up:
         await use_recorder(api, up)
         async with httpx.AsyncClient(timeout=30) as http:
-            response = await mux_chat(http, mux_url, token, stream=True)
-            assert response.status_code == 200
-            events = data_events(response.text)
+            async with mux_chat_stream(http, mux_url, token) as response:
+                assert response.status_code == 200
+                events = []
+                async for line in response.aiter_lines():
+                    if line.startswith("data: "):
+                        events.append(line[6:])
+                        if "part1" in line:
+                            up.reset_now.set()  # the client has what came before the reset
             assert "part1" in events[1]
             error = json.loads(events[-1])["error"]
             assert error["code"] == "upstream_failed" and "rec" in error["message"]
