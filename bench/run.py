@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import dialects  # bench/dialects.py: `python bench/run.py` puts bench/ on the path
 import httpx
 
 HERE = Path(__file__).parent
@@ -75,11 +76,13 @@ def wait_for(url: str, headers: dict | None = None, timeout: float = 120) -> Non
     raise RuntimeError(f"{url} did not come up")
 
 
-def wrk(url: str, connections: int, seconds: int, headers: dict[str, str]) -> dict[str, float]:
+def wrk(
+    url: str, connections: int, seconds: int, headers: dict[str, str], *, body: str = BODY
+) -> dict[str, float]:
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
     lines = [
         'wrk.method = "POST"',
-        f"wrk.body = {json.dumps(BODY)}",
+        f"wrk.body = {json.dumps(body)}",
         'wrk.headers["Content-Type"] = "application/json"',
     ]
     lines += [f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items()]
@@ -413,10 +416,17 @@ def main() -> None:
         measure(targets, seconds, rounds)
         for target in targets:
             target.streams = asyncio.run(stream_timings(target.url, target.headers, streams))
+        print("dialects: passthrough and translated ...", flush=True)
+        mux_base = through_mux.url.removesuffix("/v1/chat/completions")
+        dialects.setup(f"{mux_base}/api", through_mux.headers, up_port)
+        dialect_rows = dialects.measure(
+            mux_base, through_mux.headers, mux.pid, wrk, seconds, rounds, streams
+        )
         print(f"long run: {long_requests:,} requests through the mux ...", flush=True)
         rss = long_run(mux, through_mux, long_requests)
     print_table(targets, streams)
     print_ratios(targets)
+    dialects.print_rows(dialect_rows)
     (first_n, first), (last_n, last) = rss[0], rss[-1]
     trace = " ".join(f"{mb:.1f}" for _, mb in rss)
     print(

@@ -1,4 +1,6 @@
-"""A zero-latency OpenAI-format upstream for the benchmark: canned JSON and SSE answers.
+"""A zero-latency upstream for the benchmark: canned JSON and SSE answers in the three
+formats the mux may be sent, by path: OpenAI chat (`/v1/chat/completions`), Anthropic's
+Messages (`/v1/messages`) and OpenAI's Responses (`/v1/responses`), 16 text chunks each.
 
 Written on raw asyncio protocols so that it costs as little as possible and the figures
 measure the mux, not this server. Run: python bench/upstream.py PORT
@@ -43,6 +45,125 @@ CHUNKS = [
 ] + ["data: [DONE]\n\n"]
 
 
+def _sse(events: list[tuple[str, dict]]) -> str:
+    return "".join(f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in events)
+
+
+USAGE = {"input_tokens": 5, "output_tokens": 16}
+MESSAGE = json.dumps(
+    {
+        "id": "msg_bench",
+        "type": "message",
+        "role": "assistant",
+        "model": "bench-model",
+        "content": [{"type": "text", "text": "Hello from the bench."}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": USAGE,
+    }
+)
+MESSAGE_EVENTS = _sse(
+    [
+        (
+            "message_start",
+            {
+                "type": "message_start",
+                "message": {
+                    "id": "msg_bench",
+                    "type": "message",
+                    "role": "assistant",
+                    "model": "bench-model",
+                    "content": [],
+                    "stop_reason": None,
+                    "stop_sequence": None,
+                    "usage": {"input_tokens": 5, "output_tokens": 1},
+                },
+            },
+        ),
+        (
+            "content_block_start",
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "text", "text": ""},
+            },
+        ),
+        *(
+            (
+                "content_block_delta",
+                {
+                    "type": "content_block_delta",
+                    "index": 0,
+                    "delta": {"type": "text_delta", "text": f"tok{i} "},
+                },
+            )
+            for i in range(16)
+        ),
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        (
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "usage": {"output_tokens": 16},
+            },
+        ),
+        ("message_stop", {"type": "message_stop"}),
+    ]
+)
+RESPONSE = {
+    "id": "resp_bench",
+    "object": "response",
+    "created_at": 0,
+    "status": "completed",
+    "model": "bench-model",
+    "output": [
+        {
+            "type": "message",
+            "id": "msg_bench",
+            "status": "completed",
+            "role": "assistant",
+            "content": [
+                {"type": "output_text", "text": "Hello from the bench.", "annotations": []}
+            ],
+        }
+    ],
+    "parallel_tool_calls": True,
+    "tool_choice": "auto",
+    "tools": [],
+    "usage": {
+        "input_tokens": 5,
+        "output_tokens": 16,
+        "total_tokens": 21,
+        "input_tokens_details": {"cached_tokens": 0},
+        "output_tokens_details": {"reasoning_tokens": 0},
+    },
+}
+_ITEM = {"type": "message", "id": "msg_bench", "status": "in_progress", "role": "assistant"}
+_PART = {"type": "output_text", "text": "", "annotations": []}
+_RESPONSE_STREAM = [
+    ("response.created", {"response": {**RESPONSE, "status": "in_progress", "output": []}}),
+    ("response.output_item.added", {"output_index": 0, "item": {**_ITEM, "content": []}}),
+    (
+        "response.content_part.added",
+        {"item_id": "msg_bench", "output_index": 0, "content_index": 0, "part": _PART},
+    ),
+    *(
+        (
+            "response.output_text.delta",
+            {"item_id": "msg_bench", "output_index": 0, "content_index": 0, "delta": f"tok{i} "},
+        )
+        for i in range(16)
+    ),
+    ("response.completed", {"response": RESPONSE}),
+]
+RESPONSE_EVENTS = _sse(
+    [
+        (name, {"type": name, "sequence_number": n, **data})
+        for n, (name, data) in enumerate(_RESPONSE_STREAM)
+    ]
+)
+
 DRIP_GAP = 0.005
 
 
@@ -54,8 +175,19 @@ def response(body: str, content_type: str) -> bytes:
 
 ANSWERS = {
     "models": response(MODELS, "application/json"),
-    "json": response(COMPLETION, "application/json"),
-    "sse": response("".join(CHUNKS), "text/event-stream"),
+    # path -> (whole answer, stream)
+    "/v1/chat/completions": (
+        response(COMPLETION, "application/json"),
+        response("".join(CHUNKS), "text/event-stream"),
+    ),
+    "/v1/messages": (
+        response(MESSAGE, "application/json"),
+        response(MESSAGE_EVENTS, "text/event-stream"),
+    ),
+    "/v1/responses": (
+        response(json.dumps(RESPONSE), "application/json"),
+        response(RESPONSE_EVENTS, "text/event-stream"),
+    ),
 }
 
 
@@ -84,10 +216,10 @@ class Upstream(asyncio.Protocol):
                 self.transport.write(ANSWERS["models"])
             elif b'"drip"' in body:
                 asyncio.get_running_loop().create_task(self.drip())
-            elif b'"stream":true' in body.replace(b" ", b""):
-                self.transport.write(ANSWERS["sse"])
             else:
-                self.transport.write(ANSWERS["json"])
+                whole, stream = ANSWERS[head.split(" ", 2)[1]]
+                streamed = b'"stream":true' in body.replace(b" ", b"")
+                self.transport.write(stream if streamed else whole)
 
     async def drip(self) -> None:
         """A stream whose chunks leave DRIP_GAP apart, as tokens do, so a test can see
