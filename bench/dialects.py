@@ -96,26 +96,28 @@ def measure(
     seconds: int,
     rounds: int,
     streams: int,
-) -> list[tuple[str, float, float, float]]:
-    """(label, req/s at 32 connections, p50 ms at one, CPU us per streamed chunk) per row,
-    medians over `rounds`."""
+) -> list[tuple[str, float, float, float, float]]:
+    """(label, req/s at 32 connections, p50 ms at one, CPU us per streamed chunk, non-2xx
+    answers) per row, medians over `rounds`."""
     results = []
     for row in ROWS:
         url = f"{base}/w/w-{row.provider}/v1/{row.route}"
         body = json.dumps({"model": MODEL, **row.body})
         wrk(url, 1, 1, headers, body=body)  # warm-up
-        rps = statistics.median(
-            wrk(url, 32, seconds, headers, body=body)["rps"] for _ in range(rounds)
-        )
-        p50 = statistics.median(
-            wrk(url, 1, seconds, headers, body=body)["p50"] for _ in range(rounds)
-        )
+        loaded = [wrk(url, 32, seconds, headers, body=body) for _ in range(rounds)]
+        single = [wrk(url, 1, seconds, headers, body=body) for _ in range(rounds)]
+        errors = sum(r["errors"] for r in loaded + single)
+        rps = statistics.median(r["rps"] for r in loaded)
+        p50 = statistics.median(r["p50"] for r in single)
         cpu = cpu_per_chunk(url, headers, {"model": MODEL, **row.body}, pid, streams)
-        results.append((row.label, rps, p50, cpu))
+        results.append((row.label, rps, p50, cpu, errors))
     return results
 
 
-def print_rows(results: list[tuple[str, float, float, float]]) -> None:
-    print(f"\n{'dialect, path':<34}{'req/s 32c':>12}{'p50 ms 1c':>12}{'CPU us/chunk':>14}")
-    for label, rps, p50, cpu in results:
-        print(f"{label:<34}{rps:>12,.0f}{p50:>12.2f}{cpu:>14.1f}")
+def print_rows(results: list[tuple[str, float, float, float, float]]) -> None:
+    print(
+        f"\n{'dialect, path':<34}{'req/s 32c':>12}{'p50 ms 1c':>12}{'CPU us/chunk':>14}"
+        f"{'non-2xx':>9}"
+    )
+    for label, rps, p50, cpu, errors in results:
+        print(f"{label:<34}{rps:>12,.0f}{p50:>12.2f}{cpu:>14.1f}{errors:>9.0f}")
