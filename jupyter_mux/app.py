@@ -104,7 +104,17 @@ class MuxApp(ExtensionApp):
         15.0, config=True, help="Seconds to wait for a provider's model list."
     )
     max_connections = Int(
-        100, config=True, help="Most simultaneous connections to providers, all together."
+        0,
+        config=True,
+        help="""Most simultaneous connections to providers, all together (0: no limit but
+        the per-provider one).""",
+    )
+    max_connections_per_provider = Int(
+        100,
+        config=True,
+        help="""Most simultaneous connections to one provider (its host and port). Requests
+        beyond it wait for a connection, as long as their client waits; none fails for
+        waiting.""",
     )
     responses_max_count = Int(
         1000,
@@ -168,7 +178,12 @@ class MuxApp(ExtensionApp):
         return os.environ.get("JUPYTER_MUX_DEMO") == "1"
 
     def initialize_settings(self) -> None:
-        self.upstreams = Upstreams(self.connect_timeout, self.read_timeout, self.max_connections)
+        self.upstreams = Upstreams(
+            self.connect_timeout,
+            self.read_timeout,
+            self.max_connections,
+            self.max_connections_per_provider,
+        )
         self.settings[RESPONSES_KEY] = ResponseStore(
             self.responses_max_count, self.responses_max_age
         )

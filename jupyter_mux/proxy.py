@@ -54,16 +54,29 @@ class Upstreams:
     reach another request), redirect and auth hooks, which it has no use for.
     """
 
-    def __init__(self, connect_timeout: float, read_timeout: float, max_connections: int):
-        # Idle connections are dropped before the usual 5 s server keep-alive (uvicorn,
-        # llama.cpp) would close them under us; a race that still happens is resent below.
-        limits = httpx.Limits(
-            max_connections=max_connections,
-            max_keepalive_connections=max_connections,
-            keepalive_expiry=KEEPALIVE_EXPIRY,
-        )
-        self.transport = AiohttpTransport(limits=limits)
-        self.timeout = httpx.Timeout(read_timeout, connect=connect_timeout, pool=connect_timeout)
+    def __init__(
+        self,
+        connect_timeout: float,
+        read_timeout: float,
+        max_connections: int,
+        max_per_provider: int,
+    ):
+        def session() -> aiohttp.ClientSession:
+            # The limit is per provider (aiohttp's per host, port and scheme), so a busy
+            # provider queues its own requests without starving the others; 0 is no limit.
+            # Idle connections are dropped before the usual 5 s server keep-alive (uvicorn,
+            # llama.cpp) would close them under us.
+            connector = aiohttp.TCPConnector(
+                limit=max_connections,
+                limit_per_host=max_per_provider,
+                keepalive_timeout=KEEPALIVE_EXPIRY,
+            )
+            return aiohttp.ClientSession(connector=connector)
+
+        self.transport = AiohttpTransport(client=session)
+        # A request queued for a connection waits as long as its client does (a hang-up
+        # cancels it); only connecting and reading are timed.
+        self.timeout = httpx.Timeout(read_timeout, connect=connect_timeout, pool=None)
         self.client = httpx.AsyncClient(
             transport=self.transport,
             timeout=self.timeout,

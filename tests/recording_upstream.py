@@ -35,6 +35,7 @@ class RecordingUpstream(LoopbackServer):
         self.disconnects = threading.Event()
         self.hung_up = 0  # streams the client (the mux) hung up on
         self.streaming = 0  # streams in progress now
+        self.peak = 0  # the most streams it served at once
         self.reset_after = reset_after  # chunks sent before an abrupt connection reset
         # Set by a test once its client has read what came before the reset: an RST that
         # overtook those chunks would discard them unread (a failure before the first byte).
@@ -88,6 +89,7 @@ class RecordingUpstream(LoopbackServer):
                 self.end_headers()
                 with upstream._lock:
                     upstream.streaming += 1
+                    upstream.peak = max(upstream.peak, upstream.streaming)
                 try:
                     for i in range(upstream.chunks):
                         if i == upstream.reset_after:
