@@ -17,6 +17,7 @@ import json
 import select
 import socket
 import struct
+import threading
 import time
 from typing import Any
 
@@ -302,7 +303,9 @@ class ScriptedUpstream(LoopbackServer):
     `content_type` defaults to the format's stream type. `status` None sends no response
     head at all. Then the answer ends: cleanly, or with `endless` good events until the
     mux hangs up (which `hung_up` counts), with `reset` a connection reset, with `stall`
-    nothing more until the mux hangs up. `requests` counts the completions asked for."""
+    nothing more until the mux hangs up. With `gate`, the ending waits until the test opens
+    the gate (when its client has seen what came before, say). `requests` counts the
+    completions asked for."""
 
     def __init__(
         self,
@@ -316,6 +319,7 @@ class ScriptedUpstream(LoopbackServer):
         self.script(pieces, content_type=content_type, endless=endless)
         self.hung_up = 0
         self.requests = 0
+        self._lock = threading.Lock()  # handlers run in threads of their own
         super().__init__()
 
     def script(
@@ -328,6 +332,7 @@ class ScriptedUpstream(LoopbackServer):
         endless: bool = False,
         reset: bool = False,
         stall: bool = False,
+        gate: threading.Event | None = None,
     ) -> None:
         """Script every completion from now on (nothing given: answer well)."""
         self.pieces = pieces
@@ -337,6 +342,7 @@ class ScriptedUpstream(LoopbackServer):
         self.endless = endless
         self.reset = reset
         self.stall = stall
+        self.gate = gate
 
     def _handler_class(self) -> type[LoopbackHandler]:
         upstream = self
@@ -351,7 +357,8 @@ class ScriptedUpstream(LoopbackServer):
 
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                upstream.requests += 1
+                with upstream._lock:
+                    upstream.requests += 1
                 if self.path.split("?")[0] not in upstream.wire.paths:
                     self._whole(404, "text/plain", b"404 page not found")
                     return
@@ -371,6 +378,7 @@ class ScriptedUpstream(LoopbackServer):
                     endless=u.endless,
                     reset=u.reset,
                     stall=u.stall,
+                    gate=u.gate,
                 )
 
             def _whole(self, status: int, content_type: str, data: bytes) -> None:
@@ -386,6 +394,7 @@ class ScriptedUpstream(LoopbackServer):
                 endless: bool = False,
                 reset: bool = False,
                 stall: bool = False,
+                gate: threading.Event | None = None,
             ) -> None:
                 try:
                     if status is not None:
@@ -404,6 +413,9 @@ class ScriptedUpstream(LoopbackServer):
                     for _ in range(3000 if endless else 0):
                         self._write(upstream.wire.text("more"), chunked)
                         time.sleep(0.01)
+                    # Bounded, so that a test that never opens the gate fails, not hangs.
+                    if gate is not None and not gate.wait(60):
+                        raise RuntimeError("the gate was never opened")
                     if reset:
                         self._reset()
                     elif stall:
@@ -411,7 +423,8 @@ class ScriptedUpstream(LoopbackServer):
                     elif chunked:
                         self._write(b"", chunked)
                 except (BrokenPipeError, ConnectionResetError):
-                    upstream.hung_up += 1
+                    with upstream._lock:
+                        upstream.hung_up += 1
                     self.close_connection = True
 
             def _write(self, data: bytes, chunked: bool) -> None:
@@ -437,7 +450,8 @@ class ScriptedUpstream(LoopbackServer):
                         pass
                 except OSError:
                     pass
-                upstream.hung_up += 1
+                with upstream._lock:
+                    upstream.hung_up += 1
                 self.close_connection = True
 
         return Handler
