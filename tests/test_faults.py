@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import time
 
 import httpx
 import openai
@@ -16,8 +15,8 @@ import pytest
 from jupyter_mux.framing import MAX_EVENT_BYTES
 
 from .conftest import MESSAGES, client, data_events, mux_chat, mux_chat_stream
-from .loopback import LoopbackHandler, LoopbackServer
 from .recording_upstream import RecordingUpstream
+from .scripted_upstream import GOOD_STREAM, ScriptedUpstream, sse_chunk
 
 
 async def use_recorder(api, up: RecordingUpstream) -> None:
@@ -119,67 +118,6 @@ async def test_truncated_stream_ends_with_error_event(api, mux_url, token):
 
 
 # -- upstreams that send what no client could read ------------------------------------------
-
-
-def sse_chunk(content: str) -> bytes:
-    delta = {"choices": [{"index": 0, "delta": {"content": content}, "finish_reason": None}]}
-    return b"data: " + json.dumps({"object": "chat.completion.chunk", **delta}).encode() + b"\n\n"
-
-
-GOOD_STREAM = [sse_chunk("all "), sse_chunk("good"), b"data: [DONE]\n\n"]
-
-
-class ScriptedUpstream(LoopbackServer):
-    """An OpenAI-compatible upstream whose every completion is a 200 scripted byte for byte:
-    a content type, and body pieces sent as separate HTTP chunks. With `endless`,
-    good events follow until the client (the mux) hangs up, which `hung_up` counts."""
-
-    def __init__(
-        self,
-        pieces: list[bytes],
-        *,
-        content_type: str = "text/event-stream",
-        endless: bool = False,
-    ) -> None:
-        self.pieces = pieces
-        self.content_type = content_type
-        self.endless = endless
-        self.hung_up = 0
-        super().__init__()
-
-    def _handler_class(self) -> type[LoopbackHandler]:
-        upstream = self
-
-        class Handler(LoopbackHandler):
-            def do_GET(self) -> None:
-                models = {"object": "list", "data": [{"id": "scripted", "object": "model"}]}
-                self._send("application/json", [json.dumps(models).encode()], endless=False)
-
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                self._send(upstream.content_type, upstream.pieces, endless=upstream.endless)
-
-            def _send(self, content_type: str, pieces: list[bytes], *, endless: bool) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Transfer-Encoding", "chunked")
-                self.end_headers()
-                try:
-                    for piece in pieces:
-                        self._chunk(piece)
-                    # Bounded, so that a mux that never hangs up fails the test, not hangs it.
-                    for _ in range(3000 if endless else 0):
-                        self._chunk(sse_chunk("more"))
-                        time.sleep(0.01)
-                    self._chunk(b"")
-                except (BrokenPipeError, ConnectionResetError):
-                    upstream.hung_up += 1
-
-            def _chunk(self, data: bytes) -> None:
-                self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-                self.wfile.flush()
-
-        return Handler
 
 
 async def use_scripted(api, up: ScriptedUpstream, name: str = "scripted") -> None:
