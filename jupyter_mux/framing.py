@@ -99,7 +99,9 @@ class _Framer:
         try:
             payload = json.loads(text)
         except (ValueError, RecursionError):
-            raise FramingError(f"{what} that is not JSON ({excerpt(raw)})", cut=True) from None
+            # An object the body's end cut off is truncation; anything else is not JSON.
+            cut = raw.lstrip().startswith(b"{")
+            raise FramingError(f"{what} that is not JSON ({excerpt(raw)})", cut=cut) from None
         if not isinstance(payload, dict):
             raise FramingError(f"{what} that is not a JSON object ({excerpt(raw)})")
         return payload

@@ -299,8 +299,10 @@ async def relay_body(x: Exchange) -> None:
             answer = x.upstream.wire.embeddings_answer(x.request.body, answer, x.target.model)
             body = json.dumps(answer).encode()
         if x.passthrough or x.kind == "embeddings":
+            # A 200 whose body is an error (OpenRouter sends these) is a failure too.
+            reported = x.dialect.failure(answer)
             usage = x.dialect.usage(answer)
-            items: list[Item] = [usage] if usage is not None else []
+            items: list[Item] = [reported or usage] if reported or usage else []
         else:
             items = x.upstream.wire.items_from_body(x.kind, answer, x.target.model)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
@@ -360,6 +362,7 @@ async def relay_stream(x: Exchange) -> None:
             raise not_sse(x, failure)
         x.begin(encoder.content_type)
     if failure is not None:
+        x.usage.status = failure.status  # an answer cut short by a failure is an error
         out += encoder.failure(Failure(failure.message, failure.status, failure.code))
     if out:
         await x.sink.send(out)

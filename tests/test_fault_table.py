@@ -332,42 +332,10 @@ DIALECTS = [ChatCompletions()]
 # -- the table --------------------------------------------------------------------------------
 
 
-class UsageNotAnError(AssertionError):
-    """A mid-stream failure's usage row is not an error (see KNOWN)."""
-
-
-# Rows that expose a bug in the pipeline, by (wire format, row id): the reason.
-KNOWN: dict[tuple[str, str], str] = {
-    ("openai", "error-plain"): (
-        "jupyter_mux/proxy.py:241 relay_body: a passthrough 200 body that is an OpenAI error "
-        "object ({'error': {...}}, as OpenRouter answers a failure during generation) goes "
-        "to the client as a 200 answer: no real status, no fallback"
-    ),
-    ("ollama", "error-plain"): (
-        "jupyter_mux/providers/ollama.py:399 items_from_body requires a 'message' object "
-        "before it looks for Ollama's {'error': ...} (line 401): the provider's error comes "
-        "out as upstream_malformed ('no message object'), its own words lost (it does fall "
-        "over)"
-    ),
-}
-MID_STREAM_USAGE = (
-    "jupyter_mux/proxy.py:304 relay_stream ends the stream with the in-band error but leaves "
-    "usage.status at the upstream's 200 (set at proxy.py:162): the usage row of a failed "
-    "stream is not an error (GET /mux/api/usage counts errors as status >= 400)"
-)
-
-
 def cases() -> Iterator[Any]:
     for wire in FORMATS:
         for row in ROWS:
-            marks = []
-            if (wire.name, row.id) in KNOWN:
-                marks.append(pytest.mark.xfail(strict=True, reason=KNOWN[wire.name, row.id]))
-            elif row.mid:
-                marks.append(
-                    pytest.mark.xfail(strict=True, raises=UsageNotAnError, reason=MID_STREAM_USAGE)
-                )
-            yield pytest.param(wire, row, id=f"{wire.name}-{row.id}", marks=marks)
+            yield pytest.param(wire, row, id=f"{wire.name}-{row.id}")
 
 
 @pytest.fixture(scope="module")
@@ -479,10 +447,7 @@ async def test_fault(api, server_url, token, flush, db_path, upstreams, dialect,
 
     await flush()
     recorded = sorted(usage_rows(db_path))
-    assert [r[:2] for r in recorded] == [e[:2] for e in expected]
-    if recorded != expected:
-        error = UsageNotAnError if row.mid else AssertionError
-        raise error(f"usage rows {recorded}, expected {expected}")
+    assert recorded == expected
     totals = await api.ok("GET", "usage?group_by=workspace")
     errors = {r["key"]: r["errors"] for r in totals["rows"]}
     assert errors == {w: int(s >= 400) for w, _, s, _ in expected}

@@ -397,11 +397,11 @@ def items_from_body(kind: str, payload: dict[str, Any], model: str) -> list[Item
     `{"error"}` body is a Failure; a chat answer without a message raises `ValueError`."""
     if not isinstance(payload, dict):
         raise ValueError("Ollama's answer is not a JSON object")
-    if kind == "chat" and not isinstance(payload.get("message"), dict):
-        raise ValueError("Ollama's chat answer has no 'message' object")
     message = error_message(payload)
     if message is not None:
         return [Failure(f"reported an error: {message}")]
+    if kind == "chat" and not isinstance(payload.get("message"), dict):
+        raise ValueError("Ollama's chat answer has no 'message' object")
     items: list[Item] = [Start("", model, _created(payload))]
     items += _answer_items(kind, payload, ToolCounter())
     items += [_finish(payload, bool(_tool_calls(kind, payload))), _usage(payload), Done()]
