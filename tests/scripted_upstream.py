@@ -98,7 +98,9 @@ class WireFormat:
 
 class OpenAIFormat(WireFormat):
     name = "openai"
-    provider_type = "vllm"
+    # Not vLLM's type, which also serves Responses and Messages: this upstream speaks chat
+    # only, so other dialects reach it translated.
+    provider_type = "openai"
     stream_type = "text/event-stream"
     server_error = 503
     paths = ("/v1/chat/completions", "/v1/completions")
