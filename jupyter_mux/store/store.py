@@ -1,5 +1,5 @@
 """The only place with SQL. Every method is one transaction and blocks: callers on the event
-loop run them in the store's executor (see `service.MuxService`).
+loop run them in the store's executor (see `service.base.ServiceBase`).
 
 A store works for one owner, the Jupyter user of the server (see `MuxApp.user`): it reads and
 writes that user's workspaces, active workspace, providers and usage, plus the predefined
