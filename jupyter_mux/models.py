@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -21,6 +20,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from .endpoints import check_endpoint
 from .errors import InvalidRequest
 from .providers.registry import PROVIDER_TYPES
 
@@ -51,28 +51,12 @@ def _check_type(value: str) -> str:
     return value
 
 
-def _check_endpoint(value: str) -> str:
-    value = value.strip()
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("must be an http:// or https:// URL with a host")
-    if parts.username or parts.password:
-        raise ValueError("must not carry credentials; use api_key instead")
-    if parts.query or parts.fragment:
-        raise ValueError("must not have a query or fragment")
-    try:
-        parts.port  # noqa: B018 - raises on a malformed port
-    except ValueError as exc:
-        raise ValueError("has a malformed port") from exc
-    return value.rstrip("/")
-
-
 ProviderTypeName = Annotated[
     str,
     AfterValidator(_check_type),
     WithJsonSchema({"type": "string", "enum": list(PROVIDER_TYPES)}),
 ]
-Endpoint = Annotated[str, StringConstraints(max_length=2048), Text, AfterValidator(_check_endpoint)]
+Endpoint = Annotated[str, StringConstraints(max_length=2048), Text, AfterValidator(check_endpoint)]
 ApiKey = Annotated[str, StringConstraints(max_length=4096), Text]
 
 

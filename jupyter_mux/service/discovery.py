@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 
 from ..models import ProviderOut
-from ..routing import Upstream, upstream_for
+from ..routing import UnroutableProvider, Upstream, upstream_for
 from ..store import ModelRecord
 from ..upstream_errors import provider_message, upstream_failure
 from .base import ServiceBase, find_provider
@@ -23,10 +23,10 @@ class Discovery(ServiceBase):
         so saving a provider that is down still saves it."""
         snapshot = await self._snapshot()
         provider = find_provider(snapshot, name)
-        upstream = upstream_for(provider, self._api_key(provider))
         try:
+            upstream = upstream_for(provider, self._api_key(provider))
             models = await self._discover(upstream)
-        except DiscoveryError as exc:
+        except (DiscoveryError, UnroutableProvider) as exc:
             self.log.warning("jupyter-mux: model discovery failed for %s: %s", name, exc)
             await self._db(self.store.set_models, name, None, status="error", error=str(exc))
         else:

@@ -4,7 +4,7 @@ every write answers with the same view."""
 from __future__ import annotations
 
 from ..models import ProviderOut, RuleOut, TargetOut, WorkspaceOut
-from ..routing import target_problem
+from ..routing import routable, target_problem
 from ..store import ProviderRecord, RuleRecord, Snapshot
 
 
@@ -33,6 +33,7 @@ def provider_view(provider: ProviderRecord, snapshot: Snapshot) -> ProviderOut:
         for w in snapshot.workspaces.values()
         if any(t.provider == provider.name for r in w.rules for t in r.targets)
     ]
+    broken = routable(provider)
     return ProviderOut(
         name=provider.name,
         type=provider.type,
@@ -42,8 +43,8 @@ def provider_view(provider: ProviderRecord, snapshot: Snapshot) -> ProviderOut:
         has_api_key=bool(provider.api_key_encrypted),
         predefined=provider.predefined,
         models=[m.id for m in provider.models],
-        status="ok" if provider.status == "ok" else "error",
-        error=provider.error,
+        status="ok" if provider.status == "ok" and not broken else "error",
+        error=broken or provider.error,
         models_refreshed_at=provider.models_refreshed_at,
         used_by=used_by,
     )

@@ -1,0 +1,104 @@
+"""Issue 13: what an attack on a running server found, each item pinned by a test in a real
+Jupyter server over real sockets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from jupyter_mux.secrets import SecretBox
+from jupyter_mux.store import ModelRecord, Store, TargetRecord
+
+from .conftest import mux_chat
+from .recording_upstream import RecordingUpstream
+
+# Endpoints that `urlsplit` accepts but the HTTP client refuses (issue 13, item 1).
+POISONED_ENDPOINTS = [
+    "http://127.0.0.1:9/o\tk",
+    "http://127.0.0.1:9/o\r\nk",
+    "http://127.0.0.1:9/o\x7fk",
+    "http://[v1.x]:9",
+    "http://a..b:9",
+]
+
+
+@pytest.fixture
+def upstream():
+    with RecordingUpstream() as up:
+        yield up
+
+
+# -- 1. endpoint poisoning -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("endpoint", POISONED_ENDPOINTS)
+async def test_poisoned_endpoint_is_refused_naming_the_field(api, upstream, endpoint):
+    body = {"name": "t", "type": "vllm", "endpoint": endpoint, "auth_type": "none"}
+    code, error = await api("POST", "providers", body)
+    assert code == 400 and "'endpoint'" in error["message"], error
+    await api.ok(
+        "POST", "providers", {"name": "good", "type": "vllm", "endpoint": upstream.endpoint}, 201
+    )
+    code, error = await api("PATCH", "providers/good", {"endpoint": endpoint})
+    assert code == 400 and "'endpoint'" in error["message"], error
+    # Nothing was stored, and later writes still answer.
+    assert [p["name"] for p in await api.ok("GET", "providers")] == ["good"]
+    assert (await api.ok("GET", "providers/good"))["endpoint"] == upstream.endpoint
+    await api.ok("PATCH", "providers/good", {"description": "still fine"})
+
+
+def poison(db_path: Path, good_endpoint: str) -> None:
+    """A database as a hand edit could leave it: a provider whose endpoint no request can
+    be sent to, next to a good one, each preferred by a workspace."""
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    box = SecretBox.from_config("", db_path.parent / "mux.key")
+    store = Store(f"sqlite:///{db_path}")
+    try:
+        store.initialize(box.key_check())
+        for name, endpoint in (("good", good_endpoint), ("bad", POISONED_ENDPOINTS[0])):
+            store.create_provider(
+                name=name,
+                type="vllm",
+                endpoint=endpoint,
+                description="",
+                auth_type="none",
+                api_key_encrypted=None,
+            )
+            store.set_models(name, [ModelRecord("rec-model")], status="ok", error=None)
+            store.create_workspace(f"w-{name}", "", TargetRecord(name, "rec-model"))
+    finally:
+        store.dispose()
+
+
+class TestPoisonedRow:
+    @pytest.fixture
+    def mux_config(self, db_path, upstream) -> dict[str, Any]:
+        poison(db_path, upstream.endpoint)
+        return {}
+
+    async def test_marks_the_provider_broken_and_the_rest_still_works(
+        self, api, upstream, mux_url, token
+    ):
+        providers = {p["name"]: p for p in await api.ok("GET", "providers")}
+        assert providers["good"]["status"] == "ok"
+        bad = providers["bad"]
+        assert bad["status"] == "error" and "endpoint" in bad["error"], bad
+        workspace = await api.ok("GET", "workspaces/w-bad")
+        assert not workspace["preferred_ok"] and "endpoint" in workspace["problem"]
+        async with httpx.AsyncClient() as http:
+            ok = await mux_chat(http, mux_url.replace("/mux/v1", "/mux/w/w-good/v1"), token)
+            assert ok.status_code == 200, ok.text
+            refused = await mux_chat(http, mux_url.replace("/mux/v1", "/mux/w/w-bad/v1"), token)
+        assert refused.status_code == 409, refused.text
+        assert "endpoint" in refused.json()["error"]["message"]
+        # Refreshing it records why, and fixing the endpoint makes it route.
+        refreshed = await api.ok("POST", "providers/bad/refresh")
+        assert refreshed["status"] == "error" and "endpoint" in refreshed["error"]
+        fixed = await api.ok("PATCH", "providers/bad", {"endpoint": upstream.endpoint})
+        assert fixed["status"] == "ok" and fixed["error"] is None, fixed
+        async with httpx.AsyncClient() as http:
+            now = await mux_chat(http, mux_url.replace("/mux/v1", "/mux/w/w-bad/v1"), token)
+        assert now.status_code == 200, now.text
