@@ -85,6 +85,10 @@ class PredefinedProvider(ProviderCreate):
 
 
 class ProviderUpdate(Body):
+    """Only the fields given change. The stored key is kept when `api_key` is absent or
+    empty, except when `endpoint` moves to another origin (scheme, host or port): the key
+    was meant for the old server, so it is dropped unless this request gives one."""
+
     name: Name | None = None
     endpoint: Endpoint | None = None
     description: Description | None = None

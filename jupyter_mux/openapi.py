@@ -252,7 +252,9 @@ def build_spec() -> dict[str, Any]:
             "parameters": [NAME],
             "get": _op("One provider", 200, _ref("ProviderOut"), errors=(404, 503)),
             "patch": _op(
-                "Change a provider; an absent or empty api_key keeps the stored one",
+                "Change a provider; an absent or empty api_key keeps the stored one, unless "
+                "the endpoint moves to another origin (scheme, host or port): then the "
+                "stored key is dropped, never sent to the new endpoint",
                 200,
                 _ref("ProviderOut"),
                 "ProviderUpdate",

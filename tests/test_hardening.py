@@ -102,3 +102,29 @@ class TestPoisonedRow:
         async with httpx.AsyncClient() as http:
             now = await mux_chat(http, mux_url.replace("/mux/v1", "/mux/w/w-bad/v1"), token)
         assert now.status_code == 200, now.text
+
+
+# -- 2. key re-targeting ---------------------------------------------------------------------
+
+SECRET = "sk-live-0123456789abcdef-SECRET"
+
+
+async def test_moving_the_endpoint_to_another_origin_drops_the_key(api, upstream):
+    body = {"name": "hosted", "type": "openai", "endpoint": upstream.endpoint, "api_key": SECRET}
+    await api.ok("POST", "providers", body, 201)
+    # Same origin (only the path differs): the key stays.
+    same = await api.ok("PATCH", "providers/hosted", {"endpoint": upstream.endpoint + "/v1"})
+    assert same["has_api_key"]
+    assert upstream.requests[-1]["headers"]["authorization"] == f"Bearer {SECRET}"
+    with RecordingUpstream() as other:
+        moved = await api.ok("PATCH", "providers/hosted", {"endpoint": other.endpoint})
+        assert moved["has_api_key"] is False and moved["status"] == "ok", moved
+        assert other.requests and all(SECRET not in str(r) for r in other.requests)
+        # A key given with the move goes to the new origin.
+        await api.ok("PATCH", "providers/hosted", {"endpoint": upstream.endpoint})
+        keyed = await api.ok(
+            "PATCH", "providers/hosted", {"endpoint": other.endpoint, "api_key": "sk-new-key-1"}
+        )
+        assert keyed["has_api_key"]
+        assert other.requests[-1]["headers"]["authorization"] == "Bearer sk-new-key-1"
+    assert all(SECRET not in str(r) for r in other.requests)

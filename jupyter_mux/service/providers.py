@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from ..endpoints import origin
 from ..errors import Forbidden, InvalidRequest
 from ..models import (
     PredefinedProvider,
@@ -66,6 +67,10 @@ class Providers(Discovery):
             exclude_unset=True, exclude_none=True, exclude={"api_key"}
         )
         auth_type = changes.get("auth_type", current.auth_type)
+        if "endpoint" in changes and origin(changes["endpoint"]) != origin(current.endpoint):
+            # A key goes only to the server it was given for: moving the endpoint to
+            # another origin would otherwise send it there, at once and on every request.
+            changes["api_key_encrypted"] = None
         if body.api_key:
             changes["api_key_encrypted"] = self._encrypt(body.api_key)
             if "auth_type" not in changes:
