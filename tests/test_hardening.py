@@ -3,6 +3,7 @@ Jupyter server over real sockets."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,10 @@ import pytest
 
 from jupyter_mux.secrets import SecretBox
 from jupyter_mux.store import ModelRecord, Store, TargetRecord
+from jupyter_mux.upstream_errors import REDACTED
 
 from .conftest import mux_chat
+from .loopback import LoopbackHandler, LoopbackServer
 from .recording_upstream import RecordingUpstream
 
 # Endpoints that `urlsplit` accepts but the HTTP client refuses (issue 13, item 1).
@@ -128,3 +131,47 @@ async def test_moving_the_endpoint_to_another_origin_drops_the_key(api, upstream
         assert keyed["has_api_key"]
         assert other.requests[-1]["headers"]["authorization"] == "Bearer sk-new-key-1"
     assert all(SECRET not in str(r) for r in other.requests)
+
+
+# -- 3. key echo -----------------------------------------------------------------------------
+
+
+class EchoingUpstream(LoopbackServer):
+    """Refuses every key and quotes it back, as some providers' 401 messages do."""
+
+    def _handler_class(self) -> type[LoopbackHandler]:
+        class Handler(LoopbackHandler):
+            def do_GET(self) -> None:
+                sent = self.headers.get("Authorization", "").removeprefix("Bearer ")
+                data = json.dumps(
+                    {"error": {"message": f"Incorrect API key provided: {sent}. Try again."}}
+                ).encode()
+                self.send_response(401)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        return Handler
+
+
+@pytest.fixture
+def mux_log(jp_serverapp, caplog):
+    """What the mux logs (its logger does not propagate to the root one caplog watches)."""
+    log = jp_serverapp.web_app.settings["jupyter_mux_service"].log
+    log.addHandler(caplog.handler)
+    yield caplog
+    log.removeHandler(caplog.handler)
+
+
+async def test_a_key_the_upstream_echoes_is_scrubbed_from_discovery(api, db_path, mux_log):
+    with EchoingUpstream() as echo:
+        body = {"name": "echo", "type": "openai", "endpoint": echo.endpoint, "api_key": SECRET}
+        created = await api.ok("POST", "providers", body, 201)
+        refreshed = await api.ok("POST", "providers/echo/refresh")
+    for provider in (created, refreshed, *await api.ok("GET", "providers")):
+        assert provider["status"] == "error" and REDACTED in provider["error"], provider
+        assert SECRET not in json.dumps(provider)
+    assert REDACTED in mux_log.text and SECRET not in mux_log.text
+    raw = b"".join(p.read_bytes() for p in db_path.parent.glob("mux.sqlite*"))
+    assert b"Incorrect API key" in raw and SECRET.encode() not in raw

@@ -8,7 +8,7 @@ import httpx
 from ..models import ProviderOut
 from ..routing import UnroutableProvider, Upstream, upstream_for
 from ..store import ModelRecord
-from ..upstream_errors import provider_message, upstream_failure
+from ..upstream_errors import provider_message, scrub, upstream_failure
 from .base import ServiceBase, find_provider
 from .views import provider_view
 
@@ -42,6 +42,8 @@ class Discovery(ServiceBase):
                 self.log.exception("jupyter-mux: could not refresh provider %s", name)
 
     async def _discover(self, upstream: Upstream) -> list[ModelRecord]:
+        """The provider's models; a DiscoveryError whose message is safe to store, log and
+        show: an upstream that echoes the key it was sent has it scrubbed out."""
         try:
             return await upstream.wire.discover(
                 self.client, upstream.base_url, upstream.headers, self.discovery_timeout
@@ -49,10 +51,9 @@ class Discovery(ServiceBase):
         except httpx.HTTPStatusError as exc:
             response = exc.response
             message = provider_message(response.content) or response.reason_phrase
-            raise DiscoveryError(
-                f"{response.request.url} answered {response.status_code}: {message}"
-            ) from None
+            why = f"{response.request.url} answered {response.status_code}: {message}"
         except httpx.HTTPError as exc:
-            raise DiscoveryError(upstream_failure(upstream, exc).message) from None
+            why = upstream_failure(upstream, exc).message
         except ValueError as exc:
-            raise DiscoveryError(f"{upstream.base_url}: {exc}") from None
+            why = f"{upstream.base_url}: {exc}"
+        raise DiscoveryError(scrub(why, upstream.secrets))
