@@ -55,7 +55,22 @@ def parse_request(route: str, raw: bytes) -> MuxRequest:
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise InvalidRequest("'stream' must be true or false.", param="stream")
+    _check_stream_options(body.get("stream_options"))
     return MuxRequest(kind, body, stream)
+
+
+def _check_stream_options(options: Any) -> None:
+    """The mux reads and rewrites `stream_options` (to ask for usage), so its shape is
+    checked here rather than failing there."""
+    if options is None:
+        return
+    if not isinstance(options, dict):
+        raise InvalidRequest("'stream_options' must be an object.", param="stream_options")
+    if not isinstance(options.get("include_usage", False), bool):
+        raise InvalidRequest(
+            "'stream_options.include_usage' must be true or false.",
+            param="stream_options.include_usage",
+        )
 
 
 def _check_messages(messages: Any) -> None:

@@ -175,3 +175,27 @@ async def test_a_key_the_upstream_echoes_is_scrubbed_from_discovery(api, db_path
     assert REDACTED in mux_log.text and SECRET not in mux_log.text
     raw = b"".join(p.read_bytes() for p in db_path.parent.glob("mux.sqlite*"))
     assert b"Incorrect API key" in raw and SECRET.encode() not in raw
+
+
+# -- 5. stream_options -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "param"),
+    [
+        ("x", "stream_options"),
+        ([1], "stream_options"),
+        (7, "stream_options"),
+        ({"include_usage": "yes"}, "stream_options.include_usage"),
+    ],
+)
+@pytest.mark.parametrize("stream", [True, False])
+async def test_stream_options_must_be_an_object(
+    api, upstream, mux_url, token, options, param, stream
+):
+    await api.use({"name": "rec", "type": "vllm", "endpoint": upstream.endpoint}, "rec-model")
+    async with httpx.AsyncClient() as http:
+        response = await mux_chat(http, mux_url, token, stream=stream, stream_options=options)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["param"] == param
+    assert not [r for r in upstream.requests if r.get("body")]  # refused before the upstream
