@@ -6,7 +6,7 @@ one definition both validates input and documents it in the OpenAPI spec.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -256,12 +256,28 @@ class PriceIn(Body):
     completion_per_million: Annotated[float, Field(ge=0, le=1_000_000)] | None
 
 
+def _utc(value: datetime) -> datetime:
+    """A date (`2026-11-01`, its midnight) or a time without a zone is UTC: the zone usage is
+    recorded in and `group_by=day` cuts days in. Aware times are converted to it."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError("is out of range once converted to UTC") from None
+
+
+UtcTime = Annotated[datetime, AfterValidator(_utc)]
+
+
 class UsageQuery(Body):
     # Query strings are text: lax parsing turns "2026-11-01" into a datetime.
     model_config = ConfigDict(extra="forbid", strict=False)
 
-    since: datetime | None = None
-    until: datetime | None = None
+    since: UtcTime | None = Field(None, description="From this time on (UTC unless zoned).")
+    until: UtcTime | None = Field(
+        None, description="Before this time (exclusive; UTC unless zoned)."
+    )
     group_by: Literal["workspace", "provider", "model", "day"] = "workspace"
     workspace: Name | None = None
 

@@ -4,6 +4,7 @@ Jupyter server over real sockets."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -199,3 +200,49 @@ async def test_stream_options_must_be_an_object(
     assert response.status_code == 400, response.text
     assert response.json()["error"]["param"] == param
     assert not [r for r in upstream.requests if r.get("body")]  # refused before the upstream
+
+
+# -- 6. usage times, 9. auth parameters ------------------------------------------------------
+
+
+async def test_usage_accepts_dates_and_naive_times_as_utc(
+    api, upstream, jp_serverapp, mux_url, token
+):
+    await api.use({"name": "rec", "type": "vllm", "endpoint": upstream.endpoint}, "rec-model")
+    async with httpx.AsyncClient() as http:
+        assert (await mux_chat(http, mux_url, token)).status_code == 200
+    await jp_serverapp.web_app.settings["jupyter_mux_proxy"].recorder.flush()
+    now = datetime.now(timezone.utc)
+    today, day = now.date(), timedelta(days=1)
+    naive = "%Y-%m-%dT%H:%M:%S"
+    counted = {
+        f"since={today}": 1,
+        f"since={today + day}": 0,
+        f"until={today}": 0,
+        f"until={today + day}": 1,
+        f"since={(now - timedelta(hours=1)).strftime(naive)}": 1,
+        f"since={(now + timedelta(hours=1)).strftime(naive)}": 0,
+        f"since={today}T00:00:00%2B14:00&until={today + day}T00:00:00-12:00": 1,
+        f"since={today}&group_by=day": 1,
+    }
+    for query, requests in counted.items():
+        usage = await api.ok("GET", f"usage?{query}")
+        assert usage["totals"]["requests"] == requests, (query, usage)
+    for query in (
+        "since=2026-13-01",
+        "since=2026-11-01T25:00",
+        "since=9999-12-31T23:00:00-05:00",
+        "until=0001-01-01T00:00:00%2B01:00",
+    ):
+        code, error = await api("GET", f"usage?{query}")
+        assert code == 400 and query.split("=")[0] in error["message"], (query, error)
+
+
+async def test_auth_parameters_are_not_fields(server_url, token):
+    async with httpx.AsyncClient() as http:
+        for path in ("usage", "usage?since=2026-11-01", "providers", "workspaces"):
+            sep = "&" if "?" in path else "?"
+            response = await http.get(f"{server_url}mux/api/{path}{sep}token={token}")
+            assert response.status_code == 200, (path, response.text)
+        unknown = await http.get(f"{server_url}mux/api/usage?token={token}&colour=red")
+        assert unknown.status_code == 400 and "colour" in unknown.json()["message"]

@@ -22,6 +22,8 @@ SERVICE_KEY = "jupyter_mux_service"
 PROXY_KEY = "jupyter_mux_proxy"
 STARTUP_ERROR_KEY = "jupyter_mux_startup_error"
 TOKEN_USER_KEY = "jupyter_mux_token_user"
+# Query parameters Jupyter reads for authentication, on any route.
+AUTH_ARGUMENTS = frozenset({"token", "_xsrf"})
 
 # The IdentityProvider methods that decide who a token request is. Where a provider class
 # keeps all of them as Jupyter ships them (IdentityProvider, PasswordIdentityProvider), the
@@ -117,6 +119,17 @@ def to_jsonable(value: Any) -> Any:
 
 class ManagementHandler(BaseHandler):
     """Errors in Jupyter's `{"message", "reason"}` shape, as the lab front end expects."""
+
+    def query_fields(self) -> dict[str, str]:
+        """The query's own fields. Jupyter's auth parameters (`?token=`, `_xsrf`) belong to
+        Jupyter, which has already checked them, and JupyterLab's request helper appends a
+        bare timestamp (`?1795496747774`) to defeat caches; any other unknown parameter is
+        still refused by the model."""
+        return {
+            k: self.get_argument(k)
+            for k in self.request.arguments
+            if k not in AUTH_ARGUMENTS and not k.isdigit()
+        }
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
