@@ -179,9 +179,19 @@ PIN = {
 }
 
 
+def _time_param(name: str, text: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "schema": {"type": "string", "format": "date-time"},
+        "description": f"{text} An ISO 8601 time, or a date (its midnight); UTC unless it "
+        "carries a zone.",
+    }
+
+
 USAGE_PARAMETERS = [
-    {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},
-    {"name": "until", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+    _time_param("since", "From this time on."),
+    _time_param("until", "Before this time (exclusive)."),
     {
         "name": "group_by",
         "in": "query",
