@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from jupyter_mux.errors import InvalidRequest
 from jupyter_mux.secrets import SecretBox
 from jupyter_mux.store import ModelRecord, Store, TargetRecord
 from jupyter_mux.upstream_errors import REDACTED
@@ -246,3 +247,63 @@ async def test_auth_parameters_are_not_fields(server_url, token):
             assert response.status_code == 200, (path, response.text)
         unknown = await http.get(f"{server_url}mux/api/usage?token={token}&colour=red")
         assert unknown.status_code == 400 and "colour" in unknown.json()["message"]
+
+
+# -- 8. NUL in upstream strings --------------------------------------------------------------
+
+
+class NulUpstream(LoopbackServer):
+    """Lists a model whose id holds a NUL, or fails with a message that does."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        super().__init__()
+
+    def _handler_class(self) -> type[LoopbackHandler]:
+        upstream = self
+
+        class Handler(LoopbackHandler):
+            def do_GET(self) -> None:
+                if upstream.fail:
+                    status, payload = 500, {"error": {"message": "broken\x00here"}}
+                else:
+                    models = [{"id": "nul\x00model", "note": "a\x00b"}, {"id": "ok-model"}]
+                    status, payload = 200, {"object": "list", "data": models}
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        return Handler
+
+
+@pytest.mark.parametrize("fail", [False, True])
+async def test_nul_in_upstream_strings_is_cleaned_before_it_is_stored(api, fail):
+    with NulUpstream(fail=fail) as up:
+        body = {"name": "nul", "type": "vllm", "endpoint": up.endpoint}
+        created = await api.ok("POST", "providers", body, 201)
+    assert "\x00" not in json.dumps(created, ensure_ascii=False)
+    if fail:
+        assert created["status"] == "error" and "brokenhere" in created["error"], created
+    else:
+        assert created["models"] == ["nulmodel", "ok-model"], created
+        models = await api.ok("GET", "providers/nul/models")
+        assert models[0]["note"] == "a\x00b"  # metadata is JSON: kept, escaped
+    assert (await api.ok("GET", "providers/nul"))["name"] == "nul"
+
+
+async def test_a_create_is_all_or_nothing(api, upstream, jp_serverapp, monkeypatch):
+    store = jp_serverapp.web_app.settings["jupyter_mux_service"].store
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise InvalidRequest("A value cannot be stored: it contains characters ...")
+
+    monkeypatch.setattr(store, "set_models", refuse)
+    body = {"name": "half", "type": "vllm", "endpoint": upstream.endpoint}
+    code, error = await api("POST", "providers", body)
+    assert code == 400, error
+    assert await api.ok("GET", "providers") == []
+    monkeypatch.undo()
+    assert (await api.ok("POST", "providers", body, 201))["status"] == "ok"

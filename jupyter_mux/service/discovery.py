@@ -17,6 +17,12 @@ class DiscoveryError(Exception):
     pass
 
 
+def cleaned(text: str) -> str:
+    """Upstream text as the store can keep it: PostgreSQL refuses NUL in text columns (the
+    metadata is JSON, where json.dumps escapes it)."""
+    return text.replace("\x00", "")
+
+
 class Discovery(ServiceBase):
     async def refresh_provider(self, name: str) -> ProviderOut:
         """Discover the provider's models; a failure is recorded on the provider, not raised,
@@ -27,9 +33,11 @@ class Discovery(ServiceBase):
             upstream = upstream_for(provider, self._api_key(provider))
             models = await self._discover(upstream)
         except (DiscoveryError, UnroutableProvider) as exc:
-            self.log.warning("jupyter-mux: model discovery failed for %s: %s", name, exc)
-            await self._db(self.store.set_models, name, None, status="error", error=str(exc))
+            error = cleaned(str(exc))
+            self.log.warning("jupyter-mux: model discovery failed for %s: %s", name, error)
+            await self._db(self.store.set_models, name, None, status="error", error=error)
         else:
+            models = [ModelRecord(cleaned(m.id), m.info) for m in models]
             await self._db(self.store.set_models, name, models, status="ok", error=None)
         snapshot = await self._reload()
         return provider_view(find_provider(snapshot, name), snapshot)

@@ -42,8 +42,16 @@ class Providers(Discovery):
         return [{**m.info, "id": m.id} for m in find_provider(snapshot, name).models]
 
     async def create_provider(self, body: ProviderCreate) -> ProviderOut:
+        """All or nothing: a create whose discovery cannot be recorded is undone, so the
+        client's error is the whole story and a retry does not meet its own half-saved
+        provider (409)."""
         await self._db(self.store.create_provider, **self._new_provider(body, body.api_key))
-        return await self.refresh_provider(body.name)
+        try:
+            return await self.refresh_provider(body.name)
+        except Exception:
+            await self._db(self.store.delete_provider, body.name)
+            await self._reload()
+            raise
 
     def _new_provider(self, body: ProviderCreate, api_key: str | None) -> dict[str, Any]:
         """A new provider's row, the type's defaults filled in for what the body left out."""
