@@ -307,3 +307,30 @@ async def test_a_create_is_all_or_nothing(api, upstream, jp_serverapp, monkeypat
     assert await api.ok("GET", "providers") == []
     monkeypatch.undo()
     assert (await api.ok("POST", "providers", body, 201))["status"] == "ok"
+
+
+# -- 10. file modes --------------------------------------------------------------------------
+
+
+def test_a_new_sqlite_database_and_its_journals_are_private(tmp_path):
+    path = tmp_path / "data" / "mux.sqlite"
+    store = Store(f"sqlite:///{path}")
+    try:
+        store.initialize("check")
+        with store.engine.connect() as conn:  # WAL and shared-memory files, as WAL mode has
+            conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+            conn.exec_driver_sql("CREATE TABLE t (x)")
+            conn.commit()
+            files = sorted(path.parent.glob("mux.sqlite*"))
+            assert [f.name for f in files] == ["mux.sqlite", "mux.sqlite-shm", "mux.sqlite-wal"]
+            assert {f.name: f.stat().st_mode & 0o777 for f in files} == dict.fromkeys(
+                (f.name for f in files), 0o600
+            )
+    finally:
+        store.dispose()
+
+
+async def test_the_server_creates_its_database_private(api, db_path):
+    await api.ok("PUT", "active", {"name": "default"})
+    assert db_path.stat().st_mode & 0o777 == 0o600
+    assert (db_path.parent / "mux.key").stat().st_mode & 0o777 == 0o600

@@ -36,9 +36,11 @@ NOT_REUSED = {
     "test_key_file_is_created_private_and_reused",
     "test_configured_key_wins_and_wrong_key_is_caught",
     "test_malformed_key",
-    # test_hardening: these two poison or read the SQLite file.
+    # test_hardening: these poison, read or stat the SQLite file.
     "TestPoisonedRow",
     "test_a_key_the_upstream_echoes_is_scrubbed_from_discovery",
+    "test_a_new_sqlite_database_and_its_journals_are_private",
+    "test_the_server_creates_its_database_private",
 }
 
 
