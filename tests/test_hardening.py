@@ -4,6 +4,7 @@ Jupyter server over real sockets."""
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 
 from jupyter_mux.errors import InvalidRequest
 from jupyter_mux.secrets import SecretBox
+from jupyter_mux.service import MuxService
 from jupyter_mux.store import ModelRecord, Store, TargetRecord
 from jupyter_mux.upstream_errors import REDACTED
 
@@ -334,3 +336,85 @@ async def test_the_server_creates_its_database_private(api, db_path):
     await api.ok("PUT", "active", {"name": "default"})
     assert db_path.stat().st_mode & 0o777 == 0o600
     assert (db_path.parent / "mux.key").stat().st_mode & 0o777 == 0o600
+
+
+# -- 12. shared providers --------------------------------------------------------------------
+
+SHIPPED = {
+    "name": "shipped",
+    "type": "vllm",
+    "endpoint": "http://admin-box:8000",
+    "description": "",
+    "auth_type": "none",
+    "api_key_encrypted": None,
+}
+
+
+@pytest.fixture
+def admin_and_alice(empty_db_url):
+    """The single-user owner's store and a JupyterHub user's, on one database."""
+    stores = [Store(empty_db_url), Store(empty_db_url, owner="alice")]
+    for store in stores:
+        store.initialize("check")
+    yield stores
+    for store in stores:
+        store.dispose()
+
+
+def test_a_configuration_never_rewrites_a_shared_provider(admin_and_alice):
+    admin, alice = admin_and_alice
+    assert admin.sync_predefined([SHIPPED]) == []
+    evil = {**SHIPPED, "endpoint": "http://alice-box:8000"}
+    assert alice.sync_predefined([evil]) == [("shipped", ["endpoint"])]
+    assert alice.sync_predefined([]) == []  # nor drops it
+    alice.create_workspace("mine", "", None)
+    # Once another user's server uses the database, not even the single-user owner does.
+    assert admin.sync_predefined([evil]) == [("shipped", ["endpoint"])]
+    for store in (admin, alice):
+        provider = store.snapshot().providers["shipped"]
+        assert provider.predefined and provider.endpoint == SHIPPED["endpoint"]
+    assert alice.sync_predefined([SHIPPED]) == []  # the same values are no change
+
+
+def test_a_single_users_configuration_still_applies(empty_db_url):
+    admin = Store(empty_db_url)
+    admin.initialize("check")
+    admin.sync_predefined([SHIPPED])
+    assert admin.sync_predefined([{**SHIPPED, "endpoint": "http://new:1"}]) == []
+    assert admin.snapshot().providers["shipped"].endpoint == "http://new:1"
+    admin.dispose()
+
+
+async def test_a_server_without_the_key_variable_keeps_the_shared_key(
+    empty_db_url, tmp_path, monkeypatch, caplog
+):
+    box = SecretBox.from_config("", tmp_path / "mux.key")
+    spec = {"name": "hosted", "type": "openai", "api_key_env": "MUX_TEST_SHARED_KEY"}
+
+    async def start(owner: str = "") -> Any:
+        service = MuxService(
+            Store(empty_db_url, owner=owner),
+            box,
+            httpx.AsyncClient(),
+            discovery_timeout=httpx.Timeout(1),
+            log=logging.getLogger("test-shared"),
+        )
+        service.start([spec])
+        provider = (await service.get_provider("hosted")).model_dump()
+        key = service._api_key(service.store.snapshot().providers["hosted"])
+        await service.client.aclose()
+        service.close()
+        return provider, key
+
+    monkeypatch.setenv("MUX_TEST_SHARED_KEY", SECRET)
+    first, key = await start()
+    assert first["has_api_key"] and first["auth_type"] == "api_key" and key == SECRET
+    monkeypatch.delenv("MUX_TEST_SHARED_KEY")
+    for owner in ("", "bob"):
+        again, key = await start(owner)
+        assert again["has_api_key"] and again["auth_type"] == "api_key" and key == SECRET
+    assert "MUX_TEST_SHARED_KEY is not set" in caplog.text
+    monkeypatch.setenv("MUX_TEST_SHARED_KEY", "sk-bobs-own-key")
+    _, key = await start("bob")
+    assert key == SECRET
+    assert "keeping the stored one" in caplog.text and "api_key_encrypted" in caplog.text

@@ -71,6 +71,7 @@ SECRET = test_api.SECRET
 add_provider = test_store.add_provider
 alice = test_store.alice
 store = test_store.store
+admin_and_alice = test_hardening.admin_and_alice
 
 
 @pytest.fixture(scope="session")

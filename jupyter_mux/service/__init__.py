@@ -47,7 +47,7 @@ class MuxService(Providers, Workspaces, Usage):
         self.secrets.verify(self.store.initialize(self.secrets.key_check()))
         rows = [self._predefined_row(i, p) for i, p in enumerate(predefined)]
         if rows:
-            self.store.sync_predefined(rows)
+            self.sync_predefined(rows)
         if seeds:
             self.store.seed_workspaces(list(seeds))
         self._revision = self.store.revision()

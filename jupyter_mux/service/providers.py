@@ -18,7 +18,7 @@ from ..models import (
     parse,
 )
 from ..providers.registry import PROVIDER_TYPES
-from ..store import ProviderRecord
+from ..store import KEEP, ProviderRecord
 from .base import find_provider
 from .discovery import Discovery
 from .views import provider_view
@@ -121,9 +121,43 @@ class Providers(Discovery):
             api_key = body.api_key or (
                 os.environ.get(body.api_key_env) if body.api_key_env else None
             )
-            return self._new_provider(body, api_key)
+            row = self._new_provider(body, api_key)
         except InvalidRequest as exc:
             raise InvalidRequest(f"c.MuxApp.providers[{index}]: {exc.message}") from None
+        if body.api_key_env and not api_key:
+            # A server started without the variable must not erase the key every user's
+            # requests are sent with: the stored one (if any) stays.
+            self.log.warning(
+                "jupyter-mux: c.MuxApp.providers[%d] (%s): the environment variable %s is "
+                "not set; the stored key, if any, is kept.",
+                index,
+                body.name,
+                body.api_key_env,
+            )
+            row["api_key_encrypted"] = KEEP
+            if body.auth_type is None:
+                row["auth_type"] = KEEP
+        return row
+
+    def sync_predefined(self, rows: list[dict[str, Any]]) -> None:
+        """Blocking, at start: store the configured providers. One that differs from the
+        shared provider stored under its name is not rewritten (see Store.sync_predefined);
+        it is reported here, loudly, and the stored one is what this server routes to."""
+        for name, fields in self.store.sync_predefined(rows, same_key=self._same_key):
+            self.log.error(
+                "jupyter-mux: c.MuxApp.providers defines '%s' with other values (%s) than "
+                "the shared provider of that name in the database, which other users' "
+                "servers use; keeping the stored one. A configuration cannot change a "
+                "provider other users route to: give the changed one a new name.",
+                name,
+                ", ".join(fields),
+            )
+
+    def _same_key(self, stored: str | None, configured: str | None) -> bool:
+        """Ciphertexts differ on every encryption; the keys they hold may not."""
+        if stored is None or configured is None:
+            return stored is configured
+        return self.secrets.decrypt(stored) == self.secrets.decrypt(configured)
 
 
 def check_writable(provider: ProviderRecord) -> None:

@@ -9,8 +9,9 @@ shared one have the same name, the user's own is the one they see."""
 from __future__ import annotations
 
 import json
+import operator
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
 from pathlib import Path
@@ -304,29 +305,68 @@ class Store:
             model_row.info_json = json.dumps(info)
             s.add(model_row)
 
-    def sync_predefined(self, providers: list[dict[str, Any]]) -> None:
+    def sync_predefined(
+        self,
+        providers: list[dict[str, Any]],
+        same_key: Callable[[str | None, str | None], bool] = operator.eq,
+    ) -> list[tuple[str, list[str]]]:
         """Make the configured providers exist as configured, shared by all users. One
         dropped from the config is kept as an ordinary provider of the single-user owner, so
-        nothing routed to it breaks on a single-user server."""
+        nothing routed to it breaks on a single-user server. A value of KEEP leaves that
+        column as stored (a key whose variable is not set is never erased).
+
+        A shared provider is every user's: on a database other users' servers use (or from
+        a JupyterHub user's server) a configuration never rewrites or drops one, since a
+        user's own configuration could otherwise point everyone's prompts at their server.
+        Returns the (name, differing fields) of configured providers kept as stored."""
         now = utcnow()
+        kept: list[tuple[str, list[str]]] = []
         with self._write() as s:
+            rewrite = self.owner == "" and not self._others_present(s)
             configured = {p["name"] for p in providers}
             shared = {
                 row.name: row for row in s.exec(select(ProviderRow).where(ProviderRow.owner == ""))
             }
             for row in shared.values():
-                if row.predefined and row.name not in configured:
+                if rewrite and row.predefined and row.name not in configured:
                     row.predefined = False
                     s.add(row)
             for values in providers:
                 row = shared.get(values["name"])
                 if row is None:
-                    row = ProviderRow(created_at=now, **values)
-                for key, value in values.items():
+                    fresh = {k: (None if v is KEEP else v) for k, v in values.items()}
+                    s.add(ProviderRow(created_at=now, updated_at=now, predefined=True, **fresh))
+                    continue
+                changes = {
+                    key: value
+                    for key, value in values.items()
+                    if value is not KEEP
+                    and not (
+                        same_key(row.api_key_encrypted, value)
+                        if key == "api_key_encrypted"
+                        else getattr(row, key) == value
+                    )
+                }
+                if not row.predefined:
+                    changes["predefined"] = True
+                if not changes:
+                    continue
+                if not rewrite:
+                    kept.append((row.name, sorted(changes)))
+                    continue
+                for key, value in changes.items():
                     setattr(row, key, value)
-                row.predefined = True
                 row.updated_at = now
                 s.add(row)
+        return kept
+
+    def _others_present(self, s: Session) -> bool:
+        """Whether any other user's server has used this database."""
+        return any(
+            s.exec(select(table.owner).where(table.owner != self.owner).limit(1)).first()
+            is not None
+            for table in (ActiveRow, WorkspaceRow, ProviderRow, UsageRow)
+        )
 
     # -- workspaces ------------------------------------------------------------------------
 
