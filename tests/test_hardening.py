@@ -18,7 +18,7 @@ from jupyter_mux.service import MuxService
 from jupyter_mux.store import ModelRecord, Store, TargetRecord
 from jupyter_mux.upstream_errors import REDACTED
 
-from .conftest import mux_chat
+from .conftest import bearer, mux_chat
 from .loopback import LoopbackHandler, LoopbackServer
 from .recording_upstream import RecordingUpstream
 
@@ -418,3 +418,42 @@ async def test_a_server_without_the_key_variable_keeps_the_shared_key(
     _, key = await start("bob")
     assert key == SECRET
     assert "keeping the stored one" in caplog.text and "api_key_encrypted" in caplog.text
+
+
+# -- 13. one log line per error --------------------------------------------------------------
+
+
+@pytest.fixture
+def every_log(jp_serverapp):
+    """Every record the server's loggers emit, once each, whichever logger they pass."""
+    records: dict[int, logging.LogRecord] = {}
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records[id(record)] = record
+
+    handler = Collect(logging.DEBUG)
+    service_log = jp_serverapp.web_app.settings["jupyter_mux_service"].log
+    loggers = {logging.getLogger(), logging.getLogger("tornado"), jp_serverapp.log, service_log}
+    for log in loggers:
+        log.addHandler(handler)
+    yield records
+    for log in loggers:
+        log.removeHandler(handler)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "message"),
+    [
+        ("v1/chat/completions", {"messages": 1}, "'messages' must be a non-empty array"),
+        ("api/providers", {"name": "x", "type": "gpt", "d": "100%s"}, "unknown provider type"),
+        ("api/workspaces/import", {"name": "x%d", "rules": []}, "'name' must be"),
+    ],
+)
+async def test_a_mux_error_is_logged_once(server_url, token, every_log, path, body, message):
+    async with httpx.AsyncClient() as http:
+        response = await http.post(f"{server_url}mux/{path}", headers=bearer(token), json=body)
+    assert 400 <= response.status_code < 500
+    lines = [r.getMessage() for r in every_log.values() if f"/mux/{path}" in r.getMessage()]
+    assert len(lines) == 1, lines  # one line: the request, its status and why
+    assert lines[0].startswith(f"{response.status_code} POST /") and message in lines[0]

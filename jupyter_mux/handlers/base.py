@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import hmac
 import json
+import logging
 from typing import Any
 
 from jupyter_server.auth.identity import IdentityProvider, User
@@ -84,6 +85,23 @@ class BaseHandler(ExtensionHandlerMixin, APIHandler):
             user = self.settings[TOKEN_USER_KEY] = provider.generate_anonymous_user(self)
         return user
 
+    _mux_error: str | None = None
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        """A MuxError is the client's answer, not a crash: logged once, on Jupyter's access
+        line for the request (see `log`), instead of once by Tornado and again there."""
+        if isinstance(value, MuxError):
+            self._mux_error = value.message
+            return
+        super().log_exception(typ, value, tb)
+
+    @property
+    def log(self) -> Any:
+        log = super().log
+        if self._mux_error is None:
+            return log
+        return _WithError(log, {"status": str(self.get_status()), "error": self._mux_error})
+
     @property
     def service(self) -> MuxService:
         error = self.settings.get(STARTUP_ERROR_KEY)
@@ -107,6 +125,17 @@ class BaseHandler(ExtensionHandlerMixin, APIHandler):
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(to_jsonable(value)))
+
+
+class _WithError(logging.LoggerAdapter):
+    """Adds a failed request's error message to its access line, the one that starts with
+    the status."""
+
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        extra = self.extra or {}
+        if isinstance(msg, str) and msg.startswith(str(extra.get("status"))):
+            msg = f"{msg}: {extra.get('error')}"
+        return msg, kwargs
 
 
 def to_jsonable(value: Any) -> Any:
