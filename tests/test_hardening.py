@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -457,3 +460,31 @@ async def test_a_mux_error_is_logged_once(server_url, token, every_log, path, bo
     lines = [r.getMessage() for r in every_log.values() if f"/mux/{path}" in r.getMessage()]
     assert len(lines) == 1, lines  # one line: the request, its status and why
     assert lines[0].startswith(f"{response.status_code} POST /") and message in lines[0]
+
+
+def test_the_code_runs_on_the_python_it_declares():
+    """requires-python is a promise: nothing in the package, tests or bench may need a
+    newer Python (vermin reads the code for the versions its syntax and stdlib uses need)."""
+    pytest.importorskip("vermin")
+    root = Path(__file__).parent.parent
+    floor = re.search(r'requires-python = ">=([\d.]+)"', (root / "pyproject.toml").read_text())
+    assert floor, "pyproject.toml declares requires-python"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, vermin; sys.exit(vermin.main())",
+            f"-t={floor.group(1)}-",
+            "--no-tips",
+            "--violations",
+            "--eval-annotations",
+            "jupyter_mux",
+            "tests",
+            "bench",
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
