@@ -18,6 +18,7 @@ from ..models import (
     parse,
 )
 from ..providers.registry import PROVIDER_TYPES
+from ..secrets import SecretKeyError
 from ..store import KEEP, ProviderRecord
 from .base import find_provider
 from .discovery import Discovery
@@ -157,7 +158,10 @@ class Providers(Discovery):
         """Ciphertexts differ on every encryption; the keys they hold may not."""
         if stored is None or configured is None:
             return stored is configured
-        return self.secrets.decrypt(stored) == self.secrets.decrypt(configured)
+        try:
+            return self.secrets.decrypt(stored) == self.secrets.decrypt(configured)
+        except SecretKeyError:  # a stored key nobody can read differs from any key
+            return False
 
 
 def check_writable(provider: ProviderRecord) -> None:
