@@ -381,6 +381,29 @@ def print_import_times(times: list[float]) -> None:
     )
 
 
+def print_file_scan() -> None:
+    """The file-name scan of `filename` rules runs on the loop: its time on 1 MB built to
+    stall a backtracking scan (issue 13), beside 1 MB of ordinary fenced text."""
+    from jupyter_mux.openai_request import mentioned_files
+
+    inputs = {
+        "ordinary, 1 MB": "```python src/app.py\nprint('hello')\n```\n" * 25_000,
+        "dotted token + '!', 1 MB": "```" + "a." * 500_000 + "!",
+        "fence on every line, 1 MB": "```a.py\n" * 125_000,
+    }
+    print("\nfile-name scan (filename rules), best of 5:")
+    for label, text in inputs.items():
+        body = {"messages": [{"role": "user", "content": text}]}
+        best = min(_seconds(mentioned_files, body) for _ in range(5))
+        print(f"  {label:<30}{best * 1000:8.1f} ms")
+
+
+def _seconds(fn: Any, *args: Any) -> float:
+    start = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - start
+
+
 def main() -> None:
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (apt-get install wrk)")
@@ -435,6 +458,7 @@ def main() -> None:
         f"  every 10 s: {trace}"
     )
     print_import_times(imports)
+    print_file_scan()
 
 
 if __name__ == "__main__":

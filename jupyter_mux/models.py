@@ -6,9 +6,8 @@ one definition both validates input and documents it in the OpenAPI spec.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -21,6 +20,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from .endpoints import check_endpoint
 from .errors import InvalidRequest
 from .providers.registry import PROVIDER_TYPES
 
@@ -51,28 +51,12 @@ def _check_type(value: str) -> str:
     return value
 
 
-def _check_endpoint(value: str) -> str:
-    value = value.strip()
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("must be an http:// or https:// URL with a host")
-    if parts.username or parts.password:
-        raise ValueError("must not carry credentials; use api_key instead")
-    if parts.query or parts.fragment:
-        raise ValueError("must not have a query or fragment")
-    try:
-        parts.port  # noqa: B018 - raises on a malformed port
-    except ValueError as exc:
-        raise ValueError("has a malformed port") from exc
-    return value.rstrip("/")
-
-
 ProviderTypeName = Annotated[
     str,
     AfterValidator(_check_type),
     WithJsonSchema({"type": "string", "enum": list(PROVIDER_TYPES)}),
 ]
-Endpoint = Annotated[str, StringConstraints(max_length=2048), Text, AfterValidator(_check_endpoint)]
+Endpoint = Annotated[str, StringConstraints(max_length=2048), Text, AfterValidator(check_endpoint)]
 ApiKey = Annotated[str, StringConstraints(max_length=4096), Text]
 
 
@@ -101,6 +85,10 @@ class PredefinedProvider(ProviderCreate):
 
 
 class ProviderUpdate(Body):
+    """Only the fields given change. The stored key is kept when `api_key` is absent or
+    empty, except when `endpoint` moves to another origin (scheme, host or port): the key
+    was meant for the old server, so it is dropped unless this request gives one."""
+
     name: Name | None = None
     endpoint: Endpoint | None = None
     description: Description | None = None
@@ -268,12 +256,28 @@ class PriceIn(Body):
     completion_per_million: Annotated[float, Field(ge=0, le=1_000_000)] | None
 
 
+def _utc(value: datetime) -> datetime:
+    """A date (`2026-11-01`, its midnight) or a time without a zone is UTC: the zone usage is
+    recorded in and `group_by=day` cuts days in. Aware times are converted to it."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError("is out of range once converted to UTC") from None
+
+
+UtcTime = Annotated[datetime, AfterValidator(_utc)]
+
+
 class UsageQuery(Body):
     # Query strings are text: lax parsing turns "2026-11-01" into a datetime.
     model_config = ConfigDict(extra="forbid", strict=False)
 
-    since: datetime | None = None
-    until: datetime | None = None
+    since: UtcTime | None = Field(None, description="From this time on (UTC unless zoned).")
+    until: UtcTime | None = Field(
+        None, description="Before this time (exclusive; UTC unless zoned)."
+    )
     group_by: Literal["workspace", "provider", "model", "day"] = "workspace"
     workspace: Name | None = None
 

@@ -80,7 +80,22 @@ def parse_request(route: str, raw: bytes) -> MuxRequest:
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise InvalidRequest("'stream' must be true or false.", param="stream")
+    _check_stream_options(body.get("stream_options"))
     return MuxRequest(kind, body, stream)
+
+
+def _check_stream_options(options: Any) -> None:
+    """The mux reads and rewrites `stream_options` (to ask for usage), so its shape is
+    checked here rather than failing there."""
+    if options is None:
+        return
+    if not isinstance(options, dict):
+        raise InvalidRequest("'stream_options' must be an object.", param="stream_options")
+    if not isinstance(options.get("include_usage", False), bool):
+        raise InvalidRequest(
+            "'stream_options.include_usage' must be true or false.",
+            param="stream_options.include_usage",
+        )
 
 
 def _check_messages(messages: Any) -> None:
@@ -115,21 +130,61 @@ def _check_prompt(prompt: Any) -> None:
 
 # A code fence's info string names a file in the forms editors and assistants write:
 # ```python src/app.py, ```src/app.py, ```py:src/app.py or ```python title="src/app.py".
-_FENCE = re.compile(r"^[ \t]*(?:```|~~~)[ \t]*([^\n`]*)$", re.MULTILINE)
-_FILE_TOKEN = re.compile(r"""(?:title=)?["']?([\w./\\-]*[./\\][\w./\\-]*)["']?""")
+# The scan runs on the event loop, so it must be linear in what a client sends whatever it
+# holds. Fences are found by a pattern with one quantifier followed by a literal (at most
+# one step back per blank), the rest of the line by `str.find`; only bounded info strings,
+# and a bounded number of them, reach the token pattern, whose group cannot overlap its
+# optional parts (it holds no quote and no `=`).
+_FENCE = re.compile(r"^[ \t]*(?:```|~~~)", re.MULTILINE)
+_FILE_TOKEN = re.compile(r"""(?:title=)?["']?([\w./\\-]+)["']?""")
+_TOKEN_SPLIT = re.compile(r"[\s:]+")
+_SEPARATORS = frozenset("./\\")
+# An info string longer than this names no file (paths in fences are short).
+MAX_INFO = 1024
+# Per request: characters of message text scanned, and fences looked at. Enough for any
+# real conversation, and a ceiling on what one request can make the loop do.
+MAX_SCANNED = 4 << 20
+MAX_FENCES = 1000
 
 
 def mentioned_files(body: dict[str, Any], header: str | None = None) -> tuple[str, ...]:
     """File names a request carries: the `X-Mux-File` header (comma-separated) and the
-    paths in code-fence info strings of its messages or prompt."""
+    paths in code-fence info strings of its messages or prompt (within the first
+    MAX_SCANNED characters and MAX_FENCES fences)."""
     files = [f.strip() for f in (header or "").split(",") if f.strip()]
-    for text in _texts(body):
-        for info in _FENCE.findall(text):
-            for token in re.split(r"[\s:]+", info.strip()):
-                match = _FILE_TOKEN.fullmatch(token)
-                if match and not match.group(1).startswith("."):
-                    files.append(match.group(1))
+    for info in fence_infos(_texts(body)):
+        for token in _TOKEN_SPLIT.split(info.strip()):
+            match = _FILE_TOKEN.fullmatch(token)
+            if match is None:
+                continue
+            name = match.group(1)
+            if not name.startswith(".") and not _SEPARATORS.isdisjoint(name):
+                files.append(name)
     return tuple(dict.fromkeys(files))
+
+
+def fence_infos(texts: list[str]) -> list[str]:
+    """The info strings of the code fences in `texts`: the rest of a line that starts, after
+    blanks, with ``` or ~~~, holding no backtick and at most MAX_INFO characters."""
+    infos: list[str] = []
+    budget = MAX_SCANNED
+    for text in texts:
+        if budget <= 0:
+            break
+        text = text[:budget]
+        budget -= len(text)
+        for fence in _FENCE.finditer(text):
+            start = fence.end()
+            end = text.find("\n", start)
+            end = len(text) if end < 0 else end
+            if end - start > MAX_INFO:
+                continue
+            info = text[start:end]
+            if "`" not in info:
+                infos.append(info)
+                if len(infos) == MAX_FENCES:
+                    return infos
+    return infos
 
 
 def _texts(body: dict[str, Any]) -> list[str]:

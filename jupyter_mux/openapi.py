@@ -195,9 +195,19 @@ PIN = {
 }
 
 
+def _time_param(name: str, text: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "schema": {"type": "string", "format": "date-time"},
+        "description": f"{text} An ISO 8601 time, or a date (its midnight); UTC unless it "
+        "carries a zone.",
+    }
+
+
 USAGE_PARAMETERS = [
-    {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},
-    {"name": "until", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+    _time_param("since", "From this time on."),
+    _time_param("until", "Before this time (exclusive)."),
     {
         "name": "group_by",
         "in": "query",
@@ -326,7 +336,9 @@ def build_spec() -> dict[str, Any]:
             "parameters": [NAME],
             "get": _op("One provider", 200, _ref("ProviderOut"), errors=(404, 503)),
             "patch": _op(
-                "Change a provider; an absent or empty api_key keeps the stored one",
+                "Change a provider; an absent or empty api_key keeps the stored one, unless "
+                "the endpoint moves to another origin (scheme, host or port): then the "
+                "stored key is dropped, never sent to the new endpoint",
                 200,
                 _ref("ProviderOut"),
                 "ProviderUpdate",

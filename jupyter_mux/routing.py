@@ -18,6 +18,7 @@ from .errors import NotFound, NoUsableModel
 from .openai_request import MuxRequest, mentioned_files
 from .providers.registry import PROVIDER_TYPES
 from .providers.wire import WIRES, Wire
+from .secrets import SecretKeyError
 from .store import ProviderRecord, Snapshot, TargetRecord
 
 
@@ -43,7 +44,9 @@ class Upstream:
 class Target:
     provider: str
     model: str
+    # None when the provider is gone, or is stored but cannot be routed (see `problem`).
     upstream: Upstream | None
+    problem: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,9 +94,10 @@ class WorkspaceRoute:
                     break
                 if all(t.upstream is None for t in rule.targets):
                     gone = rule.targets[0]
+                    why = gone.problem or f"Provider '{gone.provider}' no longer exists."
                     raise NoUsableModel(
                         f"Workspace '{self.name}' routes this request to model '{gone.model}' "
-                        f"of provider '{gone.provider}', which no longer exists. "
+                        f"of provider '{gone.provider}', which cannot answer: {why} "
                         f"{_how_to_fix(self.name)}"
                     )
                 return rule
@@ -134,7 +138,23 @@ class RoutingTable:
             ) from None
 
 
+class UnroutableProvider(ValueError):
+    """A stored provider no request can be sent to (an endpoint the HTTP client refuses, an
+    unknown type): the provider is shown broken, and the rest of the table still routes."""
+
+
 def upstream_for(provider: ProviderRecord, api_key: str | None) -> Upstream:
+    try:
+        return _upstream(provider, api_key)
+    except (httpx.InvalidURL, ValueError, KeyError) as exc:
+        raise UnroutableProvider(
+            f"Provider '{provider.name}' cannot be used: the mux cannot send requests to its "
+            f"endpoint {provider.endpoint!r} (type {provider.type!r}): {exc}. Change its "
+            "endpoint."
+        ) from None
+
+
+def _upstream(provider: ProviderRecord, api_key: str | None) -> Upstream:
     provider_type = PROVIDER_TYPES[provider.type]
     wire = WIRES[provider_type.wire]
     # Plain bodies: the relay passes bytes through, and a compressed stream would be held
@@ -162,6 +182,9 @@ def target_problem(target: TargetRecord, providers: dict[str, ProviderRecord]) -
     provider = providers.get(target.provider)
     if provider is None:
         return f"Provider '{target.provider}' no longer exists; choose another model."
+    broken = routable(provider)
+    if broken:
+        return broken
     if provider.models and target.model not in {m.id for m in provider.models}:
         return (
             f"Model '{target.model}' is no longer listed by provider '{target.provider}'; "
@@ -170,10 +193,33 @@ def target_problem(target: TargetRecord, providers: dict[str, ProviderRecord]) -
     return None
 
 
+def routable(provider: ProviderRecord) -> str | None:
+    """Why a stored provider cannot be routed, or None: the check `build_table` makes,
+    without a key, so a view can show it."""
+    try:
+        upstream_for(provider, None)
+    except UnroutableProvider as exc:
+        return str(exc)
+    return None
+
+
 def build_table(
     snapshot: Snapshot, api_key_of: Callable[[ProviderRecord], str | None]
 ) -> RoutingTable:
-    upstreams = {name: upstream_for(p, api_key_of(p)) for name, p in snapshot.providers.items()}
+    """Never fails for one bad row: a provider that cannot be routed (say, an endpoint
+    poisoned in the database by hand) leaves its targets without an upstream and says why."""
+    upstreams: dict[str, Upstream] = {}
+    broken: dict[str, str] = {}
+    for name, provider in snapshot.providers.items():
+        try:
+            upstreams[name] = upstream_for(provider, api_key_of(provider))
+        except UnroutableProvider as exc:
+            broken[name] = str(exc)
+        except SecretKeyError:
+            broken[name] = (
+                f"Provider '{name}' has a stored key that the configured encryption key "
+                "cannot decrypt; set its key again."
+            )
     return RoutingTable(
         active=snapshot.active,
         workspaces={
@@ -184,7 +230,12 @@ def build_table(
                         r.kind,
                         r.pattern,
                         tuple(
-                            Target(t.provider, t.model, upstreams.get(t.provider))
+                            Target(
+                                t.provider,
+                                t.model,
+                                upstreams.get(t.provider),
+                                broken.get(t.provider),
+                            )
                             for t in r.targets
                         ),
                     )

@@ -8,7 +8,9 @@ import contextlib
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from typing import Any
+
+from typing_extensions import Self
 
 
 class LoopbackHandler(BaseHTTPRequestHandler):

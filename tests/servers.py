@@ -11,9 +11,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Self
 
 import httpx
+from typing_extensions import Self
 
 
 def free_port() -> int:

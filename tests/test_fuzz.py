@@ -446,3 +446,51 @@ def test_no_token_no_access(mux_server):
         mux_server + "mux/api/providers", headers={"Authorization": "token wrong"}, timeout=30
     )
     assert response.status_code == 403
+
+
+# -- what the attack of issue 13 sent --------------------------------------------------------
+
+CHAT = {"messages": [{"role": "user", "content": "hi"}]}
+
+
+@pytest.fixture
+def seeded(mux_server: str, session: requests.Session, dead_endpoint: str) -> None:
+    """The seed providers exist (`p0` is patched below) before `unchanged` looks."""
+    _seed(session, mux_server, dead_endpoint)
+
+
+ISSUE_13 = [
+    *(
+        ("POST", "mux/api/providers", {"name": "t", "type": "vllm", "endpoint": e}, 400)
+        for e in (
+            "http://127.0.0.1:9/o\tk",
+            "http://127.0.0.1:9/o\r\nk",
+            "http://127.0.0.1:9/o\x7fk",
+            "http://[v1.x]:9",
+            "http://a..b:9",
+        )
+    ),
+    ("PATCH", "mux/api/providers/p0", {"endpoint": "http://127.0.0.1:9/o\tk"}, 400),
+    ("POST", "mux/v1/chat/completions", {**CHAT, "stream_options": "x"}, 400),
+    ("POST", "mux/v1/chat/completions", {**CHAT, "stream": True, "stream_options": [1]}, 400),
+    ("POST", "mux/v1/completions", {"prompt": "x", "stream_options": {"include_usage": 1}}, 400),
+    ("GET", "mux/api/usage?since=2026-11-01", None, 200),
+    ("GET", "mux/api/usage?since=2026-11-01T10:00&until=2026-12-01", None, 200),
+    ("GET", "mux/api/usage?until=9999-12-31T23:00:00-05:00", None, 400),
+    ("GET", "mux/api/usage?since=0001-01-01T00:00:00%2B01:00", None, 400),
+    ("GET", f"mux/api/usage?token={TOKEN}&group_by=day", None, 200),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "route", "body", "status"), ISSUE_13, ids=[str(i) for i in range(len(ISSUE_13))]
+)
+def test_issue_13_inputs(method, route, body, status, mux_server, session, seeded, unchanged):
+    """Each answered as documented (never a 5xx), and nothing stored changed."""
+    response = session.request(
+        method,
+        mux_server + route,
+        data=None if body is None else json.dumps(body),
+        timeout=30,
+    )
+    assert response.status_code == status, (response.status_code, response.text[:300])

@@ -1,7 +1,8 @@
 """The store and the management API on PostgreSQL, as a shared deployment runs them.
 
-The store tests (tests/test_store.py), the upgrade tests (tests/test_migrations.py) and the
-management-API tests (tests/test_api.py) are collected again here, with `store` and the
+The store tests (tests/test_store.py), the upgrade tests (tests/test_migrations.py), the
+management-API tests (tests/test_api.py) and the hardening tests (tests/test_hardening.py)
+are collected again here, with `store` and the
 server's `MuxApp.db_url` pointing at a fresh PostgreSQL database per test; the few that read
 the SQLite file have PostgreSQL versions below. Skipped unless JUPYTER_MUX_TEST_PG_URL is
 set (`bash .ci/postgres.sh` prints one).
@@ -21,7 +22,7 @@ from sqlalchemy import inspect as sa_inspect
 from jupyter_mux.errors import Conflict
 from jupyter_mux.store import ModelRecord, Store, TargetRecord, migrations
 
-from . import test_api, test_migrations, test_store
+from . import test_api, test_hardening, test_migrations, test_store
 from .pg import PG_URL, SKIP_REASON, Databases, pg_dump
 
 pytestmark = pytest.mark.skipif(not PG_URL, reason=SKIP_REASON)
@@ -35,6 +36,12 @@ NOT_REUSED = {
     "test_key_file_is_created_private_and_reused",
     "test_configured_key_wins_and_wrong_key_is_caught",
     "test_malformed_key",
+    # test_hardening: these poison, read or stat the SQLite file.
+    "TestPoisonedRow",
+    "test_a_key_the_upstream_echoes_is_scrubbed_from_discovery",
+    "test_a_new_sqlite_database_and_its_journals_are_private",
+    "test_the_server_creates_its_database_private",
+    "test_the_code_runs_on_the_python_it_declares",  # no database
 }
 
 
@@ -51,7 +58,12 @@ def _reuse(module: Any) -> dict[str, Any]:
     }
 
 
-REUSED = {**_reuse(test_store), **_reuse(test_api), **_reuse(test_migrations)}
+REUSED = {
+    **_reuse(test_store),
+    **_reuse(test_api),
+    **_reuse(test_migrations),
+    **_reuse(test_hardening),
+}
 globals().update(REUSED)
 
 # test_api's fixtures, looked up in the module that collects the test.
@@ -60,6 +72,7 @@ SECRET = test_api.SECRET
 add_provider = test_store.add_provider
 alice = test_store.alice
 store = test_store.store
+admin_and_alice = test_hardening.admin_and_alice
 
 
 @pytest.fixture(scope="session")

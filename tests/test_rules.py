@@ -405,3 +405,47 @@ async def test_import_matches_providers_by_type_and_flags_the_rest(two_llamas):
     assert rules[0]["targets"][0]["provider"] == "their-openai" and not rules[0]["ok"]
     code, _ = await api("POST", "workspaces/import", {**shared, "name": "import"})
     assert code == 400
+
+
+# Inputs of 1 MB built to make a backtracking scan for file names stall (issue 13, item 4).
+ADVERSARIAL = {
+    "dotted token ending in !": "```" + "a." * 500_000 + "!",
+    "dotted token, quoted": "```'" + "a/" * 500_000 + "'!",
+    "title= repeated": "```" + "title=" * 166_666,
+    "a fence on every line": "```a.py\n" * 125_000,
+    "backticks": "`" * 1_000_000,
+    "separators only": "```" + "./\\" * 333_333,
+    "dots, no fence": "a." * 500_000 + "!",
+    "blanks before a fence that never comes": " " * 1_000_000,
+    "blanks inside a fence, then a backtick": "```" + " " * 999_996 + "`",
+}
+
+
+@pytest.mark.parametrize("text", ADVERSARIAL.values(), ids=ADVERSARIAL.keys())
+def test_file_scan_is_linear_and_bounded(monkeypatch, text):
+    """No timing: the scan's work is bounded structurally. Fences are found in one pass over
+    the lines; the token pattern, the only regex applied, sees no token longer than
+    MAX_INFO, and each character in at most one token, so its total work is linear."""
+    from jupyter_mux import openai_request
+
+    real = openai_request._FILE_TOKEN
+    seen: list[int] = []
+
+    class Spy:
+        def fullmatch(self, token: str):
+            seen.append(len(token))
+            return real.fullmatch(token) if len(token) <= openai_request.MAX_INFO else None
+
+    monkeypatch.setattr(openai_request, "_FILE_TOKEN", Spy())
+    files = mentioned_files({"messages": [{"role": "user", "content": text}]})
+    assert max(seen, default=0) <= openai_request.MAX_INFO
+    assert sum(seen) <= len(text)
+    assert files == (("a.py",) if text.startswith("```a.py") else ())
+
+
+def test_file_scan_stops_at_its_budget():
+    from jupyter_mux.openai_request import MAX_SCANNED
+
+    early = {"role": "user", "content": "```early.py\n```"}
+    late = {"role": "user", "content": "x" * MAX_SCANNED + "\n```late.py\n```"}
+    assert mentioned_files({"messages": [early, late]}) == ("early.py",)

@@ -170,10 +170,7 @@ class UsageHandler(ManagementHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        # JupyterLab's request helper appends a bare timestamp (`?1795496747774`) to defeat
-        # caches; any other unknown parameter is still refused.
-        arguments = {k: self.get_argument(k) for k in self.request.arguments if not k.isdigit()}
-        query = parse(UsageQuery, arguments)
+        query = parse(UsageQuery, self.query_fields())
         self.write_json(await self.service.usage(query))
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import hmac
 import json
+import logging
 from typing import Any
 
 from jupyter_server.auth.identity import IdentityProvider, User
@@ -24,6 +25,8 @@ PROXY_KEY = "jupyter_mux_proxy"
 STARTUP_ERROR_KEY = "jupyter_mux_startup_error"
 RESPONSES_KEY = "jupyter_mux_responses"
 TOKEN_USER_KEY = "jupyter_mux_token_user"
+# Query parameters Jupyter reads for authentication, on any route.
+AUTH_ARGUMENTS = frozenset({"token", "_xsrf"})
 
 # The IdentityProvider methods that decide who a token request is. Where a provider class
 # keeps all of them as Jupyter ships them (IdentityProvider, PasswordIdentityProvider), the
@@ -84,6 +87,23 @@ class BaseHandler(ExtensionHandlerMixin, APIHandler):
             user = self.settings[TOKEN_USER_KEY] = provider.generate_anonymous_user(self)
         return user
 
+    _mux_error: str | None = None
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        """A MuxError is the client's answer, not a crash: logged once, on Jupyter's access
+        line for the request (see `log`), instead of once by Tornado and again there."""
+        if isinstance(value, MuxError):
+            self._mux_error = value.message
+            return
+        super().log_exception(typ, value, tb)
+
+    @property
+    def log(self) -> Any:
+        log = super().log
+        if self._mux_error is None:
+            return log
+        return _WithError(log, {"status": str(self.get_status()), "error": self._mux_error})
+
     @property
     def service(self) -> MuxService:
         error = self.settings.get(STARTUP_ERROR_KEY)
@@ -114,6 +134,17 @@ class BaseHandler(ExtensionHandlerMixin, APIHandler):
         self.finish(json.dumps(to_jsonable(value)))
 
 
+class _WithError(logging.LoggerAdapter):
+    """Adds a failed request's error message to its access line, the one that starts with
+    the status."""
+
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        extra = self.extra or {}
+        if isinstance(msg, str) and msg.startswith(str(extra.get("status"))):
+            msg = f"{msg}: {extra.get('error')}"
+        return msg, kwargs
+
+
 def to_jsonable(value: Any) -> Any:
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
@@ -124,6 +155,17 @@ def to_jsonable(value: Any) -> Any:
 
 class ManagementHandler(BaseHandler):
     """Errors in Jupyter's `{"message", "reason"}` shape, as the lab front end expects."""
+
+    def query_fields(self) -> dict[str, str]:
+        """The query's own fields. Jupyter's auth parameters (`?token=`, `_xsrf`) belong to
+        Jupyter, which has already checked them, and JupyterLab's request helper appends a
+        bare timestamp (`?1795496747774`) to defeat caches; any other unknown parameter is
+        still refused by the model."""
+        return {
+            k: self.get_argument(k)
+            for k in self.request.arguments
+            if k not in AUTH_ARGUMENTS and not k.isdigit()
+        }
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]

@@ -1,5 +1,5 @@
 """The only place with SQL. Every method is one transaction and blocks: callers on the event
-loop run them in the store's executor (see `service.MuxService`).
+loop run them in the store's executor (see `service.base.ServiceBase`).
 
 A store works for one owner, the Jupyter user of the server (see `MuxApp.user`): it reads and
 writes that user's workspaces, active workspace, providers and usage, plus the predefined
@@ -9,8 +9,10 @@ shared one have the same name, the user's own is the one they see."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+import operator
+import os
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -61,7 +63,7 @@ def make_engine(db_url: str) -> Engine:
     if url.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     if url.database and url.database != ":memory:":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        _create_private(Path(url.database))
     engine = create_engine(url, connect_args={"check_same_thread": False})
 
     @event.listens_for(engine, "connect")
@@ -72,6 +74,15 @@ def make_engine(db_url: str) -> Engine:
         cursor.close()
 
     return engine
+
+
+def _create_private(path: Path) -> None:
+    """Create a new SQLite file readable by its owner only, like the key file beside it: it
+    holds prompts' metadata and encrypted keys. SQLite gives its journal and WAL files the
+    database file's mode. An existing file is left as its owner set it."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 class Store:
@@ -294,29 +305,68 @@ class Store:
             model_row.info_json = json.dumps(info)
             s.add(model_row)
 
-    def sync_predefined(self, providers: list[dict[str, Any]]) -> None:
+    def sync_predefined(
+        self,
+        providers: list[dict[str, Any]],
+        same_key: Callable[[str | None, str | None], bool] = operator.eq,
+    ) -> list[tuple[str, list[str]]]:
         """Make the configured providers exist as configured, shared by all users. One
         dropped from the config is kept as an ordinary provider of the single-user owner, so
-        nothing routed to it breaks on a single-user server."""
+        nothing routed to it breaks on a single-user server. A value of KEEP leaves that
+        column as stored (a key whose variable is not set is never erased).
+
+        A shared provider is every user's: on a database other users' servers use (or from
+        a JupyterHub user's server) a configuration never rewrites or drops one, since a
+        user's own configuration could otherwise point everyone's prompts at their server.
+        Returns the (name, differing fields) of configured providers kept as stored."""
         now = utcnow()
+        kept: list[tuple[str, list[str]]] = []
         with self._write() as s:
+            rewrite = self.owner == "" and not self._others_present(s)
             configured = {p["name"] for p in providers}
             shared = {
                 row.name: row for row in s.exec(select(ProviderRow).where(ProviderRow.owner == ""))
             }
             for row in shared.values():
-                if row.predefined and row.name not in configured:
+                if rewrite and row.predefined and row.name not in configured:
                     row.predefined = False
                     s.add(row)
             for values in providers:
                 row = shared.get(values["name"])
                 if row is None:
-                    row = ProviderRow(created_at=now, **values)
-                for key, value in values.items():
+                    fresh = {k: (None if v is KEEP else v) for k, v in values.items()}
+                    s.add(ProviderRow(created_at=now, updated_at=now, predefined=True, **fresh))
+                    continue
+                changes = {
+                    key: value
+                    for key, value in values.items()
+                    if value is not KEEP
+                    and not (
+                        same_key(row.api_key_encrypted, value)
+                        if key == "api_key_encrypted"
+                        else getattr(row, key) == value
+                    )
+                }
+                if not row.predefined:
+                    changes["predefined"] = True
+                if not changes:
+                    continue
+                if not rewrite:
+                    kept.append((row.name, sorted(changes)))
+                    continue
+                for key, value in changes.items():
                     setattr(row, key, value)
-                row.predefined = True
                 row.updated_at = now
                 s.add(row)
+        return kept
+
+    def _others_present(self, s: Session) -> bool:
+        """Whether any other user's server has used this database."""
+        return any(
+            s.exec(select(table.owner).where(table.owner != self.owner).limit(1)).first()
+            is not None
+            for table in (ActiveRow, WorkspaceRow, ProviderRow, UsageRow)
+        )
 
     # -- workspaces ------------------------------------------------------------------------
 

@@ -518,7 +518,7 @@ export interface paths {
         };
         options?: never;
         head?: never;
-        /** Change a provider; an absent or empty api_key keeps the stored one */
+        /** Change a provider; an absent or empty api_key keeps the stored one, unless the endpoint moves to another origin (scheme, host or port): then the stored key is dropped, never sent to the new endpoint */
         patch: {
             parameters: {
                 query?: never;
@@ -817,7 +817,9 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
+                    /** @description From this time on. An ISO 8601 time, or a date (its midnight); UTC unless it carries a zone. */
                     since?: string;
+                    /** @description Before this time (exclusive). An ISO 8601 time, or a date (its midnight); UTC unless it carries a zone. */
                     until?: string;
                     group_by?: "workspace" | "provider" | "model" | "day";
                     workspace?: string;
@@ -3746,7 +3748,12 @@ export interface components {
             /** Type */
             type: string;
         };
-        /** ProviderUpdate */
+        /**
+         * ProviderUpdate
+         * @description Only the fields given change. The stored key is kept when `api_key` is absent or
+         *     empty, except when `endpoint` moves to another origin (scheme, host or port): the key
+         *     was meant for the old server, so it is dropped unless this request gives one.
+         */
         ProviderUpdate: {
             /**
              * Api Key

@@ -1,0 +1,55 @@
+"""Management operations: validate against the current state, write through the store, and
+swap in a fresh routing table so the very next mux request sees the change.
+
+`MuxService` is the one object the handlers and the app hold; each concern lives in its own
+module and is mixed in here:
+
+- `base.py`: the store's thread, the routing table and its rebuilds, key decryption;
+- `providers.py`: provider writes and their validation;
+- `discovery.py`: model discovery;
+- `workspaces.py`: workspaces, rules, the active workspace, import and export;
+- `usage.py`: usage rows and the spend report;
+- `views.py`: what the API shows of stored records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..routing import build_table
+from ..store import TargetRecord
+from .discovery import DiscoveryError
+from .providers import Providers
+from .usage import Usage
+from .views import provider_view, rules_view, workspace_view
+from .workspaces import Workspaces
+
+__all__ = [
+    "DiscoveryError",
+    "MuxService",
+    "provider_view",
+    "rules_view",
+    "workspace_view",
+]
+
+
+class MuxService(Providers, Workspaces, Usage):
+    def start(
+        self,
+        predefined: list[dict[str, Any]],
+        seeds: Sequence[tuple[str, TargetRecord]] = (),
+    ) -> list[str]:
+        """Blocking start-up, before the server takes requests: migrate, check the key, load
+        the configured providers and seeded workspaces, build the first routing table.
+        Returns the names of the configured providers, whose models the caller discovers
+        once the loop runs."""
+        self.secrets.verify(self.store.initialize(self.secrets.key_check()))
+        rows = [self._predefined_row(i, p) for i, p in enumerate(predefined)]
+        if rows:
+            self.sync_predefined(rows)
+        if seeds:
+            self.store.seed_workspaces(list(seeds))
+        self._revision = self.store.revision()
+        self.routing = build_table(self.store.snapshot(), self._api_key)
+        return [row["name"] for row in rows]
