@@ -74,7 +74,9 @@ export function snippets(muxV1Url: string, key: IConnectKey, trans: Trans): ISni
         'import jupyter_mux',
         '',
         'client = jupyter_mux.openai_client()',
-        `client.chat.completions.create(model="mux", ${HELLO})`
+        'client.chat.completions.create(',
+        `    model="mux", ${HELLO}`,
+        ')'
       ].join('\n')
     },
     {
@@ -85,7 +87,9 @@ export function snippets(muxV1Url: string, key: IConnectKey, trans: Trans): ISni
         'from openai import OpenAI',
         '',
         openaiClient,
-        `client.chat.completions.create(model="mux", ${HELLO})`
+        'client.chat.completions.create(',
+        `    model="mux", ${HELLO}`,
+        ')'
       ].join('\n')
     },
     {
