@@ -433,6 +433,48 @@ def test_save_anyway_and_the_status_bar_way_in(page: Page, lab: LabServer, free_
     shot("saved-anyway")
 
 
+@pytest.mark.parametrize("width", [1280, 720])
+def test_connect_shows_a_snippet_per_dialect(browser: Browser, lab: LabServer, width: int) -> None:
+    """The Connect tab: the mux URL and a copyable snippet per client dialect, each with
+    the right base URL and the key, whole at a wide and a narrow window."""
+    context = browser.new_context(viewport={"width": width, "height": 800})
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    try:
+        page.goto(f"{lab.url}lab?token={lab.token}")
+        expect(page.locator("#jp-main-statusbar")).to_be_visible(timeout=60_000)
+        shot = Shots(page, f"connect-{width}")
+        page.evaluate("() => window.jupyterapp.commands.execute('jupyter-mux:open')")
+        view = page.locator("#jupyter-mux-view")
+        view.get_by_role("tab", name="Connect").click()
+        openai_url = f"{lab.url}mux/v1"
+        expect(view.get_by_label("Mux URL", exact=True)).to_have_text(openai_url)
+        ids = ["openai", "responses", "anthropic", "langchain", "embeddings", "env"]
+        for snippet_id in ids:
+            box = view.locator(f'[data-snippet="{snippet_id}"]')
+            expect(box).to_be_visible()
+            expect(box.get_by_role("button", name=re.compile("^Copy .* snippet$"))).to_be_visible()
+        key = page.evaluate(
+            "() => document.getElementById('jupyter-config-data') ? "
+            "JSON.parse(document.getElementById('jupyter-config-data').textContent).token : ''"
+        )
+        key = key or "<your Jupyter token>"
+        env = view.locator('[data-snippet="env"] pre')
+        expect(env).to_contain_text(f"export OPENAI_BASE_URL='{openai_url}'")
+        expect(env).to_contain_text(f"export ANTHROPIC_BASE_URL='{lab.url}mux'")
+        expect(env).to_contain_text(f"export ANTHROPIC_AUTH_TOKEN='{key}'")
+        anthropic = view.locator('[data-snippet="anthropic"] pre')
+        expect(anthropic).to_contain_text(f'base_url="{lab.url}mux",\n    api_key="{key}",')
+        copy = view.get_by_role("button", name=re.compile("^Copy .*environment variables"))
+        copy.click()
+        expect(copy).to_have_text("Copied")
+        assert_nothing_cut_off(page, "#jupyter-mux-view")
+        assert_buttons_look_like_jupyterlab(page, "#jupyter-mux-view")
+        shot("snippets")
+    finally:
+        context.close()
+
+
 def test_editing_a_keyed_provider_warns_about_the_key(page: Page, lab: LabServer) -> None:
     """The edit form says that a new host drops the stored key, and opens from the
     palette; a provider edit that cannot be tried first is saved as before."""

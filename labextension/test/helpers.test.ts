@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 
 import { sameData } from '../src/helpers/data';
 import { nameProblem } from '../src/helpers/names';
-import { snippets } from '../src/helpers/snippets';
+import { baseUrls, snippets, tokenKey } from '../src/helpers/snippets';
 import {
   groupLabel,
   groupModels,
@@ -184,13 +184,65 @@ describe('names', () => {
 });
 
 describe('snippets', () => {
-  it('embeds the URL in every client snippet', () => {
-    const url = 'http://localhost:8888/mux/v1';
-    const all = snippets(url, trans);
-    expect(all.map(s => s.id)).toEqual(['notebook', 'openai', 'langchain', 'jupyter-ai']);
-    for (const s of all.filter(s => s.id !== 'notebook')) {
-      expect(s.code).toContain(url);
+  const url = 'http://localhost:8888/mux/v1';
+  const key = tokenKey('abc123', trans);
+
+  it('shows one copyable snippet per client dialect', () => {
+    expect(snippets(url, key, trans).map(s => s.id)).toEqual([
+      'notebook',
+      'openai',
+      'responses',
+      'anthropic',
+      'langchain',
+      'embeddings',
+      'env'
+    ]);
+  });
+
+  it('gives OpenAI clients the /v1 URL and Anthropic clients the URL without it', () => {
+    const byId = Object.fromEntries(snippets(url, key, trans).map(s => [s.id, s.code]));
+    for (const id of ['openai', 'responses', 'langchain', 'embeddings']) {
+      expect(byId[id]).toContain('base_url="http://localhost:8888/mux/v1",');
+      expect(byId[id]).toContain('api_key="abc123",');
     }
+    expect(byId.responses).toContain('client.responses.create(');
+    expect(byId.embeddings).toContain('client.embeddings.create(');
+    expect(byId.embeddings).toContain('check_embedding_ctx_length=False');
+    expect(byId.langchain).toContain('ChatOpenAI(');
+    expect(byId.anthropic).toContain(
+      'Anthropic(\n    base_url="http://localhost:8888/mux",\n    api_key="abc123",\n)'
+    );
+    expect(byId.anthropic).toContain('max_tokens=');
+    expect(byId.env.split('\n')).toEqual([
+      "export OPENAI_BASE_URL='http://localhost:8888/mux/v1'",
+      "export OPENAI_API_KEY='abc123'",
+      "export ANTHROPIC_BASE_URL='http://localhost:8888/mux'",
+      "export ANTHROPIC_AUTH_TOKEN='abc123'"
+    ]);
+  });
+
+  it('takes the key from one place, so another key replaces the token everywhere', () => {
+    const muxKey = { value: 'mux-secret', description: 'A mux key.' };
+    const all = snippets(url, muxKey, trans).filter(s => s.id !== 'notebook');
+    for (const s of all) {
+      expect(s.code).toContain('mux-secret');
+      expect(s.code).not.toContain('abc123');
+    }
+  });
+
+  it('uses a placeholder when the page has no token, and quotes for the shell', () => {
+    expect(tokenKey('', trans).value).toBe('<your Jupyter token>');
+    const odd = { value: "it's", description: '' };
+    const env = snippets(url, odd, trans).find(s => s.id === 'env')!;
+    expect(env.code).toContain("export OPENAI_API_KEY='it'\\''s'");
+  });
+
+  it('derives the base URL of each family, and the pinned form', () => {
+    expect(baseUrls('http://h/base/mux/v1/')).toEqual({
+      openai: 'http://h/base/mux/v1',
+      anthropic: 'http://h/base/mux',
+      pinned: 'http://h/base/mux/w/<workspace>/v1'
+    });
   });
 });
 

@@ -1,14 +1,70 @@
-/** Ready-to-paste client snippets for the mux URL. */
+/** Ready-to-paste client snippets for the mux, one per client dialect (docs/connect.md). */
 import type { Trans } from './trans';
 
 export interface ISnippet {
   id: string;
   title: string;
-  language: string;
+  language: 'python' | 'bash';
   code: string;
 }
 
-export function snippets(url: string, trans: Trans): ISnippet[] {
+/**
+ * The API key the snippets carry. Today the Jupyter token (`tokenKey`); a scoped mux key
+ * replaces it by passing another `IConnectKey` here: nothing else changes.
+ */
+export interface IConnectKey {
+  /** What goes into the snippets as the API key. */
+  value: string;
+  /** Where the key comes from, in words (shown above the snippets). */
+  description: string;
+}
+
+/** The Jupyter token as the key; a placeholder when the page does not know the token. */
+export function tokenKey(token: string, trans: Trans): IConnectKey {
+  return {
+    value: token || '<your Jupyter token>',
+    description: trans.__('The API key is your Jupyter token.')
+  };
+}
+
+/** The base URLs of each client family, from the mux's OpenAI URL (`…/mux/v1`). */
+export interface IBaseUrls {
+  /** OpenAI clients: `<server>/mux/v1`. */
+  openai: string;
+  /** Anthropic clients add `/v1/messages` themselves: `<server>/mux`. */
+  anthropic: string;
+  /** The OpenAI URL pinned to a workspace, with a `<workspace>` placeholder. */
+  pinned: string;
+}
+
+export function baseUrls(muxV1Url: string): IBaseUrls {
+  const openai = muxV1Url.replace(/\/+$/, '');
+  const anthropic = openai.replace(/\/v1$/, '');
+  return { openai, anthropic, pinned: `${anthropic}/w/<workspace>/v1` };
+}
+
+/** A Python string literal (JSON's double-quoted form is one, for what URLs and keys hold). */
+function py(value: string): string {
+  return JSON.stringify(value);
+}
+
+/** A shell word, single-quoted. */
+function sh(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+const HELLO = 'messages=[{"role": "user", "content": "Hi"}]';
+
+export function snippets(muxV1Url: string, key: IConnectKey, trans: Trans): ISnippet[] {
+  const urls = baseUrls(muxV1Url);
+  const client = (cls: string, url: string): string =>
+    [
+      `client = ${cls}(`,
+      `    base_url=${py(url)},`,
+      `    api_key=${py(key.value)},`,
+      ')'
+    ].join('\n');
+  const openaiClient = client('OpenAI', urls.openai);
   return [
     {
       id: 'notebook',
@@ -19,21 +75,44 @@ export function snippets(url: string, trans: Trans): ISnippet[] {
         '',
         'client = jupyter_mux.openai_client()',
         'client.chat.completions.create(',
-        '    model="mux", messages=[{"role": "user", "content": "Hi"}]',
+        `    model="mux", ${HELLO}`,
         ')'
       ].join('\n')
     },
     {
       id: 'openai',
-      title: trans.__('openai SDK'),
+      title: trans.__('OpenAI Python: chat completions'),
       language: 'python',
       code: [
         'from openai import OpenAI',
         '',
-        '# api_key: your Jupyter token',
-        `client = OpenAI(base_url="${url}", api_key=TOKEN)`,
+        openaiClient,
         'client.chat.completions.create(',
-        '    model="mux", messages=[{"role": "user", "content": "Hi"}]',
+        `    model="mux", ${HELLO}`,
+        ')'
+      ].join('\n')
+    },
+    {
+      id: 'responses',
+      title: trans.__('OpenAI Python: Responses API'),
+      language: 'python',
+      code: [
+        'from openai import OpenAI',
+        '',
+        openaiClient,
+        'client.responses.create(model="mux", input="Hi").output_text'
+      ].join('\n')
+    },
+    {
+      id: 'anthropic',
+      title: trans.__('Anthropic Python: Messages (base URL without /v1)'),
+      language: 'python',
+      code: [
+        'from anthropic import Anthropic',
+        '',
+        client('Anthropic', urls.anthropic),
+        'client.messages.create(',
+        `    model="mux", max_tokens=1024, ${HELLO}`,
         ')'
       ].join('\n')
     },
@@ -44,18 +123,38 @@ export function snippets(url: string, trans: Trans): ISnippet[] {
       code: [
         'from langchain_openai import ChatOpenAI',
         '',
-        `llm = ChatOpenAI(base_url="${url}", api_key=TOKEN, model="mux")`
+        'llm = ChatOpenAI(',
+        `    base_url=${py(urls.openai)},`,
+        `    api_key=${py(key.value)},`,
+        '    model="mux",',
+        '    # use_responses_api=True,  # for the Responses API',
+        ')',
+        'llm.invoke("Hi")'
       ].join('\n')
     },
     {
-      id: 'jupyter-ai',
-      title: trans.__('jupyter-ai'),
-      language: 'text',
+      id: 'embeddings',
+      title: trans.__('Embeddings'),
+      language: 'python',
       code: [
-        trans.__('Chat model: OpenAI (general interface)'),
-        trans.__('Base API URL: %1', url),
-        trans.__('Model name: mux (any name works)'),
-        trans.__('OpenAI API key: your Jupyter token')
+        'from openai import OpenAI',
+        '',
+        openaiClient,
+        'client.embeddings.create(model="mux", input=["Hi"])',
+        '',
+        '# LangChain: OpenAIEmbeddings(base_url=..., api_key=...,',
+        '#     model="mux", check_embedding_ctx_length=False)'
+      ].join('\n')
+    },
+    {
+      id: 'env',
+      title: trans.__('Command-line tools: environment variables'),
+      language: 'bash',
+      code: [
+        `export OPENAI_BASE_URL=${sh(urls.openai)}`,
+        `export OPENAI_API_KEY=${sh(key.value)}`,
+        `export ANTHROPIC_BASE_URL=${sh(urls.anthropic)}`,
+        `export ANTHROPIC_AUTH_TOKEN=${sh(key.value)}`
       ].join('\n')
     }
   ];

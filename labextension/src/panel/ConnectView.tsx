@@ -1,7 +1,8 @@
 import { Clipboard } from '@jupyterlab/apputils';
+import { PageConfig } from '@jupyterlab/coreutils';
 import * as React from 'react';
 
-import { snippets } from '../helpers/snippets';
+import { baseUrls, snippets, tokenKey } from '../helpers/snippets';
 import { MuxButton, useTrans } from './common';
 
 function CopyButton(props: { text: string; label: string }): JSX.Element {
@@ -28,10 +29,13 @@ function CopyButton(props: { text: string; label: string }): JSX.Element {
   );
 }
 
-/** The mux URL and ready-to-paste client snippets. */
+/** The mux URL and a ready-to-paste snippet per client dialect. */
 export function ConnectView(props: { url: string }): JSX.Element {
   const trans = useTrans();
   const { url } = props;
+  // The one place the snippets' key comes from (a scoped mux key will replace the token).
+  const key = tokenKey(PageConfig.getToken(), trans);
+  const { pinned } = baseUrls(url);
   return (
     <section className="jp-mux-section" aria-labelledby="jp-mux-connect-title">
       <div className="jp-mux-section-head">
@@ -39,8 +43,9 @@ export function ConnectView(props: { url: string }): JSX.Element {
       </div>
       <p className="jp-mux-hint">
         {trans.__(
-          'One OpenAI-compatible URL for every client; use your Jupyter token as the API key. The model name is a placeholder: the active workspace decides.'
-        )}
+          'One endpoint for every client dialect: OpenAI clients use this URL, Anthropic clients the same without /v1. The model name is a placeholder: the active workspace decides.'
+        )}{' '}
+        {key.description}
       </p>
       <div className="jp-mux-url-row">
         <code className="jp-mux-url" aria-label={trans.__('Mux URL')}>
@@ -48,8 +53,14 @@ export function ConnectView(props: { url: string }): JSX.Element {
         </code>
         <CopyButton text={url} label={trans.__('Copy mux URL')} />
       </div>
+      <p className="jp-mux-hint jp-mux-connect-pin">
+        {trans.__(
+          'To keep a client on one workspace, use %1 as its base URL or send the header X-Mux-Workspace. Settings for Claude Code, Codex, jupyter-ai, Continue and more: docs/connect.md.',
+          pinned
+        )}
+      </p>
       <div className="jp-mux-snippets">
-        {snippets(url, trans).map(s => (
+        {snippets(url, key, trans).map(s => (
           <div key={s.id} className="jp-mux-snippet" data-snippet={s.id}>
             <div className="jp-mux-snippet-head">
               <span>{s.title}</span>
