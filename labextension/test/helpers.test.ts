@@ -185,7 +185,7 @@ describe('names', () => {
 
 describe('snippets', () => {
   const url = 'http://localhost:8888/mux/v1';
-  const key = tokenKey('abc123', trans);
+  const key = { value: 'abc123', description: 'a key' };
 
   it('shows one copyable snippet per client dialect', () => {
     expect(snippets(url, key, trans).map(s => s.id)).toEqual([
@@ -231,7 +231,7 @@ describe('snippets', () => {
   });
 
   it('uses a placeholder when the page has no token, and quotes for the shell', () => {
-    expect(tokenKey('', trans).value).toBe('<your Jupyter token>');
+    expect(tokenKey(trans).value).toBe('<your Jupyter token>');
     const odd = { value: "it's", description: '' };
     const env = snippets(url, odd, trans).find(s => s.id === 'env')!;
     expect(env.code).toContain("export OPENAI_API_KEY='it'\\''s'");

@@ -19,10 +19,14 @@ export interface IConnectKey {
   description: string;
 }
 
-/** The Jupyter token as the key; a placeholder when the page does not know the token. */
-export function tokenKey(token: string, trans: Trans): IConnectKey {
+/**
+ * The Jupyter token as the key, as a placeholder: the token grants everything on the
+ * server (code, files, terminals), so it is never put on screen, where screenshots and
+ * shared screens would carry it.
+ */
+export function tokenKey(trans: Trans): IConnectKey {
   return {
-    value: token || '<your Jupyter token>',
+    value: '<your Jupyter token>',
     description: trans.__('The API key is your Jupyter token.')
   };
 }

@@ -1,5 +1,4 @@
 import { Clipboard } from '@jupyterlab/apputils';
-import { PageConfig } from '@jupyterlab/coreutils';
 import * as React from 'react';
 
 import { baseUrls, snippets, tokenKey } from '../helpers/snippets';
@@ -34,7 +33,7 @@ export function ConnectView(props: { url: string }): JSX.Element {
   const trans = useTrans();
   const { url } = props;
   // The one place the snippets' key comes from (a scoped mux key will replace the token).
-  const key = tokenKey(PageConfig.getToken(), trans);
+  const key = tokenKey(trans);
   const { pinned } = baseUrls(url);
   return (
     <section className="jp-mux-section" aria-labelledby="jp-mux-connect-title">
