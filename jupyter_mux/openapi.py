@@ -242,7 +242,7 @@ def _mux_paths(prefix: str, params: list[dict]) -> dict[str, Any]:
         "Model ids a client may send",
         200,
         _ref("ModelList"),
-        errors=(404, 503),
+        errors=(401, 404, 503),
         error_schema="OpenAIError",
     )
     models["parameters"] = [*params, PIN]
@@ -252,7 +252,7 @@ def _mux_paths(prefix: str, params: list[dict]) -> dict[str, Any]:
         "when the request carries anthropic-version",
         200,
         {"type": "object"},
-        errors=(404, 503),
+        errors=(401, 404, 503),
         error_schema="OpenAIError",
     )
     model["parameters"] = [*params, MODEL, PIN]

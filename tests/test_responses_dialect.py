@@ -1175,7 +1175,7 @@ def test_a_passthrough_request_carries_the_stored_conversation() -> None:
     assert "previous_response_id" not in request and request["stream"] is True
     assert request["input"] == [
         *chat_to_input(CONVERSATION),
-        {"role": "user", "content": "And tomorrow?"},
+        {"type": "message", "role": "user", "content": "And tomorrow?"},
     ]
     items = [{"role": "user", "content": "Hi"}]
     assert passthrough_body({"input": items}, None) == {"input": items}

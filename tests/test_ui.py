@@ -454,11 +454,8 @@ def test_connect_shows_a_snippet_per_dialect(browser: Browser, lab: LabServer, w
             box = view.locator(f'[data-snippet="{snippet_id}"]')
             expect(box).to_be_visible()
             expect(box.get_by_role("button", name=re.compile("^Copy .* snippet$"))).to_be_visible()
-        key = page.evaluate(
-            "() => document.getElementById('jupyter-config-data') ? "
-            "JSON.parse(document.getElementById('jupyter-config-data').textContent).token : ''"
-        )
-        key = key or "<your Jupyter token>"
+        key = "<your Jupyter token>"  # never the token itself, which grants everything
+        expect(view).not_to_contain_text(lab.token)
         env = view.locator('[data-snippet="env"] pre')
         expect(env).to_contain_text(f"export OPENAI_BASE_URL='{openai_url}'")
         expect(env).to_contain_text(f"export ANTHROPIC_BASE_URL='{lab.url}mux'")

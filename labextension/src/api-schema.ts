@@ -2168,6 +2168,15 @@ export interface paths {
                     };
                 };
                 /** @description Error. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OpenAIError"];
+                    };
+                };
+                /** @description Error. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2233,6 +2242,15 @@ export interface paths {
                     };
                     content: {
                         "application/json": Record<string, never>;
+                    };
+                };
+                /** @description Error. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OpenAIError"];
                     };
                 };
                 /** @description Error. */
@@ -3214,6 +3232,15 @@ export interface paths {
                     };
                 };
                 /** @description Error. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OpenAIError"];
+                    };
+                };
+                /** @description Error. */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3280,6 +3307,15 @@ export interface paths {
                     };
                     content: {
                         "application/json": Record<string, never>;
+                    };
+                };
+                /** @description Error. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OpenAIError"];
                     };
                 };
                 /** @description Error. */
