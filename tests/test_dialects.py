@@ -352,3 +352,32 @@ async def test_unknown_paths_are_json_404s(server_url, token, path, shape):
                 assert body["message"] and "reason" in body
         unauthenticated = await http.get(f"{server_url}mux/{path}")
         assert unauthenticated.status_code == 401 and token not in unauthenticated.text
+
+
+async def test_embeddings_rule_routes_embeddings_apart(api, mux_url, token, llama_embed, ollama):
+    """A workspace's `request_type: embeddings` rule sends embeddings to their own model,
+    while chat, Responses and Messages go on to the catch-all."""
+    for name, kind, endpoint in (
+        ("embedder", "llamacpp", llama_embed.endpoint),
+        ("chatter", "ollama", ollama.endpoint),
+    ):
+        await api.ok("POST", "providers", {"name": name, "type": kind, "endpoint": endpoint}, 201)
+    rules = [
+        {
+            "kind": "request_type",
+            "pattern": "embeddings",
+            "targets": [{"provider": "embedder", "model": "tiny"}],
+        },
+        {"kind": "catch_all", "targets": [{"provider": "chatter", "model": OLLAMA_MODEL}]},
+    ]
+    await api.ok("PUT", "workspaces/default/rules", rules)
+    oai = client(mux_url, token)
+    embedded = await oai.embeddings.with_raw_response.create(model="mux", input="a cat")
+    assert embedded.headers["x-mux-provider"] == "embedder"
+    assert len(embedded.parse().data[0].embedding) > 0
+    chat = await oai.chat.completions.with_raw_response.create(model="mux", messages=MESSAGES)
+    assert chat.headers["x-mux-provider"] == "chatter"
+    message = await anthropic_client(mux_url, token).messages.with_raw_response.create(
+        model="mux", max_tokens=8, messages=MESSAGES
+    )
+    assert message.headers["x-mux-provider"] == "chatter"

@@ -20,6 +20,10 @@ from ..store import KEEP, RuleRecord, Snapshot, TargetRecord
 from .base import ServiceBase, check_workspace
 from .views import rules_view, workspace_view
 
+# What `request_type` rules match (MuxRequest.request_type): "chat" covers chat, Responses
+# and Messages requests alike.
+REQUEST_TYPES = ("chat", "fim", "embeddings")
+
 
 class Workspaces(ServiceBase):
     async def list_workspaces(self) -> list[WorkspaceOut]:
@@ -174,8 +178,10 @@ def checked_rules(
                 )
             if rule.pattern is None:
                 raise InvalidRequest(f"{where}: a pattern is required.")
-            if rule.kind == "request_type" and rule.pattern not in ("chat", "fim"):
-                raise InvalidRequest(f"{where}: the pattern must be 'chat' or 'fim'.")
+            if rule.kind == "request_type" and rule.pattern not in REQUEST_TYPES:
+                raise InvalidRequest(
+                    f"{where}: the pattern must be 'chat', 'fim' or 'embeddings'."
+                )
             if not rule.targets:
                 raise InvalidRequest(f"{where}: at least one target is required.")
         targets = []

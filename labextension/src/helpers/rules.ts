@@ -8,7 +8,7 @@ export type NewRuleKind = Exclude<RuleKind, 'catch_all'>;
 export const RULE_KINDS: NewRuleKind[] = ['model', 'filename', 'request_type'];
 
 /** The patterns a request-type rule accepts. */
-export const REQUEST_TYPES = ['chat', 'fim'];
+export const REQUEST_TYPES = ['chat', 'fim', 'embeddings'];
 
 /** What a kind matches, as a picker's label. */
 export function ruleKindLabel(kind: RuleKind, trans: Trans): string {
@@ -31,6 +31,9 @@ export function requestTypeLabel(type: string, trans: Trans): string {
   }
   if (type === 'fim') {
     return trans.__('Code completion (fill in the middle)');
+  }
+  if (type === 'embeddings') {
+    return trans.__('Embeddings');
   }
   return type;
 }
