@@ -98,6 +98,14 @@ class Failure:
     code: str = "upstream_error"
 
 
+def truncated(missing: str = "its end marker") -> Failure:
+    """The failure of a stream whose body ended before the upstream said it was done."""
+    return Failure(
+        f"ended the stream before {missing}; the answer may be incomplete.",
+        code="upstream_truncated",
+    )
+
+
 @dataclass(slots=True)
 class Done:
     """The upstream ended its answer as it should. Nothing comes after it."""

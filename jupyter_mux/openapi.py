@@ -220,14 +220,12 @@ USAGE_PARAMETERS = [
 def _mux_paths(prefix: str, params: list[dict]) -> dict[str, Any]:
     errors = (400, 401, 404, 409, 429, 502, 503, 504)
     paths = {}
-    for route, body in (("chat/completions", "ChatRequest"), ("completions", "CompletionRequest")):
-        operation = _op(
-            f"OpenAI {route}, routed by the workspace",
-            None,
-            body=body,
-            errors=errors,
-            error_schema="OpenAIError",
-        )
+    for route, summary, body, error_schema in RELAY_ROUTES:
+        operation = _op(summary, None, errors=errors, error_schema=error_schema)
+        operation["requestBody"] = {
+            "required": True,
+            **_json(_ref(body) if body else {"type": "object"}),
+        }
         operation["responses"]["200"] = {
             "description": "One JSON body, or an SSE stream when `stream` is true.",
             "headers": MUX_HEADERS,
@@ -257,19 +255,6 @@ def _mux_paths(prefix: str, params: list[dict]) -> dict[str, Any]:
     )
     model["parameters"] = [*params, MODEL, PIN]
     paths[f"{prefix}/v1/models/{{model}}"] = {"get": model}
-    for route, summary, error_schema in DIALECT_ROUTES:
-        operation = _op(summary, None, errors=errors, error_schema=error_schema)
-        operation["requestBody"] = {"required": True, **_json({"type": "object"})}
-        operation["responses"]["200"] = {
-            "description": "One JSON body, or an SSE stream when `stream` is true.",
-            "headers": MUX_HEADERS,
-            "content": {
-                "application/json": {"schema": {"type": "object"}},
-                "text/event-stream": {"schema": {"type": "string"}},
-            },
-        }
-        operation["parameters"] = [*params, PIN]
-        paths[f"{prefix}/v1/{route}"] = {"post": operation}
     stored = {
         method: {
             **_op(summary, 200, {"type": "object"}, errors=(401, 404), error_schema="OpenAIError"),
@@ -284,17 +269,31 @@ def _mux_paths(prefix: str, params: list[dict]) -> dict[str, Any]:
     return paths
 
 
-# The client dialects besides OpenAI chat (API.md section 4): their bodies are the
-# providers' own API shapes, documented by OpenAI and Anthropic.
-DIALECT_ROUTES = (
-    ("responses", "OpenAI Responses API, routed by the workspace", "OpenAIError"),
-    ("messages", "Anthropic Messages API, routed by the workspace", "AnthropicError"),
+# The routes a request is relayed by (API.md sections 1 and 4): (path, summary, body schema,
+# error schema). The bodies of the dialects besides OpenAI chat are the providers' own API
+# shapes, documented by OpenAI and Anthropic.
+RELAY_ROUTES = (
+    (
+        "chat/completions",
+        "OpenAI chat/completions, routed by the workspace",
+        "ChatRequest",
+        "OpenAIError",
+    ),
+    (
+        "completions",
+        "OpenAI completions, routed by the workspace",
+        "CompletionRequest",
+        "OpenAIError",
+    ),
+    ("responses", "OpenAI Responses API, routed by the workspace", None, "OpenAIError"),
+    ("messages", "Anthropic Messages API, routed by the workspace", None, "AnthropicError"),
     (
         "messages/count_tokens",
         "Anthropic token count: the provider's own (Anthropic), else the mux's estimate",
+        None,
         "AnthropicError",
     ),
-    ("embeddings", "OpenAI embeddings, routed by the workspace", "OpenAIError"),
+    ("embeddings", "OpenAI embeddings, routed by the workspace", None, "OpenAIError"),
 )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from jupyter_mux.items import truncated
 from jupyter_mux.providers import anthropic
 from jupyter_mux.providers.wire import ANTHROPIC
 
@@ -919,7 +920,7 @@ def test_truncated_stream():
         chunk(mid, {"content": "Once upon a time"}),
         {
             "error": {
-                "message": anthropic.TRUNCATED_MESSAGE,
+                "message": truncated("the answer was complete").message,
                 "type": "upstream_error",
                 "param": None,
                 "code": "upstream_truncated",
@@ -933,7 +934,7 @@ def test_empty_stream_is_an_error():
     assert events == [
         {
             "error": {
-                "message": anthropic.TRUNCATED_MESSAGE,
+                "message": truncated("the answer was complete").message,
                 "type": "upstream_error",
                 "param": None,
                 "code": "upstream_truncated",

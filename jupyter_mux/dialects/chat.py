@@ -27,6 +27,7 @@ from ..items import (
     ToolCall,
     Usage,
     collect,
+    truncated,
 )
 from ..providers.openai_compat import usage_item
 from ..upstream_errors import reported
@@ -248,10 +249,4 @@ class ChatPassthrough:
         if self.done:
             return []
         self.done = True
-        return [
-            Failure(
-                "ended the stream before its end marker (data: [DONE]); the answer may be "
-                "incomplete.",
-                code="upstream_truncated",
-            )
-        ]
+        return [truncated("its end marker (data: [DONE])")]

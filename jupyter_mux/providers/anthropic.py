@@ -25,7 +25,18 @@ from urllib.parse import unquote_to_bytes
 import httpx
 
 from ..framing import Event
-from ..items import Done, Failure, Finish, Item, Reasoning, Start, Text, ToolCall, Usage
+from ..items import (
+    Done,
+    Failure,
+    Finish,
+    Item,
+    Reasoning,
+    Start,
+    Text,
+    ToolCall,
+    Usage,
+    truncated,
+)
 from ..store import ModelRecord
 
 ANTHROPIC_VERSION = "2023-06-01"
@@ -611,8 +622,6 @@ def failure(anthropic_error: Any) -> Failure:
 
 # --------------------------------------------------------------------------- streams
 
-TRUNCATED_MESSAGE = "ended the stream before the answer was complete."
-
 
 class StreamTranslator:
     """Anthropic's stream events -> items.
@@ -645,7 +654,7 @@ class StreamTranslator:
         if self.done:
             return []
         self.done = True
-        return [Failure(TRUNCATED_MESSAGE, code="upstream_truncated")]
+        return [truncated("the answer was complete")]
 
     def _handle(self, kind: Any, event: dict[str, Any], out: list[Item]) -> None:
         if kind == "message_start":

@@ -52,6 +52,7 @@ from ..items import (
     Text,
     ToolCall,
     Usage,
+    truncated,
 )
 from ..store import ModelRecord
 
@@ -550,12 +551,7 @@ class StreamTranslator:
         if self.done:
             return []
         self.done = True
-        return [
-            Failure(
-                "ended the stream before its final message; the answer is incomplete.",
-                code="upstream_truncated",
-            )
-        ]
+        return [truncated("its final message")]
 
 
 # --- embeddings ---------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from ..framing import Event
-from ..items import STOP, Done, Failure, Finish, Item, Reasoning, Start, Text, ToolCall, Usage
+from ..items import STOP, Done, Finish, Item, Reasoning, Start, Text, ToolCall, Usage, truncated
 from ..store import ModelRecord
 from ..upstream_errors import reported
 
@@ -90,10 +90,18 @@ def _count(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _reasoning(message: dict[str, Any]) -> Any:
-    """llama.cpp and vLLM name it `reasoning_content`, OpenRouter and newer vLLM `reasoning`."""
-    text = message.get("reasoning_content")
-    return text if text is not None else message.get("reasoning")
+def _text_items(message: dict[str, Any]) -> list[Item]:
+    """The reasoning and text of a message or a stream's delta. llama.cpp and vLLM name the
+    reasoning `reasoning_content`, OpenRouter and newer vLLM `reasoning`."""
+    items: list[Item] = []
+    reasoning = message.get("reasoning_content")
+    if reasoning is None:
+        reasoning = message.get("reasoning")
+    if isinstance(reasoning, str) and reasoning:
+        items.append(Reasoning(reasoning))
+    if isinstance(message.get("content"), str) and message["content"]:
+        items.append(Text(message["content"]))
+    return items
 
 
 def items_from_body(kind: str, payload: dict[str, Any], model: str) -> list[Item]:
@@ -109,11 +117,7 @@ def items_from_body(kind: str, payload: dict[str, Any], model: str) -> list[Item
         raise ValueError("a choice that is not an object")
     message = choice.get("message") if kind == "chat" else None
     if isinstance(message, dict):
-        reasoning = _reasoning(message)
-        if isinstance(reasoning, str) and reasoning:
-            items.append(Reasoning(reasoning))
-        if isinstance(message.get("content"), str) and message["content"]:
-            items.append(Text(message["content"]))
+        items += _text_items(message)
         for index, call in enumerate(message.get("tool_calls") or []):
             function = call.get("function") if isinstance(call, dict) else None
             if isinstance(function, dict):
@@ -180,11 +184,7 @@ class StreamTranslator:
     def _choice(self, choice: dict[str, Any], out: list[Item]) -> None:
         delta = choice.get("delta") if self.chat else None
         if isinstance(delta, dict):
-            reasoning = _reasoning(delta)
-            if isinstance(reasoning, str) and reasoning:
-                out.append(Reasoning(reasoning))
-            if isinstance(delta.get("content"), str) and delta["content"]:
-                out.append(Text(delta["content"]))
+            out += _text_items(delta)
             for call in delta.get("tool_calls") or []:
                 if isinstance(call, dict):
                     out.append(self._tool_call(call))
@@ -209,10 +209,3 @@ class StreamTranslator:
             return []
         self.done = True
         return [truncated()]
-
-
-def truncated() -> Failure:
-    return Failure(
-        "ended the stream before its end marker; the answer may be incomplete.",
-        code="upstream_truncated",
-    )

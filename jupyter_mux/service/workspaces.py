@@ -179,9 +179,7 @@ def checked_rules(
             if rule.pattern is None:
                 raise InvalidRequest(f"{where}: a pattern is required.")
             if rule.kind == "request_type" and rule.pattern not in REQUEST_TYPES:
-                raise InvalidRequest(
-                    f"{where}: the pattern must be 'chat', 'fim' or 'embeddings'."
-                )
+                raise InvalidRequest(f"{where}: the pattern must be 'chat', 'fim' or 'embeddings'.")
             if not rule.targets:
                 raise InvalidRequest(f"{where}: at least one target is required.")
         targets = []

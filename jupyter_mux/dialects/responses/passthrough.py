@@ -6,11 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from ...framing import Event
-from ...items import Done, Failure, Item, Raw, Usage
+from ...items import Done, Failure, Item, Raw, Usage, truncated
 from .request import _is_int, chat_to_input
 
 # Failure messages are the rest of a sentence the proxy begins with "Provider '<name>' ".
-TRUNCATED_MESSAGE = "ended the stream before the answer was complete."
 
 
 def usage_from_body(payload: Any) -> Usage | None:
@@ -81,7 +80,7 @@ class ResponsesPassthrough:
         if self._ended:
             return []
         self._ended = True
-        return [Failure(TRUNCATED_MESSAGE, status=502, code="upstream_truncated")]
+        return [truncated("response.completed")]
 
     def _event(self, event: Event) -> list[Item]:
         data = event.data
