@@ -12,7 +12,8 @@ import pytest
 
 from jupyter_mux.dialects.chat import ChatPassthrough
 from jupyter_mux.framing import MAX_EVENT_BYTES, FramingError, SSEFramer
-from jupyter_mux.items import Done, Failure, Raw, Usage
+from jupyter_mux.items import Done, Failure, Finish, Raw, Start, Usage, collect
+from jupyter_mux.providers import openai_compat
 
 PAYLOADS = Path(__file__).parent / "payloads"
 
@@ -239,3 +240,42 @@ def test_passthrough_stops_at_a_malformed_event() -> None:
 def test_passthrough_reports_the_providers_error_as_a_failure(event: bytes) -> None:
     items = passthrough([chunk("a") + event + chunk("b") + b"data: [DONE]\n\n"], keep=False)
     assert items == [Raw(chunk("a")), Failure("reported an error: context full")]
+
+
+# -- the OpenAI-compatible translator (chat chunks -> items, for clients of other dialects) --
+
+
+def openai_items(pieces: list[bytes]) -> list:
+    framer, translator = SSEFramer(), openai_compat.StreamTranslator("chat", "served")
+    items = [i for piece in pieces for i in translator.feed(framer.feed(piece))]
+    items += translator.feed(framer.close()) + translator.close()
+    assert framer.error is None
+    return items
+
+
+def test_openai_translator_is_the_same_however_cut() -> None:
+    """A recorded-shape stream with reasoning, text, two interleaved tool calls and cached
+    usage: the same items whole, byte by byte and cut in two anywhere."""
+    data = (PAYLOADS / "openai" / "stream_tools.sse").read_bytes()
+    whole = openai_items([data])
+    assert whole[0] == Start("chatcmpl-7Qx", "qwen3-4b", 1764590000)
+    assert [i for i in whole if isinstance(i, Usage)] == [Usage(41, 23, 16)]
+    assert isinstance(whole[-1], Done)
+    answer = collect(whole)
+    assert answer.text == "Checking caf\u00e9s \u2615 in \u65e5\u672c"
+    assert answer.reasoning[0].text == "Two cities, two calls."
+    assert answer.tool_calls == {
+        0: ["call_a1", "get_weather", '{"city": "Paris"}'],
+        1: ["call_b2", "get_weather", '{"city": "Tokyo"}'],
+    }
+    assert answer.finish == Finish("tool_calls")
+    for pieces in [*cuts(data), [bytes([b]) for b in data]]:
+        assert openai_items(pieces) == whole
+
+
+def test_openai_translator_reports_errors_and_truncation() -> None:
+    data = (PAYLOADS / "openai" / "stream_tools.sse").read_bytes()
+    cut_short = data[: data.index(b"data: [DONE]")]
+    assert openai_items([cut_short])[-1].code == "upstream_truncated"
+    failed = openai_items([chunk("a"), b'data: {"error": {"message": "boom"}}\n\n', chunk("b")])
+    assert failed[-1] == Failure("reported an error: boom")
