@@ -6,6 +6,7 @@ so the mux speaks chat to it), and (c) through the fake Ollama (its native API).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from jupyter_mux.localmodel import LocalLlamaServer
 
 from .conftest import MESSAGES, bearer, client
 from .fake_ollama import FakeOllama, reply_pieces
+from .recording_upstream import RecordingUpstream
 
 OLLAMA_MODEL = "llama3.2:1b"
 
@@ -381,3 +383,28 @@ async def test_embeddings_rule_routes_embeddings_apart(api, mux_url, token, llam
         model="mux", max_tokens=8, messages=MESSAGES
     )
     assert message.headers["x-mux-provider"] == "chatter"
+
+
+async def test_what_a_passthrough_sends_upstream(api, mux_url, token):
+    """A Messages request passed through goes as the client sent it but for the model, with
+    the client's `anthropic-version` and `anthropic-beta` and none of its credentials."""
+    with RecordingUpstream() as up:
+        await api.use({"name": "rec", "type": "vllm", "endpoint": up.endpoint}, "rec-model")
+        body = {"model": "claude-x", "max_tokens": 5, "messages": MESSAGES, "top_k": 3}
+        async with httpx.AsyncClient() as http:
+            await http.post(
+                f"{mux_url}/messages",
+                json=body,
+                headers={
+                    "x-api-key": token,
+                    "anthropic-version": "2023-06-01",
+                    "anthropic-beta": "fine-grained-tool-streaming-2025-05-14",
+                },
+            )
+        sent = up.requests[-1]
+        assert sent["path"] == "/v1/messages"
+        assert sent["body"] == {**body, "model": "rec-model"}
+        headers = {k.lower(): v for k, v in sent["headers"].items()}
+        assert headers["anthropic-version"] == "2023-06-01"
+        assert headers["anthropic-beta"] == "fine-grained-tool-streaming-2025-05-14"
+        assert "x-api-key" not in headers and token not in json.dumps(headers)
