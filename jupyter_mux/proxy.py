@@ -152,6 +152,13 @@ class Proxy:
             if self.recorder is not None:
                 self.recorder.record(usage)
 
+    def refused(self, workspace: str, status: int) -> None:
+        """Record a request refused before it could be routed (its usage row is an error)."""
+        if self.recorder is not None:
+            usage = UsageEvent(workspace, "", False)
+            usage.status = status
+            self.recorder.record(usage)
+
     async def count_tokens(self, rule: Rule, request: MuxRequest) -> dict[str, Any]:
         """Anthropic's `count_tokens` for a Messages request: the serving provider's own
         count where it is Anthropic, else the mux's estimate (`messages.count_tokens`)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from .conftest import MESSAGES, client, mux_chat
+from .conftest import MESSAGES, bearer, client, mux_chat
 from .recording_upstream import RecordingUpstream
 
 
@@ -100,3 +100,23 @@ async def test_user_set_prices(two_llamas, mux_url, token, flush):
     )
     assert "price" not in cleared[0]
     assert (await api.ok("GET", "usage"))["totals"]["cost"] is None
+
+
+async def test_refusals_count_as_errors(api, mux_url, token, flush):
+    """Requests the mux refuses before routing them (no model, a bad body, an unknown
+    workspace) are errors in the usage of the workspace they asked for."""
+    async with httpx.AsyncClient() as http:
+        no_model = await mux_chat(http, mux_url, token)
+        bad_body = await http.post(
+            f"{mux_url}/chat/completions", headers=bearer(token), content=b"["
+        )
+        unknown = await http.post(
+            mux_url.replace("/mux/v1", "/mux/w/nope/v1") + "/chat/completions",
+            headers=bearer(token),
+            json={"messages": MESSAGES},
+        )
+    assert (no_model.status_code, bad_body.status_code, unknown.status_code) == (409, 400, 404)
+    await flush()
+    rows = {r["key"]: r for r in (await api.ok("GET", "usage?group_by=workspace"))["rows"]}
+    assert (rows["default"]["requests"], rows["default"]["errors"]) == (2, 2)
+    assert (rows["nope"]["requests"], rows["nope"]["errors"]) == (1, 1)

@@ -89,9 +89,16 @@ class RelayHandler(MuxHandler):
     @web.authenticated
     @authorized
     async def post(self, workspace: str | None, route: str | None = None) -> None:
-        workspace_route = self.route(workspace)
-        request = self.decode(route)
-        rule = workspace_route.select(request, self.request.headers.get("X-Mux-File"))
+        try:
+            workspace_route = self.route(workspace)
+            request = self.decode(route)
+            rule = workspace_route.select(request, self.request.headers.get("X-Mux-File"))
+        except MuxError as exc:
+            # A refusal (bad body, unknown workspace, no usable model) is a failed request
+            # of the workspace's usage too.
+            asked = workspace or self.request.headers.get("X-Mux-Workspace")
+            self.proxy.refused(asked or self.service.routing.active, exc.status)
+            raise
         self._streaming = request.stream
         # The relay runs in this handler's own task, not a new one: a task per request costs
         # an extra event-loop turn, measurable at load. A hang-up cancels this task while it
