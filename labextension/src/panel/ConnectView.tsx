@@ -30,12 +30,28 @@ export function ConnectView(props: { model: MuxModel; url: string }): JSX.Elemen
       <p className="jp-mux-hint">
         {trans.__(
           'One endpoint for every client dialect: OpenAI clients use this URL, Anthropic clients the same without /v1. The model name is a placeholder: the active workspace decides.'
-        )}{' '}
+        )}
       </p>
-      <p className="jp-mux-hint jp-mux-connect-key" role="status">
-        {key.description}
+      <div className="jp-mux-url-row">
+        <code className="jp-mux-url" aria-label={trans.__('Mux URL')}>
+          {url}
+        </code>
+        <CopyButton text={url} label={trans.__('Copy mux URL')} />
+      </div>
+      <p className="jp-mux-hint jp-mux-connect-pin">
+        {trans.__(
+          'To keep a client on one workspace, use %1 as its base URL or send the header X-Mux-Workspace. Settings for Claude Code, Codex, jupyter-ai, Continue and more: docs/connect.md.',
+          pinned
+        )}
       </p>
-      <div className="jp-mux-actions">
+      <div className="jp-mux-actions jp-mux-connect-key">
+        <span
+          className={created ? 'jp-mux-warning' : 'jp-mux-hint'}
+          role="status"
+          aria-label={trans.__('API key of the snippets')}
+        >
+          {key.description}
+        </span>
         <MuxButton
           kind="accept"
           aria-expanded={creating}
@@ -59,18 +75,6 @@ export function ConnectView(props: { model: MuxModel; url: string }): JSX.Elemen
           onCancel={closeCreating}
         />
       )}
-      <div className="jp-mux-url-row">
-        <code className="jp-mux-url" aria-label={trans.__('Mux URL')}>
-          {url}
-        </code>
-        <CopyButton text={url} label={trans.__('Copy mux URL')} />
-      </div>
-      <p className="jp-mux-hint jp-mux-connect-pin">
-        {trans.__(
-          'To keep a client on one workspace, use %1 as its base URL or send the header X-Mux-Workspace. Settings for Claude Code, Codex, jupyter-ai, Continue and more: docs/connect.md.',
-          pinned
-        )}
-      </p>
       <div className="jp-mux-snippets">
         {snippets(url, key, trans).map(s => (
           <div key={s.id} className="jp-mux-snippet" data-snippet={s.id}>

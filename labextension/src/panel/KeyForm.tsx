@@ -123,7 +123,7 @@ export function KeyForm(props: {
             disabled={busy}
             onChange={e => set({ workspace: e.currentTarget.value })}
           >
-            <option value="">{trans.__('Any (follows the active workspace)')}</option>
+            <option value="">{trans.__('Any workspace')}</option>
             {values.workspace && !workspaces.includes(values.workspace) && (
               <option value={values.workspace}>{values.workspace}</option>
             )}
@@ -134,7 +134,9 @@ export function KeyForm(props: {
             ))}
           </HTMLSelect>
           <div id={`${id}-workspace-hint`} className="jp-mux-hint">
-            {trans.__('A pinned key always uses this workspace, whatever is active.')}
+            {trans.__(
+              'Any workspace: the key follows the active one. A pinned key always uses its workspace.'
+            )}
           </div>
           <FieldProblem id={`${id}-workspace-problem`} problem={problems.workspace} />
         </div>
