@@ -311,7 +311,8 @@ def test_connect_snippets_carry_a_created_key(
     narrow_page: Page, lab: LabServer, keys_backend: KeysBackend
 ) -> None:
     """At a narrow window: the snippets show the placeholder until "Create a key for this"
-    makes a key; then they carry its secret until another key is made or the tab is left."""
+    makes a key; then they carry its secret until another key is made, the tab is left or
+    the view is closed."""
     page = narrow_page
     shot = Shots(page, "keys-connect")
     view = open_tab(page, "Connect")
@@ -358,8 +359,25 @@ def test_connect_snippets_carry_a_created_key(
     view.get_by_role("tab", name="Keys", exact=True).click()
     for prefix in prefixes:
         expect(view.locator(f'li[data-key-prefix="{prefix}"]')).to_be_visible()
+    assert_nothing_cut_off(page, "#jupyter-mux-view")
+    shot("keys-narrow")
     view.get_by_role("tab", name="Connect", exact=True).click()
     expect(env).to_contain_text(f"export OPENAI_API_KEY='{PLACEHOLDER}'")
     for secret in secrets:
         expect(view).not_to_contain_text(secret)
     shot("placeholder-again")
+
+    # So does closing the view: a key made, the view closed and opened again.
+    view.get_by_role("button", name="Create a key for this").click()
+    view.get_by_role("button", name="Create key", exact=True).click()
+    expect(env).not_to_contain_text(PLACEHOLDER)
+    secret = re.search(r"OPENAI_API_KEY='([^']+)'", env.inner_text()).group(1)
+    page.locator(".lm-DockPanel .lm-TabBar-tab", has_text="Model Mux").locator(
+        ".lm-TabBar-tabCloseIcon"
+    ).click()
+    expect(view).to_have_count(0)
+    view = open_tab(page, "Connect")
+    expect(view.locator('[data-snippet="env"] pre')).to_contain_text(
+        f"export OPENAI_API_KEY='{PLACEHOLDER}'"
+    )
+    expect(view).not_to_contain_text(secret)
