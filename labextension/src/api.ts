@@ -19,6 +19,9 @@ import type {
   IRule,
   IUsage,
   IUsageQuery,
+  IKey,
+  IKeyCreate,
+  IKeyCreated,
   IWorkspace,
   IWorkspaceCreate,
   IWorkspaceUpdate
@@ -178,3 +181,13 @@ export const getUsage = (query: IUsageQuery = {}): Promise<IUsage> => {
   }
   return request('GET', 'usage', undefined, params);
 };
+
+/** The scoped mux keys (never their secrets). */
+export const listKeys = (): Promise<IKey[]> => request('GET', 'keys');
+
+/** Make a key: the answer carries its secret, which no other answer ever does. */
+export const createKey = (body: IKeyCreate): Promise<IKeyCreated> =>
+  request('POST', 'keys', body);
+
+/** Revoke a key: it stops working on the next request. */
+export const revokeKey = (id: string): Promise<void> => request('DELETE', `keys/${seg(id)}`);

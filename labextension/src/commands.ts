@@ -53,7 +53,7 @@ export function addCommands(
 
   app.commands.addCommand(CommandIDs.openView, {
     label: trans.__('Open %1', PRODUCT_NAME),
-    caption: trans.__('Workspaces, providers, usage and the mux URL'),
+    caption: trans.__('Workspaces, providers, usage, keys and the mux URL'),
     describedBy: {
       args: {
         type: 'object',

@@ -5,7 +5,8 @@
  * not answer and stands by while the page is hidden. `changed` fires only on real changes.
  *
  * Usage is fetched only while a view watches it (`watchUsage`), and less often than the
- * rest, since a chart over time is one query per bucket.
+ * rest, since a chart over time is one query per bucket. The mux keys are polled with the
+ * rest, but only while a view watches them (`watchKeys`: the Keys and Connect tabs).
  */
 import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
@@ -27,6 +28,9 @@ import type {
   IProviderType,
   IProviderUpdate,
   IRule,
+  IKey,
+  IKeyCreate,
+  IKeyCreated,
   IWorkspace,
   IWorkspaceCreate,
   IWorkspaceUpdate
@@ -102,6 +106,16 @@ export class MuxModel {
     return this._usageQuery;
   }
 
+  /** The mux keys as last fetched (never their secrets), or null before the first answer. */
+  get keys(): IKey[] | null {
+    return this._keys;
+  }
+
+  /** Why the keys could not be fetched (the last time), or null. */
+  get keysError(): string | null {
+    return this._keysError;
+  }
+
   /** Names of providers whose models are being refreshed right now. */
   isRefreshing(provider: string): boolean {
     return this._refreshing.has(provider);
@@ -163,6 +177,64 @@ export class MuxModel {
     };
   }
 
+  /**
+   * Keep `keys` fresh, polled with the rest, until the returned function is called (the
+   * Keys and Connect tabs call it when they close). Fetched at once.
+   */
+  watchKeys(): () => void {
+    this._keysWatchers++;
+    void this.refreshKeys();
+    let done = false;
+    return () => {
+      if (!done) {
+        done = true;
+        this._keysWatchers--;
+      }
+    };
+  }
+
+  /** Fetch the keys now (an answer that a write overtook is dropped). */
+  async refreshKeys(): Promise<void> {
+    const generation = this._keysGeneration;
+    try {
+      const keys = await api.listKeys();
+      if (generation !== this._keysGeneration) {
+        return; // a key was made or revoked meanwhile: a newer fetch follows
+      }
+      if (!sameData(keys, this._keys) || this._keysError) {
+        this._keys = keys;
+        this._keysError = null;
+        this._emit();
+      }
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      if (generation === this._keysGeneration && message !== this._keysError) {
+        this._keysError = message;
+        this._emit();
+      }
+    }
+  }
+
+  /** Make a key; the answer carries its secret, which is kept nowhere else. */
+  async createKey(body: IKeyCreate): Promise<IKeyCreated> {
+    try {
+      return await api.createKey(body);
+    } finally {
+      this._keysGeneration++;
+      await this.refreshKeys();
+    }
+  }
+
+  /** Revoke a key: it stops working on the next request. */
+  async revokeKey(id: string): Promise<void> {
+    try {
+      await api.revokeKey(id);
+    } finally {
+      this._keysGeneration++;
+      await this.refreshKeys();
+    }
+  }
+
   /** Show another range or breakdown: fetched at once. */
   setUsageQuery(query: IUsageQuery): void {
     if (!sameData(query, this._usageQuery)) {
@@ -207,6 +279,9 @@ export class MuxModel {
   /** One poll: the state, and usage when watched and due. Rejects so the poll backs off. */
   private async _tick(): Promise<void> {
     await this.refresh();
+    if (this._keysWatchers > 0 && !this._error) {
+      await this.refreshKeys();
+    }
     if (
       this._usageWatchers > 0 &&
       Date.now() - this._usageFetchedAt >= this._usageInterval &&
@@ -347,5 +422,9 @@ export class MuxModel {
   private _usageQuery: IUsageQuery = { range: 'day', by: 'workspace' };
   private _usageWatchers = 0;
   private _usageFetchedAt = 0;
+  private _keys: IKey[] | null = null;
+  private _keysError: string | null = null;
+  private _keysWatchers = 0;
+  private _keysGeneration = 0;
   private readonly _usageInterval: number;
 }

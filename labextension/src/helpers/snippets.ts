@@ -1,4 +1,6 @@
 /** Ready-to-paste client snippets for the mux, one per client dialect (docs/connect.md). */
+import type { IKey, IKeyCreated } from '../types';
+import { prefixText } from './keys';
 import type { Trans } from './trans';
 
 export interface ISnippet {
@@ -9,8 +11,8 @@ export interface ISnippet {
 }
 
 /**
- * The API key the snippets carry. Today the Jupyter token (`tokenKey`); a scoped mux key
- * replaces it by passing another `IConnectKey` here: nothing else changes.
+ * The API key the snippets carry: a placeholder for the Jupyter token (`tokenKey`) until a
+ * mux key is made for them in the Connect view (`createdKey`); see `connectKey`.
  */
 export interface IConnectKey {
   /** What goes into the snippets as the API key. */
@@ -27,8 +29,40 @@ export interface IConnectKey {
 export function tokenKey(trans: Trans): IConnectKey {
   return {
     value: '<your Jupyter token>',
-    description: trans.__('The API key is your Jupyter token.')
+    description: trans.__(
+      'The snippets show a placeholder for the API key: create a mux key for your client below (your Jupyter token works too, but it grants everything on this server).'
+    )
   };
+}
+
+/**
+ * A mux key just made, as the key of the snippets: its secret, which the server shows
+ * this once.
+ */
+export function createdKey(key: IKeyCreated, trans: Trans): IConnectKey {
+  return {
+    value: key.secret,
+    description: trans.__(
+      'The snippets carry the mux key "%1" (%2). Copy what you need now: you will not see its secret again, and the snippets go back to the placeholder when you leave this tab.',
+      key.name,
+      prefixText(key)
+    )
+  };
+}
+
+/**
+ * The key of the snippets: the key made in this view while it still exists (`keys` is the
+ * list as last polled, `null` before the first answer), else the token's placeholder.
+ */
+export function connectKey(
+  created: IKeyCreated | null,
+  keys: IKey[] | null,
+  trans: Trans
+): IConnectKey {
+  if (created && (keys === null || keys.some(k => k.id === created.id))) {
+    return createdKey(created, trans);
+  }
+  return tokenKey(trans);
 }
 
 /** The base URLs of each client family, from the mux's OpenAI URL (`…/mux/v1`). */

@@ -1,39 +1,26 @@
-import { Clipboard } from '@jupyterlab/apputils';
 import * as React from 'react';
 
-import { baseUrls, snippets, tokenKey } from '../helpers/snippets';
-import { MuxButton, useTrans } from './common';
+import { connectKeyName } from '../helpers/keys';
+import { baseUrls, connectKey, snippets } from '../helpers/snippets';
+import type { MuxModel } from '../model';
+import type { IKeyCreated } from '../types';
+import { CopyButton, MuxButton, useEditor, useModel, useTrans } from './common';
+import { KeyForm } from './KeyForm';
 
-function CopyButton(props: { text: string; label: string }): JSX.Element {
+/**
+ * The mux URL and a ready-to-paste snippet per client dialect. The snippets carry a
+ * placeholder for the key until "Create a key for this" makes a mux key: then they carry
+ * its secret, held here only, so it is gone when this tab closes or the next key is made.
+ */
+export function ConnectView(props: { model: MuxModel; url: string }): JSX.Element {
   const trans = useTrans();
-  const [copied, setCopied] = React.useState(false);
-  React.useEffect(() => {
-    if (!copied) {
-      return;
-    }
-    const t = window.setTimeout(() => setCopied(false), 1500);
-    return () => window.clearTimeout(t);
-  }, [copied]);
-  return (
-    <MuxButton
-      aria-label={props.label}
-      title={props.label}
-      onClick={() => {
-        Clipboard.copyToSystem(props.text);
-        setCopied(true);
-      }}
-    >
-      {copied ? trans.__('Copied') : trans.__('Copy')}
-    </MuxButton>
-  );
-}
-
-/** The mux URL and a ready-to-paste snippet per client dialect. */
-export function ConnectView(props: { url: string }): JSX.Element {
-  const trans = useTrans();
-  const { url } = props;
-  // The one place the snippets' key comes from (a scoped mux key will replace the token).
-  const key = tokenKey(trans);
+  const { model, url } = props;
+  useModel(model);
+  React.useEffect(() => model.watchKeys(), [model]);
+  const [creating, toggleCreating, closeCreating] = useEditor('connect:key');
+  const [created, setCreated] = React.useState<IKeyCreated | null>(null);
+  // The one place the snippets' key comes from.
+  const key = connectKey(created, model.keys, trans);
   const { pinned } = baseUrls(url);
   return (
     <section className="jp-mux-section" aria-labelledby="jp-mux-connect-title">
@@ -43,8 +30,7 @@ export function ConnectView(props: { url: string }): JSX.Element {
       <p className="jp-mux-hint">
         {trans.__(
           'One endpoint for every client dialect: OpenAI clients use this URL, Anthropic clients the same without /v1. The model name is a placeholder: the active workspace decides.'
-        )}{' '}
-        {key.description}
+        )}
       </p>
       <div className="jp-mux-url-row">
         <code className="jp-mux-url" aria-label={trans.__('Mux URL')}>
@@ -58,6 +44,37 @@ export function ConnectView(props: { url: string }): JSX.Element {
           pinned
         )}
       </p>
+      <div className="jp-mux-actions jp-mux-connect-key">
+        <span
+          className={created ? 'jp-mux-warning' : 'jp-mux-hint'}
+          role="status"
+          aria-label={trans.__('API key of the snippets')}
+        >
+          {key.description}
+        </span>
+        <MuxButton
+          kind="accept"
+          aria-expanded={creating}
+          onClick={() => {
+            setCreated(null); // the next key replaces this one in the snippets
+            toggleCreating();
+          }}
+        >
+          {trans.__('Create a key for this')}
+        </MuxButton>
+      </div>
+      {creating && (
+        <KeyForm
+          model={model}
+          title={trans.__('Create a mux key for these snippets')}
+          initialName={connectKeyName(new Date(), (model.keys ?? []).map(k => k.name))}
+          onCreated={k => {
+            setCreated(k);
+            closeCreating();
+          }}
+          onCancel={closeCreating}
+        />
+      )}
       <div className="jp-mux-snippets">
         {snippets(url, key, trans).map(s => (
           <div key={s.id} className="jp-mux-snippet" data-snippet={s.id}>

@@ -74,7 +74,7 @@ export class MuxView extends ReactWidget {
     this.addClass('jp-mux-main');
     this.title.icon = muxIcon;
     this.title.label = PRODUCT_NAME;
-    this.title.caption = _trans.__('Workspaces, providers, usage and the mux URL');
+    this.title.caption = _trans.__('Workspaces, providers, usage, keys and the mux URL');
     this.title.closable = true;
   }
 
@@ -82,7 +82,7 @@ export class MuxView extends ReactWidget {
     return this._section;
   }
 
-  /** Show a section ("workspaces", "providers", "usage", "connect"). */
+  /** Show a section ("workspaces", "providers", "usage", "keys", "connect"). */
   set section(id: string) {
     if (id !== this._section && SECTIONS.some(s => s.id === id)) {
       this._section = id;

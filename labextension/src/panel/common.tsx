@@ -1,4 +1,4 @@
-import { Dialog, showDialog } from '@jupyterlab/apputils';
+import { Clipboard, Dialog, showDialog } from '@jupyterlab/apputils';
 import { nullTranslator } from '@jupyterlab/translation';
 import * as React from 'react';
 
@@ -121,4 +121,29 @@ export async function confirm(
     ]
   });
   return result.button.accept;
+}
+
+/** Copy `text` to the clipboard; says "Copied" for a moment. */
+export function CopyButton(props: { text: string; label: string }): JSX.Element {
+  const trans = useTrans();
+  const [copied, setCopied] = React.useState(false);
+  React.useEffect(() => {
+    if (!copied) {
+      return;
+    }
+    const t = window.setTimeout(() => setCopied(false), 1500);
+    return () => window.clearTimeout(t);
+  }, [copied]);
+  return (
+    <MuxButton
+      aria-label={props.label}
+      title={props.label}
+      onClick={() => {
+        Clipboard.copyToSystem(props.text);
+        setCopied(true);
+      }}
+    >
+      {copied ? trans.__('Copied') : trans.__('Copy')}
+    </MuxButton>
+  );
 }

@@ -1,12 +1,10 @@
-/**
- * The sections of the main Model Mux view, in tab order. A later feature adds its own
- * section here (API keys for clients go between Usage and Connect: `{ id: 'keys', … }`).
- */
+/** The sections of the main Model Mux view, in tab order; a later feature adds its own here. */
 import * as React from 'react';
 
 import type { Trans } from '../helpers/trans';
 import type { MuxModel } from '../model';
 import { ConnectView } from './ConnectView';
+import { KeysView } from './KeysView';
 import { ProvidersView } from './ProvidersView';
 import { UsageView } from './UsageView';
 import { WorkspacesView } from './WorkspacesView';
@@ -39,8 +37,13 @@ export const SECTIONS: ISection[] = [
     render: props => <UsageView model={props.model} />
   },
   {
+    id: 'keys',
+    title: trans => trans.__('Keys'),
+    render: props => <KeysView model={props.model} />
+  },
+  {
     id: 'connect',
     title: trans => trans.__('Connect'),
-    render: props => <ConnectView url={props.url} />
+    render: props => <ConnectView model={props.model} url={props.url} />
   }
 ];
