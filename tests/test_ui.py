@@ -329,7 +329,7 @@ def test_manage_everything_in_the_main_view(
     )
     new_rule.get_by_label("Rule kind", exact=True).select_option("request_type")
     expect(new_rule.get_by_label("Rule pattern", exact=True).locator("option")).to_have_text(
-        ["Chat", "Code completion (fill in the middle)"]
+        ["Chat", "Code completion (fill in the middle)", "Embeddings"]
     )
     new_rule.get_by_label("Rule kind", exact=True).select_option("model")
     new_rule.get_by_label("Rule pattern", exact=True).fill("fast*")

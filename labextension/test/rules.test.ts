@@ -108,8 +108,8 @@ describe('hints', () => {
 
   it('flags missing patterns, bad request types and missing targets', () => {
     expect(ruleHints(rule('model', '', 'm'), trans)).toEqual(['A pattern is required.']);
-    expect(ruleHints(rule('request_type', 'embeddings', 'm'), trans)).toEqual([
-      'Choose chat or code completion.'
+    expect(ruleHints(rule('request_type', 'images', 'm'), trans)).toEqual([
+      'Choose chat, code completion or embeddings.'
     ]);
     expect(ruleHints(rule('filename', '*.py'), trans)).toEqual(['Choose at least one model.']);
     expect(ruleHints(rule('catch_all', null), trans)).toHaveLength(1);

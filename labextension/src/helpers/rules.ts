@@ -139,7 +139,7 @@ export function ruleHints(rule: IRule, trans: Trans): string[] {
   if (!pattern.trim()) {
     hints.push(trans.__('A pattern is required.'));
   } else if (rule.kind === 'request_type' && !REQUEST_TYPES.includes(pattern)) {
-    hints.push(trans.__('Choose chat or code completion.'));
+    hints.push(trans.__('Choose chat, code completion or embeddings.'));
   } else if (pattern.length > 256) {
     hints.push(trans.__('At most 256 characters.'));
   }
