@@ -142,19 +142,21 @@ class MuxPanel(widgets.VBox):
         self.usage_table = widgets.HTML(
             tooltip="Requests, errors, tokens and cost per series over the period"
         )
+        # The buttons' own words say what they choose, so they carry no label (ipywidgets
+        # would put it on a line of its own above them).
         self.usage_period = widgets.ToggleButtons(
             options=list(PERIODS.items()),
             value=7,
-            description="Period",
-            tooltip="Days of usage to show (UTC days, today included)",
-            style=_STYLE,
+            tooltips=[
+                f"Usage of the {label.lower()} (UTC days, today included)" for label in PERIODS
+            ],
+            style={"button_width": "8em"},
         )
         self.usage_split = widgets.ToggleButtons(
             options=[("By workspace", "workspace"), ("By model", "model")],
             value="workspace",
-            description="Split",
-            tooltip="One series per workspace or per model",
-            style=_STYLE,
+            tooltips=["One series per workspace", "One series per model"],
+            style={"button_width": "8em"},
         )
         self.usage_totals = widgets.HTML(
             description="Totals",
@@ -169,10 +171,12 @@ class MuxPanel(widgets.VBox):
         self.usage_series: UsageSeries | None = None
         self.spend_chart, self.tokens_chart = _make_chart("USD"), _make_chart("tokens")
         charts: list[widgets.Widget] = []
+        # Hidden while nothing in the period has a price: a flat line at $0 says nothing.
+        self.spend_box = widgets.VBox()
         if self.spend_chart is not None and self.tokens_chart is not None:
+            self.spend_box.children = [widgets.HTML("Spend per day (USD)"), self.spend_chart]
             charts = [
-                widgets.HTML("Spend per day (USD)"),
-                self.spend_chart,
+                self.spend_box,
                 widgets.HTML("Tokens per day (prompt + completion)"),
                 self.tokens_chart,
                 self.usage_legend,
@@ -246,8 +250,7 @@ class MuxPanel(widgets.VBox):
                 self.add_button,
                 self.feedback,
                 heading("<b>Usage</b>"),
-                self.usage_period,
-                self.usage_split,
+                widgets.HBox([self.usage_period, self.usage_split]),
                 self.usage_totals,
                 self.usage_note,
                 self.usage_charts,
@@ -333,14 +336,15 @@ class MuxPanel(widgets.VBox):
                 f"No usage in the {period} yet: requests to the mux show up here.", "info"
             )
             return True
-        notes = []
-        if series.unpriced:
-            notes.append(
-                "Spend leaves out the tokens of models without a known price ("
-                + ", ".join(series.unpriced)
-                + "); set a price to count them."
-            )
-        self.usage_note.value = _note(" ".join(notes), "warn") if notes else ""
+        unpriced = ", ".join(series.unpriced)
+        if series.unpriced and not series.known_spend:
+            note = f"Spend is unknown: no price is known for {unpriced}; set one to count it."
+        elif series.unpriced:
+            note = f"Spend leaves out {unpriced}: no price is known; set one to count it."
+        else:
+            note = ""
+        self.usage_note.value = _note(note, "warn")
+        self.spend_box.layout.display = None if series.known_spend else "none"
         if self.spend_chart is None or self.tokens_chart is None:
             self.usage_note.value += _note(
                 " Charts need bqplot: pip install 'jupyter-mux[notebook]'.", "info"

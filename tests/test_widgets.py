@@ -387,6 +387,10 @@ async def test_panel_shows_rules_and_usage(two_llamas, make_panel, jp_serverapp,
     assert "llama-a/tiny-a → llama-b/tiny-b" in panel.rules_table.value
     assert "<td" in panel.usage_table.value and "wa" in panel.usage_table.value
     assert "unknown" in panel.usage_table.value  # llama.cpp publishes no price
+    # Nothing priced: no flat spend chart at $0, but words saying why.
+    assert panel.usage_charts.layout.display is None
+    assert panel.spend_box.layout.display == "none"
+    assert "Spend is unknown: no price is known for wa" in panel.usage_note.value
 
 
 async def test_client_rules_usage_and_sharing(two_llamas, server_url, token):
@@ -591,6 +595,7 @@ async def test_panel_charts_usage_over_time(
     assert tokens.y.tolist() == series.tokens and spend.y.tolist() == series.spend
     assert list(tokens.labels) == series.keys and tokens.type == "stacked"
     assert panel.usage_charts.layout.display is None  # shown
+    assert panel.spend_box.layout.display is None  # tiny-a has a price: some spend to show
 
     # ... and that is what the server counted, day by day and series by series.
     async def by(group: str, since: date, until: date | None = None, **extra: str) -> dict:
