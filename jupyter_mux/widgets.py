@@ -150,13 +150,13 @@ class MuxPanel(widgets.VBox):
             tooltips=[
                 f"Usage of the {label.lower()} (UTC days, today included)" for label in PERIODS
             ],
-            style={"button_width": "8em"},
+            style={"button_width": "auto"},
         )
         self.usage_split = widgets.ToggleButtons(
             options=[("By workspace", "workspace"), ("By model", "model")],
             value="workspace",
             tooltips=["One series per workspace", "One series per model"],
-            style={"button_width": "8em"},
+            style={"button_width": "auto"},
         )
         self.usage_totals = widgets.HTML(
             description="Totals",
@@ -658,15 +658,25 @@ def _draw(
     colours: list[str],
 ) -> None:
     """Give the chart one stack of bars per day, a layer per series, with a day label on
-    at most about 8 ticks so that 30 days stay legible."""
+    at most 8 ticks (the latest day always) so that 30 days stay legible."""
     bars = chart.marks[0]
+    labels = [_day_label(day) for day in days]
     with bars.hold_sync():
-        bars.x = days
+        bars.x = labels
         bars.y = values
         bars.labels = keys
         bars.colors = colours
     step = max(1, math.ceil(len(days) / 8))
-    chart.axes[0].tick_values = days[::-1][::step][::-1]
+    chart.axes[0].tick_values = labels[::-1][::step][::-1]
+
+
+_MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+
+def _day_label(day: str) -> str:
+    """`2026-11-25` as `Nov 25`: short enough for 8 ticks, and unique within a period."""
+    _, month, dom = day.split("-")
+    return f"{_MONTHS[int(month) - 1]} {dom}"
 
 
 def _usage_html(series: UsageSeries) -> str:

@@ -591,7 +591,9 @@ async def test_panel_charts_usage_over_time(
     series = panel.usage_series
     assert series is not None and series.dimension == "workspace" and series.days == days
     # What the charts were given is what the panel computed ...
-    assert list(tokens.x) == days and list(spend.x) == days
+    labels = [date.fromisoformat(d).strftime("%b %d") for d in days]  # "Nov 25"
+    assert list(tokens.x) == labels and list(spend.x) == labels
+    assert panel.tokens_chart.axes[0].tick_values.tolist() == labels  # 7 days: every one
     assert tokens.y.tolist() == series.tokens and spend.y.tolist() == series.spend
     assert list(tokens.labels) == series.keys and tokens.type == "stacked"
     assert panel.usage_charts.layout.display is None  # shown
@@ -650,7 +652,10 @@ async def test_panel_charts_usage_over_time(
 
     await in_thread(choose, panel.usage_period, PERIODS["Last 30 days"])
     series = panel.usage_series
-    assert list(bars(panel.tokens_chart).x) == period(30, today)[0]
+    month = [date.fromisoformat(d).strftime("%b %d") for d in period(30, today)[0]]
+    assert list(bars(panel.tokens_chart).x) == month
+    ticks = panel.tokens_chart.axes[0].tick_values.tolist()
+    assert len(ticks) <= 8 and ticks[-1] == month[-1]  # legible, today labelled
     assert sum(grid(series)["tiny-b"]) == 150 + 10 + sum(
         r["prompt_tokens"] + r["completion_tokens"] for r in [(await by("model", today))["tiny-b"]]
     )
