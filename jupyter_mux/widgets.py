@@ -157,6 +157,7 @@ class MuxPanel(widgets.VBox):
             value="workspace",
             tooltips=["One series per workspace", "One series per model"],
             style={"button_width": "auto"},
+            layout=widgets.Layout(margin="0 0 0 2em"),  # apart from the period's buttons
         )
         self.usage_totals = widgets.HTML(
             description="Totals",
@@ -644,7 +645,7 @@ def _make_chart(unit: str) -> bqplot.Figure | None:
     return bqplot.Figure(
         marks=[bars],
         axes=axes,
-        fig_margin={"top": 10, "bottom": 25, "left": 60, "right": 10},
+        fig_margin={"top": 15, "bottom": 25, "left": 60, "right": 10},
         padding_y=0,
         layout=widgets.Layout(width="100%", max_width="44em", height="200px"),
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sys
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, TypeVar
@@ -357,7 +358,9 @@ async def test_refresh_makes_no_writes(two_llamas, make_panel, llama_b):
     assert panel.client.writes == []
 
 
-async def test_panel_shows_rules_and_usage(two_llamas, make_panel, jp_serverapp, mux_url, token):
+async def test_panel_shows_rules_and_usage(
+    two_llamas, make_panel, jp_serverapp, mux_url, token, monkeypatch
+):
     from .conftest import client
 
     await two_llamas.ok(
@@ -391,6 +394,12 @@ async def test_panel_shows_rules_and_usage(two_llamas, make_panel, jp_serverapp,
     assert panel.usage_charts.layout.display is None
     assert panel.spend_box.layout.display == "none"
     assert "Spend is unknown: no price is known for wa" in panel.usage_note.value
+    # Without bqplot (an install without the notebook extra): the table, and why no chart.
+    monkeypatch.setitem(sys.modules, "bqplot", None)
+    bare = await make_panel()
+    assert bare.spend_chart is None and bare.tokens_chart is None
+    assert "Charts need bqplot" in bare.usage_note.value
+    assert bare.usage_table.value == panel.usage_table.value
 
 
 async def test_client_rules_usage_and_sharing(two_llamas, server_url, token):
