@@ -526,7 +526,6 @@ class CountingClient:
 
 def test_fetch_asks_little():
     today = date(2026, 12, 1)
-    assert len(CountingClient([]).calls) == 0
     idle = CountingClient([])
     assert fetch(idle, "model", 30, today).empty and len(idle.calls) == 1
     days = [(today - timedelta(days=n)).isoformat() for n in range(5)]
@@ -542,6 +541,10 @@ def test_fetch_asks_little():
     one_day = CountingClient([r for r in records if r[0] == days[0]])
     fetch(one_day, "workspace", 30, today)
     assert len(one_day.calls) == 2 + 1  # fewer days than workspaces: per day
+    # A refused request may name a workspace the `workspace=` filter would refuse: per day.
+    odd = CountingClient([*records, (days[0], "no such/ws", "", row("", 0, 0, 0.0))])
+    assert "no such/ws" in fetch(odd, "workspace", 7, today).keys
+    assert len(odd.calls) == 2 + 5
 
 
 # -- usage charts: the panel against a real server -----------------------------------------
