@@ -2,9 +2,29 @@
 
 The JupyterLab side panel is not available everywhere (classic notebook, VS Code, Voila),
 but widgets are; this panel offers the everyday operations there: switch the active
-workspace, choose its model, see which providers answer and add one. Everything goes through
-the management API (`MuxClient`), never the database, so the panel, the lab UI and REST
-callers all see one state; the Refresh button picks up what the others changed.
+workspace, choose its model, see which providers answer and add one, and see usage: spend
+and tokens per day over the last 7 or 30 days, by workspace or by model, with the period's
+totals. Everything goes through the management API (`MuxClient`), never the database, so
+the panel, the lab UI and REST callers all see one state; the Refresh button picks up what
+the others changed.
+
+The usage charts are bqplot (https://github.com/bqplot/bqplot), imported only when a panel
+is built. Why bqplot rather than matplotlib or plotly:
+
+* it is itself a Jupyter widget library (ipywidgets-based, maintained and released
+  steadily), so it renders wherever this panel's ipywidgets do (JupyterLab 4, Notebook 7,
+  VS Code, Voila), and its wheel ships its prebuilt lab extension: nothing is built here
+  or by the user;
+* it follows JupyterLab's light and dark themes by itself: axes, ticks, grid and plot area
+  are drawn with JupyterLab's CSS variables (`--jp-layout-color*`,
+  `--jp-content-font-color*`), which a kernel cannot know and matplotlib's static images
+  cannot follow; plotly draws with its own template whatever the theme;
+* the data is widget state (`Bars.x`, `Bars.y`), so a refresh sends new numbers instead of
+  a new picture, the chart keeps tooltips, and tests read exactly what the chart was given.
+
+The few texts bqplot would colour on its own in the dark theme (titles, axis labels,
+legend) are left to the panel's HTML instead, which JupyterLab styles. The series colours
+are mid-tone, readable on light and dark backgrounds alike.
 
 The handlers call a blocking client. That is fine in a kernel (a separate process from the
 server) but would deadlock on the server's own event loop, which is why tests drive the
@@ -14,16 +34,21 @@ panel from a worker thread.
 from __future__ import annotations
 
 import html
+import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
 from .client import MuxAPIError, MuxClient
+from .usage_series import UsageSeries, fetch
 
-__all__ = ["NO_MODEL", "MuxPanel"]
+if TYPE_CHECKING:  # bqplot is imported when a panel is built, not with this module
+    import bqplot
+
+__all__ = ["NO_MODEL", "PERIODS", "SERIES_COLOURS", "MuxPanel"]
 
 #: The model picker's value for "no preferred model". A Dropdown treats a value of None as
 #: "nothing selected", so clearing needs a real value of its own.
@@ -36,6 +61,21 @@ _COLOURS = {
     "info": "var(--jp-ui-font-color1, inherit)",
 }
 _STYLE = {"description_width": "7em"}
+#: The usage periods offered, in days (UTC, today included).
+PERIODS = {"Last 7 days": 7, "Last 30 days": 30}
+#: One colour per series (Tableau 10): mid-tones that read on light and dark backgrounds.
+SERIES_COLOURS = [
+    "#4e79a7",
+    "#f28e2b",
+    "#e15759",
+    "#76b7b2",
+    "#59a14f",
+    "#edc948",
+    "#b07aa1",
+    "#ff9da7",
+    "#9c755f",
+    "#bab0ac",
+]
 _WIDE = widgets.Layout(width="32em")
 
 
@@ -99,7 +139,50 @@ class MuxPanel(widgets.VBox):
         )
         # The two tables sit under headings that name them, so they carry no label of
         # their own (which would say "Providers" twice and narrow the table).
-        self.usage_table = widgets.HTML(tooltip="Requests, tokens and cost per workspace")
+        self.usage_table = widgets.HTML(
+            tooltip="Requests, errors, tokens and cost per series over the period"
+        )
+        # The buttons' own words say what they choose, so they carry no label (ipywidgets
+        # would put it on a line of its own above them).
+        self.usage_period = widgets.ToggleButtons(
+            options=list(PERIODS.items()),
+            value=7,
+            tooltips=[
+                f"Usage of the {label.lower()} (UTC days, today included)" for label in PERIODS
+            ],
+            style={"button_width": "auto"},
+        )
+        self.usage_split = widgets.ToggleButtons(
+            options=[("By workspace", "workspace"), ("By model", "model")],
+            value="workspace",
+            tooltips=["One series per workspace", "One series per model"],
+            style={"button_width": "auto"},
+            layout=widgets.Layout(margin="0 0 0 2em"),  # apart from the period's buttons
+        )
+        self.usage_totals = widgets.HTML(
+            description="Totals",
+            tooltip="Requests, errors, tokens and spend over the period",
+            style=_STYLE,
+        )
+        self.usage_note = widgets.HTML(
+            tooltip="Why there is no chart, or what the spend leaves out"
+        )
+        self.usage_legend = widgets.HTML(tooltip="Which colour is which series")
+        #: The usage last drawn (None until usage could be loaded).
+        self.usage_series: UsageSeries | None = None
+        self.spend_chart, self.tokens_chart = _make_chart("USD"), _make_chart("tokens")
+        charts: list[widgets.Widget] = []
+        # Hidden while nothing in the period has a price: a flat line at $0 says nothing.
+        self.spend_box = widgets.VBox()
+        if self.spend_chart is not None and self.tokens_chart is not None:
+            self.spend_box.children = [widgets.HTML("Spend per day (USD)"), self.spend_chart]
+            charts = [
+                self.spend_box,
+                widgets.HTML("Tokens per day (prompt + completion)"),
+                self.tokens_chart,
+                self.usage_legend,
+            ]
+        self.usage_charts = widgets.VBox(charts, layout=widgets.Layout(display="none"))
         self.providers_table = widgets.HTML(
             tooltip="Configured providers, whether they answered, and how many models they list"
         )
@@ -147,6 +230,8 @@ class MuxPanel(widgets.VBox):
         self.add_type.observe(self._on_type_change, names="value")
         self.refresh_button.on_click(self._on_refresh_clicked)
         self.add_button.on_click(self._on_add_provider)
+        self.usage_period.observe(self._on_usage_view, names="value")
+        self.usage_split.observe(self._on_usage_view, names="value")
 
         heading = widgets.HTML
         super().__init__(
@@ -166,6 +251,10 @@ class MuxPanel(widgets.VBox):
                 self.add_button,
                 self.feedback,
                 heading("<b>Usage</b>"),
+                widgets.HBox([self.usage_period, self.usage_split]),
+                self.usage_totals,
+                self.usage_note,
+                self.usage_charts,
                 self.usage_table,
             ],
             **kwargs,
@@ -205,9 +294,9 @@ class MuxPanel(widgets.VBox):
             providers = self.client.providers()
             active = next((w["name"] for w in workspaces if w["is_active"]), None)
             rules = self.client.rules(active) if active else []
-            usage = self.client.usage()
         except Exception as exc:  # shown to the user instead of lost in a log
             self._say(f"Could not load the mux state: {_explain(exc)}", "error")
+            self.refresh_usage()  # says in its own place whether usage could be read
             return False
         self._workspaces = {w["name"]: w for w in workspaces}
         self._providers = sorted(providers, key=lambda p: p["name"])
@@ -221,7 +310,53 @@ class MuxPanel(widgets.VBox):
             self._render_types()
         self.providers_table.value = self._providers_html()
         self.rules_table.value = _rules_html(rules)
-        self.usage_table.value = _usage_html(usage)
+        self.refresh_usage()
+        return True
+
+    def refresh_usage(self) -> bool:
+        """Reload the usage of the chosen period and split, and redraw its totals, charts
+        and table; False (and the reason shown in words) if it could not be loaded, in
+        which case the charts are hidden rather than left showing other numbers."""
+        days, split = self.usage_period.value, self.usage_split.value
+        try:
+            series = fetch(self.client, split, days)
+        except Exception as exc:  # shown to the user instead of lost in a log
+            self.usage_series = None
+            self.usage_charts.layout.display = "none"
+            self.usage_totals.value = ""
+            self.usage_table.value = ""
+            self.usage_note.value = _note(f"Could not load usage: {_explain(exc)}", "error")
+            return False
+        self.usage_series = series
+        self.usage_totals.value = _totals_html(series)
+        period = next(label for label, n in PERIODS.items() if n == days).lower()
+        if series.empty:
+            self.usage_charts.layout.display = "none"
+            self.usage_table.value = ""
+            self.usage_note.value = _note(
+                f"No usage in the {period} yet: requests to the mux show up here.", "info"
+            )
+            return True
+        unpriced = ", ".join(series.unpriced)
+        if series.unpriced and not series.known_spend:
+            note = f"Spend is unknown: no price is known for {unpriced}; set one to count it."
+        elif series.unpriced:
+            note = f"Spend leaves out {unpriced}: no price is known; set one to count it."
+        else:
+            note = ""
+        self.usage_note.value = _note(note, "warn")
+        self.spend_box.layout.display = None if series.known_spend else "none"
+        if self.spend_chart is None or self.tokens_chart is None:
+            self.usage_note.value += _note(
+                " Charts need bqplot: pip install 'jupyter-mux[notebook]'.", "info"
+            )
+        else:
+            colours = [SERIES_COLOURS[n % len(SERIES_COLOURS)] for n in range(len(series.keys))]
+            _draw(self.spend_chart, series.days, series.spend, series.keys, colours)
+            _draw(self.tokens_chart, series.days, series.tokens, series.keys, colours)
+            self.usage_legend.value = _legend_html(series.keys, colours)
+            self.usage_charts.layout.display = None
+        self.usage_table.value = _usage_html(series)
         return True
 
     def _workspace_label(self, workspace: dict) -> str:
@@ -396,6 +531,10 @@ class MuxPanel(widgets.VBox):
             )
         self.refresh()
 
+    def _on_usage_view(self, change: dict | None = None) -> None:
+        """Another period or split: read usage again (a read only, never a write)."""
+        self.refresh_usage()
+
     def _on_refresh_clicked(self, _button: widgets.Button | None = None) -> None:
         if self.refresh():
             self._say("Reloaded from the server.", "info")
@@ -440,21 +579,118 @@ def _rules_html(rules: list[dict]) -> str:
     return _table(["Matches", "Targets (then fallbacks)", "State"], rows, wrap={2})
 
 
-def _usage_html(usage: dict) -> str:
-    def cost(value: float | None) -> str:
-        return "unknown" if value is None else f"${value:.4f}"
+def _cost(value: float | None) -> str:
+    return "unknown" if value is None else f"${value:.4f}"
 
+
+def _note(text: str, kind: str) -> str:
+    return f'<span style="color:{_COLOURS[kind]}">{html.escape(text)}</span>' if text else ""
+
+
+def _totals_html(series: UsageSeries) -> str:
+    t = series.totals
+    tokens = t["prompt_tokens"] + t["completion_tokens"]
+    if t["cost"] is not None:
+        spend = _cost(t["cost"])
+    elif series.known_spend:
+        spend = f"{_cost(series.known_spend)} + unpriced"
+    else:
+        spend = "unknown"
+    errors = f"{t['errors']:,} error" + ("" if t["errors"] == 1 else "s")
+    requests = f"{t['requests']:,} request" + ("" if t["requests"] == 1 else "s")
+    return html.escape(
+        f"{requests} · {errors} · {tokens:,} tokens ({t['prompt_tokens']:,} prompt, "
+        f"{t['completion_tokens']:,} completion) · spend {spend}"
+    )
+
+
+def _legend_html(keys: list[str], colours: list[str]) -> str:
+    items = (
+        f'<span style="white-space:nowrap; margin-right:1em">'
+        f'<span style="display:inline-block; width:0.8em; height:0.8em; '
+        f'background:{colour}; margin-right:0.3em"></span>{html.escape(key)}</span>'
+        for key, colour in zip(keys, colours, strict=True)
+    )
+    return " ".join(items)
+
+
+def _make_chart(unit: str) -> bqplot.Figure | None:
+    """An empty stacked bar chart of one quantity per day, or None without bqplot."""
+    try:
+        import bqplot
+    except ImportError:
+        return None
+    x, y = bqplot.OrdinalScale(), bqplot.LinearScale(min=0)
+    bars = bqplot.Bars(
+        x=[],
+        y=[],
+        scales={"x": x, "y": y},
+        type="stacked",
+        padding=0.25,
+        tooltip=bqplot.Tooltip(
+            fields=["x", "y"],
+            labels=["day", unit],
+            formats=["", ".4f" if unit == "USD" else ","],
+        ),
+    )
+    axes = [
+        bqplot.Axis(scale=x, grid_lines="none"),
+        bqplot.Axis(
+            scale=y,
+            orientation="vertical",
+            tick_format="$,.3~r" if unit == "USD" else ",.3~s",
+            grid_lines="solid",
+        ),
+    ]
+    return bqplot.Figure(
+        marks=[bars],
+        axes=axes,
+        fig_margin={"top": 15, "bottom": 25, "left": 60, "right": 10},
+        padding_y=0,
+        layout=widgets.Layout(width="100%", max_width="44em", height="200px"),
+    )
+
+
+def _draw(
+    chart: bqplot.Figure,
+    days: list[str],
+    values: list[list[float]] | list[list[int]],
+    keys: list[str],
+    colours: list[str],
+) -> None:
+    """Give the chart one stack of bars per day, a layer per series, with a day label on
+    at most 8 ticks (the latest day always) so that 30 days stay legible."""
+    bars = chart.marks[0]
+    labels = [_day_label(day) for day in days]
+    with bars.hold_sync():
+        bars.x = labels
+        bars.y = values
+        bars.labels = keys
+        bars.colors = colours
+    step = max(1, math.ceil(len(days) / 8))
+    chart.axes[0].tick_values = labels[::-1][::step][::-1]
+
+
+_MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+
+def _day_label(day: str) -> str:
+    """`2026-11-25` as `Nov 25`: short enough for 8 ticks, and unique within a period."""
+    _, month, dom = day.split("-")
+    return f"{_MONTHS[int(month) - 1]} {dom}"
+
+
+def _usage_html(series: UsageSeries) -> str:
     rows = [
         [
             html.escape(r["key"]),
-            str(r["requests"]),
-            str(r["errors"]),
-            str(r["prompt_tokens"]),
-            str(r["completion_tokens"]),
-            cost(r["cost"]),
+            f"{r['requests']:,}",
+            f"{r['errors']:,}",
+            f"{r['prompt_tokens']:,}",
+            f"{r['completion_tokens']:,}",
+            _cost(r["cost"]),
         ]
-        for r in [*usage["rows"], usage["totals"]]
+        for r in [*series.per_key, series.totals]
     ]
-    return _table(
-        ["Workspace", "Requests", "Errors", "Prompt tokens", "Completion tokens", "Cost"], rows
-    )
+    first = "Workspace" if series.dimension == "workspace" else "Model"
+    return _table([first, "Requests", "Errors", "Prompt tokens", "Completion tokens", "Cost"], rows)
