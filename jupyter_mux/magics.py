@@ -241,7 +241,7 @@ class MuxMagics(Magics):
                 "" if k["budget_usd"] is None else f"{k['spent_usd']:.4g} / {k['budget_usd']:g}",
                 k["last_used_at"] or "never",
             )
-            for k in client.keys()
+            for k in client.keys()  # noqa: SIM118 (the API, not a dict)
         ]
         headers = ("id", "name", "key", "workspace", "expires", "spent / budget USD", "last used")
         print(_table(headers, rows) if rows else "No mux keys.")
