@@ -213,7 +213,7 @@ async def test_spend_survives_a_restart(two_workspaces, mux_url, jp_serverapp, f
     service = jp_serverapp.web_app.settings["jupyter_mux_service"]
     before = dict(service._spent)
     del service._spent
-    service._load_keys(service.store.keys(), service.store.snapshot())
+    service._load_keys(service.store.mux_keys(), service.store.snapshot())
     assert service._spent == before and before[key["id"]] > 0
 
 

@@ -80,7 +80,7 @@ class Keys(ServiceBase):
 
     async def _reload(self) -> Snapshot:
         snapshot = await super()._reload()
-        self._load_keys(await self._db(self.store.keys), snapshot)
+        self._load_keys(await self._db(self.store.mux_keys), snapshot)
         return snapshot
 
     # -- the hot path ----------------------------------------------------------------------
@@ -124,7 +124,7 @@ class Keys(ServiceBase):
     # -- management ------------------------------------------------------------------------
 
     async def list_keys(self) -> list[KeyOut]:
-        return [self._view(k) for k in await self._db(self.store.keys)]
+        return [self._view(k) for k in await self._db(self.store.mux_keys)]
 
     async def create_key(self, body: KeyCreate, *, replacing: str | None = None) -> KeyCreated:
         """A new key; its secret is in this answer only."""

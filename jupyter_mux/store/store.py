@@ -531,7 +531,7 @@ class Store:
     # Key writes bump the revision, so that servers sharing the database reload their view
     # of the keys (a revoked key stops working there too); recording a key's use does not.
 
-    def keys(self) -> list[KeyRecord]:
+    def mux_keys(self) -> list[KeyRecord]:
         with self._session() as s:
             rows = s.exec(
                 select(KeyRow).where(KeyRow.owner == self.owner).order_by(KeyRow.created_at)
