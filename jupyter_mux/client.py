@@ -263,7 +263,10 @@ def _import_openai() -> Any:
 def _exported(base_var: str, key_var: str, tail: str) -> tuple[str, str] | None:
     """The mux URL (without `tail`) and key its server exported to this kernel or
     terminal (see `MuxApp.export_env`); None where the variables are unset or point at
-    something that is not a mux (the user's own configuration)."""
+    something that is not a mux (the user's own configuration), or where JUPYTER_MUX_URL
+    names a server explicitly."""
+    if os.environ.get(URL_ENV):
+        return None
     base = os.environ.get(base_var, "").rstrip("/")
     key = os.environ.get(key_var, "")
     if not key or not base.endswith("/mux" + tail):
@@ -289,7 +292,10 @@ def _openai_options(workspace: str | None, kwargs: dict[str, Any]) -> dict[str, 
 
 
 def openai_client(workspace: str | None = None, **kwargs: Any) -> openai.OpenAI:
-    """An `openai.OpenAI` talking to the mux of `find_server()`'s server.
+    """An `openai.OpenAI` talking to the mux: in a kernel or terminal of a server that
+    exported OPENAI_BASE_URL and OPENAI_API_KEY for its mux (`MuxApp.export_env`), with
+    those (a mux key); else to `find_server()`'s server with its token. JUPYTER_MUX_URL,
+    when set, wins over the exported variables.
 
     Requests go to the active workspace's model, or always to `workspace`'s when given
     (`<url>mux/w/<workspace>/v1`). `kwargs` go to the `openai.OpenAI` constructor as they
