@@ -18,7 +18,11 @@ import pytest
 from jupyter_server.auth.authorizer import Authorizer
 from jupyter_server.auth.identity import IdentityProvider, User
 
+from jupyter_mux.models import KeyCreate
+from jupyter_mux.secrets import SecretBox
+from jupyter_mux.service import MuxService
 from jupyter_mux.service.keys import KEY_PREFIX
+from jupyter_mux.store import Store
 
 from .conftest import MESSAGES, client
 from .fake_ollama import FakeOllama, reply_pieces
@@ -292,7 +296,7 @@ class TestUnderAnotherIdentityProviderAndAuthorizer:
         self, jp_serverapp, server_url, mux_url, ollama
     ):
         service = jp_serverapp.web_app.settings["jupyter_mux_service"]
-        created = await service.create_key(_body("under a hub"))
+        created = await service.create_key(KeyCreate(name="under a hub"))
         secret = created.secret
         async with httpx.AsyncClient() as http:
             alice = await http.get(mux_url + "/models", headers={"Authorization": "alice"})
@@ -304,12 +308,6 @@ class TestUnderAnotherIdentityProviderAndAuthorizer:
                     server_url + path, headers={"Authorization": f"Bearer {secret}"}
                 )
                 assert answer.status_code == 403, path
-
-
-def _body(name: str) -> Any:
-    from jupyter_mux.models import KeyCreate
-
-    return KeyCreate(name=name)
 
 
 # -- the secret is shown once, and never again ------------------------------------------------
@@ -359,3 +357,38 @@ async def test_the_secret_is_never_seen_again(
         await chat(mux_url, secret)
     assert secret not in json.dumps(answers)
     assert every_log.records and secret not in every_log.text
+
+
+# -- servers sharing a database ---------------------------------------------------------------
+
+
+async def test_key_writes_reach_other_servers_through_sync(empty_db_url, tmp_path):
+    """Two servers of one user on one database: a key made or revoked on one works or stops
+    working on the other after its next sync."""
+    box = SecretBox.from_config("", tmp_path / "mux.key")
+
+    def server() -> MuxService:
+        service = MuxService(
+            Store(empty_db_url),
+            box,
+            httpx.AsyncClient(),
+            discovery_timeout=httpx.Timeout(1),
+            log=logging.getLogger("test-keys-sync"),
+        )
+        service.start([])
+        return service
+
+    one, two = server(), server()
+    try:
+        created = await one.create_key(KeyCreate(name="shared"))
+        assert one.key_for(created.secret) is not None
+        assert two.key_for(created.secret) is None  # not yet synced
+        await two.sync()
+        assert two.key_for(created.secret).id == created.id
+        await one.revoke_key(created.id)
+        await two.sync()
+        assert two.key_for(created.secret) is None
+    finally:
+        for service in (one, two):
+            await service.client.aclose()
+            service.close()
