@@ -180,6 +180,17 @@ async def test_pinned_key(two_workspaces, mux_url, server_url):
         )
 
 
+async def test_a_pin_names_a_workspace_and_follows_its_renames(two_workspaces, mux_url):
+    api = two_workspaces
+    status, body = await api("POST", "keys", {"name": "k", "workspace": "ghost"})
+    assert status == 404 and "ghost" in body["message"]
+    key = await api.ok("POST", "keys", {"name": "k", "workspace": "wb"}, 201)
+    await api.ok("PATCH", "workspaces/wb", {"name": "wb2"})
+    assert [k["workspace"] for k in await api.ok("GET", "keys")] == ["wb2"]
+    answer = await chat(mux_url, key["secret"])
+    assert answer.choices[0].message.content == said(MODEL_B)
+
+
 async def test_budget(two_workspaces, mux_url, token):
     api = two_workspaces
     price = {"model": MODEL_A, "prompt_per_million": 1000, "completion_per_million": 1000}

@@ -21,7 +21,7 @@ from ..errors import MuxError
 from ..models import KeyCreate, KeyCreated, KeyOut
 from ..store import KeyRecord, Snapshot
 from ..usage import UsageEvent
-from .base import ServiceBase
+from .base import ServiceBase, check_workspace
 from .usage import Prices, cost, model_prices
 
 KEY_PREFIX = "mux-"
@@ -128,6 +128,8 @@ class Keys(ServiceBase):
 
     async def create_key(self, body: KeyCreate, *, replacing: str | None = None) -> KeyCreated:
         """A new key; its secret is in this answer only."""
+        if body.workspace is not None:
+            check_workspace(await self._snapshot(), body.workspace)
         secret, key = new_key(body)
         await self._db(self.store.add_key, key, replacing=replacing)
         await self._reload()

@@ -455,6 +455,12 @@ class Store:
                 if active is not None and active.workspace == name:
                     active.workspace = new_name
                     s.add(active)
+                # Keys pinned to the workspace follow it.
+                s.exec(
+                    update(KeyRow)
+                    .where(KeyRow.owner == self.owner, KeyRow.workspace == name)
+                    .values(workspace=new_name)
+                )
             if description is not None:
                 row.description = description
             if preferred is not KEEP:
