@@ -55,5 +55,5 @@ class MuxService(Providers, Workspaces, Usage, Keys):
         self._revision = self.store.revision()
         snapshot = self.store.snapshot()
         self.routing = build_table(snapshot, self._api_key)
-        self._load_keys(self.store.mux_keys(), snapshot)
+        self.start_keys(snapshot)
         return [row["name"] for row in rows]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timezone
+from typing import Any
 
 from ..errors import MuxError
 from ..models import KeyCreate, KeyCreated, KeyOut
@@ -55,21 +56,25 @@ class KeyRefused(MuxError):
 
 
 class Keys(ServiceBase):
-    _keys: dict[str, KeyRecord]  # by the secret's hash
-    _spent: dict[str, float]  # USD by key id
-    _used: dict[str, datetime]  # last uses not yet written
-    _prices: Prices
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._keys: dict[str, KeyRecord] = {}  # by the secret's hash
+        self._spent: dict[str, float] = {}  # USD by key id
+        self._used: dict[str, datetime] = {}  # last uses not yet written
+        self._prices: Prices = {}
+
+    def start_keys(self, snapshot: Snapshot) -> None:
+        """The key view and each key's spend so far, at start (blocking, like the rest of
+        the start)."""
+        self._load_keys(self.store.mux_keys(), snapshot)
+        self._spent = self.spend_from_usage()
 
     def _load_keys(self, keys: list[KeyRecord], snapshot: Snapshot) -> None:
         self._keys = {k.secret_hash: k for k in keys}
         self._prices = model_prices(snapshot)
-        if not hasattr(self, "_used"):
-            self._used = {}
-        if not hasattr(self, "_spent"):
-            self._spent = self._spend_from_usage()
 
-    def _spend_from_usage(self) -> dict[str, float]:
-        """Each key's spend from the usage rows, at start (blocking, like the rest of it)."""
+    def spend_from_usage(self) -> dict[str, float]:
+        """Each key's spend counted from the usage rows (blocking)."""
         spent: dict[str, float] = {}
         rows = self.store.usage_totals("key")
         for key_id, provider, model, _, _, prompt, completion in rows:
