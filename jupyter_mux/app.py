@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import httpx
 from jupyter_core.paths import jupyter_data_dir
@@ -19,6 +20,7 @@ from .demo import Demo
 from .errors import MuxError
 from .handlers import HANDLERS
 from .handlers.base import PROXY_KEY, RESPONSES_KEY, SERVICE_KEY, STARTUP_ERROR_KEY
+from .models import KeyCreate
 from .proxy import Proxy, Upstreams
 from .response_store import ResponseStore
 from .secrets import SecretBox, SecretKeyError
@@ -28,6 +30,26 @@ from .store.migrations import SchemaTooNew
 from .usage import UsageRecorder
 
 main = cli.main  # the console script of installs made before it moved to cli.py
+
+SERVER_KEY_NAME = "kernels and terminals"
+# The variables of each client family; a family with any of them set is the user's own.
+OPENAI_ENV = ("OPENAI_BASE_URL", "OPENAI_API_KEY")
+ANTHROPIC_ENV = ("ANTHROPIC_BASE_URL", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_API_KEY")
+LOOPBACK = {"", "localhost", "0.0.0.0", "127.0.0.1", "::", "::1"}
+
+
+def local_mux_url(serverapp: Any) -> str | None:
+    """The mux as this machine reaches it (`<server>/mux`), loopback for a server that
+    listens on every interface; None for a server on a UNIX socket."""
+    if serverapp.sock:
+        return None
+    ip = serverapp.ip
+    if ip in LOOPBACK:
+        host = "[::1]" if ":" in ip else "127.0.0.1"
+    else:
+        host = f"[{ip}]" if ":" in ip else ip
+    scheme = "https" if serverapp.certfile else "http"
+    return f"{scheme}://{host}:{serverapp.port}{serverapp.base_url}mux"
 
 
 class MuxApp(ExtensionApp):
@@ -161,6 +183,18 @@ class MuxApp(ExtensionApp):
         "endpoint": "http://gpu-box:8000"}]""",
     )
 
+    export_env = Bool(
+        True,
+        config=True,
+        help="""Give kernels and terminals this server starts OPENAI_BASE_URL and
+        OPENAI_API_KEY, and ANTHROPIC_BASE_URL and ANTHROPIC_AUTH_TOKEN, pointing at this
+        server's mux with a mux key the server makes for itself at every start (replacing
+        the one it made before), so that OpenAI() and anthropic.Anthropic() with no
+        arguments, and command-line tools, use the mux. Each family is left alone where
+        any of its variables (ANTHROPIC_API_KEY included) is already set in the server's
+        environment.""",
+    )
+
     startup_error: str | None = None
 
     demo = Bool(
@@ -221,9 +255,12 @@ class MuxApp(ExtensionApp):
         if predefined:
             IOLoop.current().add_callback(self.service.refresh_all, predefined)
         self.recorder = UsageRecorder(
-            self.service.record_usage, self.service.purge_usage, self.usage_retention_days
+            self.service.record_usage,
+            self.service.purge_usage,
+            self.usage_retention_days,
+            charge=self.service.charge,
         )
-        self._flusher = PeriodicCallback(self.recorder.flush, 1000)
+        self._flusher = PeriodicCallback(self._flush, 1000)
         self._flusher.start()
         self._syncer = PeriodicCallback(self.service.sync, self.sync_interval * 1000)
         if self.sync_interval > 0:
@@ -240,7 +277,47 @@ class MuxApp(ExtensionApp):
                 ),
             }
         )
+        if self.export_env:
+            secret = self.service.create_key_now(
+                KeyCreate(name=SERVER_KEY_NAME), replacing=SERVER_KEY_NAME
+            )
+            IOLoop.current().add_callback(self._export_env, secret)
         IOLoop.current().add_callback(self._announce)
+
+    async def _flush(self) -> None:
+        assert self.recorder is not None
+        await self.recorder.flush()
+        await self.service.flush_key_use()
+
+    _exported: dict[str, str] = {}
+
+    def _export_env(self, secret: str) -> None:
+        """Runs once the server is bound (its port known), before any kernel or terminal
+        can be started: both inherit this process's environment (jupyter_server gives a
+        kernel `os.environ` plus its session name, terminado copies `os.environ`)."""
+        base = local_mux_url(self.serverapp)
+        if base is None:
+            self.log.info("jupyter-mux: served on a UNIX socket; no AI variables exported")
+            return
+        exported = {}
+        for names, values in (
+            (OPENAI_ENV, {"OPENAI_BASE_URL": base + "/v1", "OPENAI_API_KEY": secret}),
+            (ANTHROPIC_ENV, {"ANTHROPIC_BASE_URL": base, "ANTHROPIC_AUTH_TOKEN": secret}),
+        ):
+            if any(os.environ.get(name) for name in names):
+                self.log.info(
+                    "jupyter-mux: %s already set; kernels and terminals keep it", names[0]
+                )
+                continue
+            exported.update(values)
+        os.environ.update(exported)
+        self._exported = exported
+        if exported:
+            self.log.info(
+                "jupyter-mux: kernels and terminals get %s for %s",
+                ", ".join(sorted(exported)),
+                base,
+            )
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(HANDLERS)
@@ -266,6 +343,11 @@ class MuxApp(ExtensionApp):
             self._flusher.stop()
             self._syncer.stop()
             await self.recorder.flush()
+        # Only what this server exported, and only while it is still its value.
+        for name, value in self._exported.items():
+            if os.environ.get(name) == value:
+                del os.environ[name]
+        self._exported = {}
         if self._demo is not None:
             self._demo.stop()
         await self.upstreams.aclose()

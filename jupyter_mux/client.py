@@ -22,9 +22,14 @@ from urllib.parse import quote
 import httpx
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    import anthropic
     import openai
 
 __all__ = [
+    "CreatedKey",
+    "Key",
     "MuxAPIError",
     "MuxClient",
     "MuxServerNotFound",
@@ -33,6 +38,7 @@ __all__ = [
     "ServerInfo",
     "Target",
     "Workspace",
+    "anthropic_client",
     "async_openai_client",
     "find_server",
     "openai_client",
@@ -73,6 +79,24 @@ class Provider(TypedDict):
     error: str | None
     models_refreshed_at: str | None
     used_by: list[str]
+
+
+class Key(TypedDict):
+    """A scoped mux key as listed: never its secret."""
+
+    id: str
+    name: str
+    prefix: str
+    workspace: str | None
+    expires_at: str | None
+    budget_usd: float | None
+    spent_usd: float
+    created_at: str
+    last_used_at: str | None
+
+
+class CreatedKey(Key):
+    secret: str
 
 
 class Workspace(TypedDict):
@@ -236,18 +260,42 @@ def _import_openai() -> Any:
     return openai
 
 
+def _exported(base_var: str, key_var: str, tail: str) -> tuple[str, str] | None:
+    """The mux URL (without `tail`) and key its server exported to this kernel or
+    terminal (see `MuxApp.export_env`); None where the variables are unset or point at
+    something that is not a mux (the user's own configuration), or where JUPYTER_MUX_URL
+    names a server explicitly."""
+    if os.environ.get(URL_ENV):
+        return None
+    base = os.environ.get(base_var, "").rstrip("/")
+    key = os.environ.get(key_var, "")
+    if not key or not base.endswith("/mux" + tail):
+        return None
+    return base.removesuffix(tail), key
+
+
+def _pinned(workspace: str | None) -> str:
+    return f"/w/{quote(workspace, safe='')}" if workspace else ""
+
+
 def _openai_options(workspace: str | None, kwargs: dict[str, Any]) -> dict[str, Any]:
-    server = find_server()
-    path = f"mux/w/{quote(workspace, safe='')}/v1" if workspace else "mux/v1"
-    # The mux ignores the key's value but the SDK insists on one; a Jupyter server running
-    # without a token accepts any.
-    options: dict[str, Any] = {"base_url": server.url + path, "api_key": server.token or "none"}
+    exported = _exported("OPENAI_BASE_URL", "OPENAI_API_KEY", "/v1")
+    if exported is not None:
+        base, key = exported
+    else:
+        server = find_server()
+        # The SDK insists on a key; a Jupyter server running without a token accepts any.
+        base, key = server.url + "mux", server.token or "none"
+    options: dict[str, Any] = {"base_url": f"{base}{_pinned(workspace)}/v1", "api_key": key}
     options.update(kwargs)
     return options
 
 
 def openai_client(workspace: str | None = None, **kwargs: Any) -> openai.OpenAI:
-    """An `openai.OpenAI` talking to the mux of `find_server()`'s server.
+    """An `openai.OpenAI` talking to the mux: in a kernel or terminal of a server that
+    exported OPENAI_BASE_URL and OPENAI_API_KEY for its mux (`MuxApp.export_env`), with
+    those (a mux key); else to `find_server()`'s server with its token. JUPYTER_MUX_URL,
+    when set, wins over the exported variables.
 
     Requests go to the active workspace's model, or always to `workspace`'s when given
     (`<url>mux/w/<workspace>/v1`). `kwargs` go to the `openai.OpenAI` constructor as they
@@ -259,6 +307,27 @@ def openai_client(workspace: str | None = None, **kwargs: Any) -> openai.OpenAI:
 def async_openai_client(workspace: str | None = None, **kwargs: Any) -> openai.AsyncOpenAI:
     """Like `openai_client`, for asyncio code: an `openai.AsyncOpenAI`."""
     return _import_openai().AsyncOpenAI(**_openai_options(workspace, kwargs))
+
+
+def anthropic_client(workspace: str | None = None, **kwargs: Any) -> anthropic.Anthropic:
+    """An `anthropic.Anthropic` talking to the mux (Anthropic's Messages API at
+    `<url>mux/v1/messages`), like `openai_client`: with the mux key the server exported
+    (ANTHROPIC_BASE_URL, ANTHROPIC_AUTH_TOKEN) when set, else `find_server()`'s token."""
+    try:
+        import anthropic
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "jupyter_mux.anthropic_client needs the 'anthropic' package: pip install anthropic"
+        ) from exc
+    exported = _exported("ANTHROPIC_BASE_URL", "ANTHROPIC_AUTH_TOKEN", "")
+    if exported is not None:
+        base, key = exported
+    else:
+        server = find_server()
+        base, key = server.url + "mux", server.token or "none"
+    options: dict[str, Any] = {"base_url": base + _pinned(workspace), "auth_token": key}
+    options.update(kwargs)
+    return anthropic.Anthropic(**options)
 
 
 # --- the management API ----------------------------------------------------------------------
@@ -441,6 +510,39 @@ class MuxClient:
         """Requests, tokens and cost per group (`cost` None where a price is unknown)."""
         query = {"group_by": group_by, "since": since, "until": until, "workspace": workspace}
         return self._request("GET", "usage", params={k: v for k, v in query.items() if v})
+
+    # mux keys
+
+    def keys(self) -> list[Key]:
+        """The mux keys, by prefix: their secrets are never shown again."""
+        return self._request("GET", "keys")
+
+    def create_key(
+        self,
+        name: str,
+        *,
+        workspace: str | None = None,
+        expires_at: datetime | str | None = None,
+        budget_usd: float | None = None,
+    ) -> CreatedKey:
+        """Make a mux key: it authenticates the mux routes only. Its `secret` is in this
+        answer and nowhere else, so keep it. `workspace` pins it; `expires_at` (a datetime
+        or ISO 8601 text, UTC unless zoned) ends it; past `budget_usd` of priced usage its
+        requests get 429."""
+        body: dict[str, Any] = {"name": name}
+        if workspace is not None:
+            body["workspace"] = workspace
+        if expires_at is not None:
+            body["expires_at"] = (
+                expires_at if isinstance(expires_at, str) else expires_at.isoformat()
+            )
+        if budget_usd is not None:
+            body["budget_usd"] = budget_usd
+        return self._request("POST", "keys", body)
+
+    def revoke_key(self, key_id: str) -> None:
+        """Revoke a key: its next request gets 401."""
+        self._request("DELETE", f"keys/{self._name(key_id)}")
 
     def active(self) -> str:
         """The name of the workspace that routes `/mux/v1` requests."""

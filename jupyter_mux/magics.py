@@ -6,6 +6,10 @@
     %mux use NAME           make NAME the active workspace
     %mux workspaces         all workspaces, the active one marked
     %mux providers          all providers with their status
+    %mux key                the mux keys (by prefix; never their secrets)
+    %mux key create NAME [--workspace W] [--expires 30d|ISO-TIME] [--budget USD]
+                            make a key; its secret is printed this once
+    %mux key revoke ID      revoke a key: its next request gets 401
 
     %%mux [-w WORKSPACE] [-m MAX_TOKENS]
     a prompt, answered as Markdown while it streams in, under a line naming the
@@ -19,10 +23,12 @@ traceback: in a notebook the message (which says how to fix it) is what the user
 from __future__ import annotations
 
 import functools
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -42,7 +48,24 @@ from .client import (
 
 __all__ = ["MuxMagics", "load_ipython_extension"]
 
-USAGE = "%mux | %mux use NAME | %mux workspaces | %mux providers | %%mux [-w WS] [-m N]"
+USAGE = (
+    "%mux | %mux use NAME | %mux workspaces | %mux providers | %mux key | "
+    "%mux key create NAME [--workspace W] [--expires 30d] [--budget USD] | "
+    "%mux key revoke ID | %%mux [-w WS] [-m N]"
+)
+DURATION = re.compile(r"^(\d+)([mhdw])$")
+UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def _expiry(text: str) -> str:
+    """`--expires`: a duration from now (`90m`, `12h`, `30d`, `2w`), or a time the server
+    reads (ISO 8601, UTC unless zoned)."""
+    match = DURATION.match(text)
+    if match is None:
+        return text
+    delta = timedelta(**{UNITS[match.group(2)]: int(match.group(1))})
+    return (datetime.now(timezone.utc) + delta).isoformat()
+
 
 # Redrawing Markdown for every token makes long answers crawl in the browser; a few redraws
 # a second look just as live.
@@ -110,11 +133,13 @@ class MuxMagics(Magics):
         help="cell magic: answer with this workspace's model instead of the active one's.",
     )
     @argument("-m", "--max-tokens", type=int, help="cell magic: the longest answer, in tokens.")
+    @argument("--expires", help="key create: a duration (90m, 12h, 30d, 2w) or an ISO time.")
+    @argument("--budget", type=float, help="key create: the key's budget in USD.")
     @argument(
         "command",
         nargs="*",
-        help="line magic: nothing (show the active workspace), 'use NAME', 'workspaces' "
-        "or 'providers'.",
+        help="line magic: nothing (show the active workspace), 'use NAME', 'workspaces', "
+        "'providers', 'key', 'key create NAME' or 'key revoke ID'.",
     )
     @line_cell_magic
     def mux(self, line: str, cell: str | None = None) -> None:
@@ -132,9 +157,20 @@ class MuxMagics(Magics):
                 raise UsageError("%%mux needs a prompt in the cell body.")
             self._ask(cell, args.workspace, args.max_tokens)
             return
-        if args.workspace is not None or args.max_tokens is not None:
+        creating = args.command[:2] == ["key", "create"]
+        if (args.workspace is not None and not creating) or args.max_tokens is not None:
             raise UsageError(f"-w and -m belong to the %%mux cell magic. Usage: {USAGE}")
-        action = self._line_action(args.command)
+        if (args.expires is not None or args.budget is not None) and not creating:
+            raise UsageError(f"--expires and --budget belong to %mux key create. Usage: {USAGE}")
+        if creating:
+            if len(args.command) != 3:
+                raise UsageError("%mux key create takes one key name: %mux key create NAME")
+            expires = None if args.expires is None else _expiry(args.expires)
+            action = functools.partial(
+                self._create_key, args.command[2], args.workspace, expires, args.budget
+            )
+        else:
+            action = self._line_action(args.command)
         # A client per call finds the server afresh, so a restarted server (new port or
         # token) is picked up without reloading the extension.
         with _reported(), MuxClient() as client:
@@ -146,7 +182,12 @@ class MuxMagics(Magics):
             if len(command) != 2:
                 raise UsageError("%mux use takes one workspace name: %mux use NAME")
             return functools.partial(self._use, command[1])
+        if command[:2] == ["key", "revoke"]:
+            if len(command) != 3:
+                raise UsageError("%mux key revoke takes one key id: %mux key revoke ID")
+            return functools.partial(self._revoke_key, command[2])
         actions = {
+            ("key",): self._show_keys,
             (): self._show_active,
             ("workspaces",): self._show_workspaces,
             ("providers",): self._show_providers,
@@ -187,6 +228,40 @@ class MuxMagics(Magics):
         ]
         headers = ("provider", "type", "status", "models", "error")
         print(_table(headers, rows) if rows else "No providers.")
+
+    @staticmethod
+    def _show_keys(client: MuxClient) -> None:
+        rows = [
+            (
+                k["id"],
+                k["name"],
+                k["prefix"] + "…",
+                k["workspace"] or "(any)",
+                k["expires_at"] or "never",
+                "" if k["budget_usd"] is None else f"{k['spent_usd']:.4g} / {k['budget_usd']:g}",
+                k["last_used_at"] or "never",
+            )
+            for k in client.keys()  # noqa: SIM118 (the API, not a dict)
+        ]
+        headers = ("id", "name", "key", "workspace", "expires", "spent / budget USD", "last used")
+        print(_table(headers, rows) if rows else "No mux keys.")
+
+    @staticmethod
+    def _create_key(
+        name: str,
+        workspace: str | None,
+        expires: str | None,
+        budget: float | None,
+        client: MuxClient,
+    ) -> None:
+        key = client.create_key(name, workspace=workspace, expires_at=expires, budget_usd=budget)
+        print(f"Created mux key {key['name']!r} (id {key['id']}). Its secret, shown this once:")
+        print(f"    {key['secret']}")
+
+    @staticmethod
+    def _revoke_key(key_id: str, client: MuxClient) -> None:
+        client.revoke_key(key_id)
+        print(f"Revoked mux key {key_id}.")
 
     def _ask(self, prompt: str, workspace: str | None, max_tokens: int | None) -> None:
         """Stream the answer into one display that is redrawn in place."""

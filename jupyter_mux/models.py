@@ -278,7 +278,10 @@ class UsageQuery(Body):
     until: UtcTime | None = Field(
         None, description="Before this time (exclusive; UTC unless zoned)."
     )
-    group_by: Literal["workspace", "provider", "model", "day"] = "workspace"
+    group_by: Literal["workspace", "provider", "model", "day", "key"] = Field(
+        "workspace",
+        description='`key`: the mux key\'s id, "" for requests made with the Jupyter token.',
+    )
     workspace: Name | None = None
 
 
@@ -303,3 +306,46 @@ class UsageRowOut(BaseModel):
 class UsageOut(BaseModel):
     rows: list[UsageRowOut]
     totals: UsageRowOut
+
+
+def _in_future(value: datetime) -> datetime:
+    if value <= datetime.now(timezone.utc):
+        raise ValueError("is not in the future")
+    return value
+
+
+KeyName = Annotated[str, StringConstraints(min_length=1, max_length=128), Text]
+
+
+class KeyCreate(Body):
+    """A scoped mux key to make (API.md section 5)."""
+
+    # A time arrives as text: lax parsing turns "2026-12-01T00:00Z" into a datetime.
+    model_config = ConfigDict(extra="forbid", strict=False)
+
+    name: KeyName
+    workspace: WorkspaceName | None = Field(
+        None, description="Pin the key to this workspace, whatever is active."
+    )
+    expires_at: Annotated[UtcTime, AfterValidator(_in_future)] | None = Field(
+        None, description="The key stops working at this time (UTC unless zoned)."
+    )
+    budget_usd: Annotated[float, Field(ge=0, le=1_000_000)] | None = Field(
+        None, description="Requests are refused (429) once the key's priced usage reaches it."
+    )
+
+
+class KeyOut(BaseModel):
+    id: str
+    name: str
+    prefix: str = Field(description="The secret's first characters, to tell keys apart.")
+    workspace: str | None
+    expires_at: datetime | None
+    budget_usd: float | None
+    spent_usd: float = Field(description="USD of priced usage made with the key.")
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+class KeyCreated(KeyOut):
+    secret: str = Field(description="The key itself, shown only in this answer.")

@@ -13,6 +13,9 @@ from ._version import __version__
 from .models import (
     ActiveIn,
     ActiveOut,
+    KeyCreate,
+    KeyCreated,
+    KeyOut,
     PriceIn,
     ProviderCreate,
     ProviderOut,
@@ -44,6 +47,9 @@ MODELS: list[type[BaseModel]] = [
     WorkspaceUpdate,
     UsageOut,
     ProbeOut,
+    KeyCreate,
+    KeyCreated,
+    KeyOut,
 ]
 
 OPENAI_SCHEMAS: dict[str, Any] = {
@@ -185,6 +191,7 @@ def _list(name: str) -> dict[str, Any]:
 NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
 WORKSPACE = {"name": "workspace", "in": "path", "required": True, "schema": {"type": "string"}}
 MODEL = {"name": "model", "in": "path", "required": True, "schema": {"type": "string"}}
+KEY_ID = {"name": "key_id", "in": "path", "required": True, "schema": {"type": "string"}}
 RESPONSE_ID = {"name": "response_id", "in": "path", "required": True, "schema": {"type": "string"}}
 PIN = {
     "name": "X-Mux-Workspace",
@@ -211,14 +218,17 @@ USAGE_PARAMETERS = [
     {
         "name": "group_by",
         "in": "query",
-        "schema": {"enum": ["workspace", "provider", "model", "day"], "default": "workspace"},
+        "schema": {
+            "enum": ["workspace", "provider", "model", "day", "key"],
+            "default": "workspace",
+        },
     },
     {"name": "workspace", "in": "query", "schema": {"type": "string"}},
 ]
 
 
 def _mux_paths(prefix: str, params: list[dict]) -> dict[str, Any]:
-    errors = (400, 401, 404, 409, 429, 502, 503, 504)
+    errors = (400, 401, 403, 404, 409, 429, 502, 503, 504)
     paths = {}
     for route, summary, body, error_schema in RELAY_ROUTES:
         operation = _op(summary, None, errors=errors, error_schema=error_schema)
@@ -415,6 +425,24 @@ def build_spec() -> dict[str, Any]:
                 "Requests, tokens and cost, grouped", 200, _ref("UsageOut"), errors=(400, 503)
             )
             | {"parameters": USAGE_PARAMETERS},
+        },
+        "/mux/api/keys": {
+            "get": _op("List mux keys (never their secrets)", 200, _list("KeyOut"), errors=(503,)),
+            "post": _op(
+                "Make a mux key; its secret is in this answer only",
+                201,
+                _ref("KeyCreated"),
+                "KeyCreate",
+                bad,
+            ),
+        },
+        "/mux/api/keys/{key_id}": {
+            "parameters": [KEY_ID],
+            "delete": _op(
+                "Revoke a mux key: it stops working on the next request",
+                204,
+                errors=(404, 503),
+            ),
         },
         "/mux/api/active": {
             "get": _op("The active workspace", 200, _ref("ActiveOut"), errors=(503,)),

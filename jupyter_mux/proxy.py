@@ -115,13 +115,19 @@ class Proxy:
         self.log = log or logging.getLogger(__name__)
 
     async def relay(
-        self, rule: Rule, request: MuxRequest, *, sink: Sink, workspace: str = ""
+        self,
+        rule: Rule,
+        request: MuxRequest,
+        *,
+        sink: Sink,
+        workspace: str = "",
+        key: str = "",
     ) -> Exchange:
         """Serve the request from the rule's targets in order: a target that fails before
         anything reached the client (unreachable, timeout, 5xx, 429) hands over to the next,
         within `max_attempts` tries and `fallback_budget` seconds; after the first byte the
         answer is the target's, failures included. Answers the exchange that served."""
-        usage = UsageEvent(workspace, rule_label(rule), request.stream)
+        usage = UsageEvent(workspace, rule_label(rule), request.stream, key)
         targets = [t for t in rule.targets if t.upstream is not None][: self.max_attempts]
         deadline = time.monotonic() + self.fallback_budget
         failures: list[str] = []
@@ -152,10 +158,10 @@ class Proxy:
             if self.recorder is not None:
                 self.recorder.record(usage)
 
-    def refused(self, workspace: str, status: int) -> None:
+    def refused(self, workspace: str, status: int, key: str = "") -> None:
         """Record a request refused before it could be routed (its usage row is an error)."""
         if self.recorder is not None:
-            usage = UsageEvent(workspace, "", False)
+            usage = UsageEvent(workspace, "", False, key)
             usage.status = status
             self.recorder.record(usage)
 

@@ -25,6 +25,7 @@ class UsageEvent:
     workspace: str
     rule: str
     streamed: bool
+    key: str = ""  # the mux key's id; "" for the Jupyter token
     started: float = field(default_factory=time.monotonic)
     ts: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     provider: str = ""
@@ -49,6 +50,7 @@ class UsageEvent:
             "latency_ms": (end - self.started) * 1000,
             "ttft_ms": (self.first_byte - self.started) * 1000 if self.first_byte else None,
             "streamed": self.streamed,
+            "key": self.key,
         }
 
 
@@ -61,8 +63,11 @@ class UsageRecorder:
         write: Callable[[list[dict[str, Any]]], Awaitable[None]],
         purge: Callable[[datetime], Awaitable[None]],
         retention_days: int,
+        charge: Callable[[UsageEvent], None] | None = None,
     ) -> None:
         self._write = write
+        # Counts each finished request against its key's budget, in memory, at once.
+        self._charge = charge
         self._purge = purge
         self.retention = timedelta(days=retention_days) if retention_days > 0 else None
         self._events: list[UsageEvent] = []
@@ -71,6 +76,8 @@ class UsageRecorder:
     def record(self, event: UsageEvent) -> None:
         event.finished = time.monotonic()
         self._events.append(event)
+        if self._charge is not None:
+            self._charge(event)
 
     async def flush(self) -> None:
         events, self._events = self._events, []

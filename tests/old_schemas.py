@@ -10,6 +10,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -121,5 +122,64 @@ def version_2() -> MetaData:
         Column("latency_ms", Float, nullable=False),
         Column("ttft_ms", Float),
         Column("streamed", Boolean, nullable=False),
+    )
+    return meta
+
+
+def version_3() -> MetaData:
+    """Release 0.2: rows carry their owner (a JupyterHub user), names unique per owner,
+    each owner's active workspace in `mux_active`. The tables it did not change are
+    version 2's."""
+    old = version_2()
+    meta = MetaData()
+    for name in ("mux_schema_version", "mux_setting", "mux_rule", "mux_target"):
+        old.tables[name].to_metadata(meta)
+
+    def owner() -> Column:
+        return Column("owner", String(255), nullable=False, server_default="")
+
+    Table(
+        "mux_provider",
+        meta,
+        Column("id", Integer, primary_key=True),
+        owner(),
+        Column("name", String(64), nullable=False),
+        Column("type", String(32), nullable=False),
+        Column("endpoint", String(2048), nullable=False),
+        Column("description", String(2048), nullable=False),
+        Column("auth_type", String(16), nullable=False),
+        Column("api_key_encrypted", String),
+        Column("predefined", Boolean, nullable=False),
+        Column("status", String(16), nullable=False),
+        Column("error", String),
+        Column("models_refreshed_at", DateTime),
+        Column("created_at", DateTime, nullable=False),
+        Column("updated_at", DateTime, nullable=False),
+        Index("ix_mux_provider_owner_name", "owner", "name", unique=True),
+    )
+    old.tables["mux_model"].to_metadata(meta)
+    Table(
+        "mux_workspace",
+        meta,
+        Column("id", Integer, primary_key=True),
+        owner(),
+        Column("name", String(64), nullable=False),
+        Column("description", String(2048), nullable=False),
+        Column("created_at", DateTime, nullable=False),
+        Column("updated_at", DateTime, nullable=False),
+        Index("ix_mux_workspace_owner_name", "owner", "name", unique=True),
+    )
+    Table(
+        "mux_usage",
+        meta,
+        Column("id", Integer, primary_key=True),
+        owner(),
+        *(c.copy() for c in old.tables["mux_usage"].columns if c.name != "id"),
+    )
+    Table(
+        "mux_active",
+        meta,
+        Column("owner", String(255), primary_key=True),
+        Column("workspace", String(64), nullable=False),
     )
     return meta

@@ -22,6 +22,7 @@ SAMPLES = {
     "route": "chat/completions",
     "response_id": "resp_1",
     "model": "tiny",
+    "key_id": "k1",
 }
 METHODS = ("get", "post", "put", "patch", "delete")
 

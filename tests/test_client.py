@@ -13,9 +13,11 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import openai
 import pytest
 
 from jupyter_mux.client import (
@@ -23,6 +25,7 @@ from jupyter_mux.client import (
     MuxClient,
     MuxServerNotFound,
     ServerInfo,
+    anthropic_client,
     async_openai_client,
     find_server,
     openai_client,
@@ -344,3 +347,75 @@ async def test_mux_client_finds_the_server_and_hides_the_token(mux_env):
     shown, active = await asyncio.to_thread(build)
     assert active == "default"
     assert mux_env.url in shown and mux_env.token not in shown
+
+
+# --- mux keys, and the variables a server exports to its kernels ----------------------------
+
+
+def key_round_trip(two_llamas_url: str, token: str) -> dict[str, Any]:
+    """Make a pinned, budgeted, expiring key, use it through the SDK helpers as a kernel
+    would (the server's variables, no JUPYTER_MUX_URL), and revoke it."""
+    seen: dict[str, Any] = {}
+    expires = datetime.now(timezone.utc) + timedelta(days=1)
+    with MuxClient(two_llamas_url, token) as mux:
+        created = mux.create_key("nb", workspace="wb", expires_at=expires, budget_usd=2)
+        seen["created"] = created
+        seen["listed"] = mux.keys()
+        os.environ["OPENAI_BASE_URL"] = two_llamas_url + "mux/v1"
+        os.environ["OPENAI_API_KEY"] = created["secret"]
+        os.environ["ANTHROPIC_BASE_URL"] = two_llamas_url + "mux"
+        os.environ["ANTHROPIC_AUTH_TOKEN"] = created["secret"]
+        seen["openai"] = ask()
+        with anthropic_client(max_retries=0) as claude:
+            raw = claude.messages.with_raw_response.create(
+                model="mux", max_tokens=4, messages=MESSAGES
+            )
+            seen["anthropic"] = (str(claude.base_url), raw.headers["x-mux-workspace"])
+        mux.revoke_key(created["id"])
+        seen["after"] = mux.keys()
+        with pytest.raises(MuxAPIError) as gone:
+            mux.revoke_key(created["id"])
+        seen["gone"] = gone.value.status
+        with openai_client(max_retries=0) as revoked, pytest.raises(openai.AuthenticationError):
+            revoked.chat.completions.create(model="x", messages=MESSAGES)
+    return seen
+
+
+async def test_keys_and_the_exported_variables(two_llamas, server_url, token, monkeypatch):
+    monkeypatch.delenv("JUPYTER_MUX_URL", raising=False)
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "ANTHROPIC_BASE_URL", "ANTHROPIC_AUTH_TOKEN"):
+        monkeypatch.setenv(name, "")  # set by the round trip, restored after the test
+    seen = await asyncio.to_thread(key_round_trip, server_url, token)
+    created = seen["created"]
+    assert created["secret"].startswith(created["prefix"]) and created["workspace"] == "wb"
+    assert created["budget_usd"] == 2 and created["expires_at"]
+    listed = {k["name"]: k for k in seen["listed"]}  # with the server's own key
+    assert listed["nb"]["id"] == created["id"] and "kernels and terminals" in listed
+    assert all("secret" not in k for k in seen["listed"])
+    # Unpinned helpers, but the key is pinned to wb: wb answers although wa is active.
+    assert seen["openai"][:2] == (server_url + "mux/v1/", "wb")
+    assert seen["anthropic"] == (server_url + "mux/", "wb")
+    assert "nb" not in {k["name"] for k in seen["after"]} and seen["gone"] == 404
+
+
+def test_exported_variables_are_used_only_when_they_are_the_muxs(runtime_dir, monkeypatch):
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:4321/base/mux/v1")
+    monkeypatch.setenv("OPENAI_API_KEY", "mux-exported")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:4321/base/mux")
+    monkeypatch.setenv("ANTHROPIC_AUTH_TOKEN", "mux-exported")
+    with openai_client("secret-project") as client:
+        assert str(client.base_url) == "http://127.0.0.1:4321/base/mux/w/secret-project/v1/"
+        assert client.api_key == "mux-exported"
+    with anthropic_client("w") as claude:
+        assert str(claude.base_url) == "http://127.0.0.1:4321/base/mux/w/w/"
+        assert claude.auth_token == "mux-exported"
+    # The user's own OpenAI endpoint is not the mux: the server is looked for instead.
+    monkeypatch.setenv("OPENAI_BASE_URL", "https://api.openai.com/v1")
+    with pytest.raises(MuxServerNotFound):
+        openai_client()
+    # JUPYTER_MUX_URL names a server explicitly, and wins.
+    monkeypatch.setenv("JUPYTER_MUX_URL", "http://127.0.0.1:9999/")
+    monkeypatch.setenv("JUPYTER_MUX_TOKEN", "tok")
+    with anthropic_client() as claude:
+        assert (str(claude.base_url), claude.auth_token) == ("http://127.0.0.1:9999/mux/", "tok")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -198,9 +199,47 @@ async def test_unreachable_server_is_one_line(mux_env, shell, monkeypatch, free_
 
 async def test_usage_errors(shell, runtime_dir):
     """Misuse is reported before any server is looked for (there is none here)."""
-    for text in ("bogus", "use", "use a b", "-w wa", "workspaces -m 3"):
+    for text in (
+        "bogus",
+        "use",
+        "use a b",
+        "-w wa",
+        "workspaces -m 3",
+        "key create",
+        "key create a b",
+        "key revoke",
+        "key --budget 3",
+        "workspaces --expires 3d",
+        "key create a --budget lots",
+    ):
         with pytest.raises(UsageError):
             await asyncio.to_thread(shell.run_line_magic, "mux", text)
     for options, body in (("workspaces", "hi"), ("", "  \n")):
         with pytest.raises(UsageError):
             await asyncio.to_thread(shell.run_cell_magic, "mux", options, body)
+
+
+async def test_keys(two_llamas, mux_env, shell, api):
+    created = await line(shell, "key create notebook --workspace wb --budget 1.5 --expires 30d")
+    lines = created.stdout.splitlines()
+    assert lines[0].startswith("Created mux key 'notebook' (id ") and "mux:" not in created.stderr
+    secret = lines[1].strip()
+    assert secret.startswith("mux-")
+    key = next(k for k in await api.ok("GET", "keys") if k["name"] == "notebook")
+    assert (key["workspace"], key["budget_usd"]) == ("wb", 1.5)
+    expires = datetime.fromisoformat(key["expires_at"]) - datetime.now(timezone.utc)
+    assert timedelta(days=29) < expires <= timedelta(days=30)
+
+    listed = await line(shell, "key")
+    assert secret not in listed.stdout
+    row = table_rows(listed.stdout)[key["id"]]
+    assert "notebook" in row and key["prefix"] in row and "wb" in row and "0 / 1.5" in row
+    assert "kernels and terminals" in listed.stdout  # the server's own key
+
+    revoked = await line(shell, f"key revoke {key['id']}")
+    assert revoked.stdout.strip() == f"Revoked mux key {key['id']}."
+    assert key["id"] not in {k["id"] for k in await api.ok("GET", "keys")}
+    again = await line(shell, f"key revoke {key['id']}")
+    assert f"mux: No mux key with id '{key['id']}'." in again.stderr
+    bad = await line(shell, "key create x --expires yesterday")
+    assert "expires_at" in bad.stderr and "Traceback" not in bad.stderr

@@ -8,9 +8,9 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
-from jupyter_mux.store import Store, TargetRecord, migrations
+from jupyter_mux.store import KeyRecord, Store, TargetRecord, migrations
 
-from .old_schemas import version_2
+from .old_schemas import version_2, version_3
 
 NOW = datetime(2026, 5, 1, tzinfo=timezone.utc)
 
@@ -150,6 +150,10 @@ def test_upgrade_keeps_everything_for_the_single_user(empty_db_url, version):
         assert gpu.models[1].info["price"] == {"prompt": 1e-6, "completion": 2e-6}
         totals = store.usage_totals("workspace")
         assert totals == ([("work", "gpu", "small", 1, 0, 10, 5)] if version == 2 else [])
+        # Every old request was made with the Jupyter token (key ""); no keys yet.
+        by_key = store.usage_totals("key")
+        assert by_key == ([("", "gpu", "small", 1, 0, 10, 5)] if version == 2 else [])
+        assert store.mux_keys() == []
     finally:
         store.dispose()
 
@@ -185,3 +189,64 @@ def test_upgrade_leaves_no_old_active_setting(empty_db_url):
         assert keys == ["key_check", "revision"]
     finally:
         store.dispose()
+
+
+def test_upgrade_from_owners_adds_keys(empty_db_url):
+    """Schema 3 -> 4: each owner's rows, active workspace and usage kept; usage rows get
+    the Jupyter token's key (""); mux keys can be stored."""
+    meta = version_3()
+    engine = create_engine(empty_db_url)
+    meta.create_all(engine)
+    t = meta.tables
+    with engine.begin() as conn:
+        conn.execute(t["mux_schema_version"].insert(), {"id": 1, "version": 3})
+        conn.execute(
+            t["mux_setting"].insert(),
+            [{"key": "key_check", "value": "check-old"}, {"key": "revision", "value": "7"}],
+        )
+        for owner in ("", "alice"):
+            conn.execute(
+                t["mux_workspace"].insert(),
+                {
+                    "owner": owner,
+                    "name": "work",
+                    "description": owner,
+                    "created_at": NOW,
+                    "updated_at": NOW,
+                },
+            )
+            conn.execute(t["mux_active"].insert(), {"owner": owner, "workspace": "work"})
+            conn.execute(
+                t["mux_usage"].insert(),
+                {
+                    "owner": owner,
+                    "ts": NOW,
+                    "workspace": "work",
+                    "rule": "catch_all",
+                    "provider": "gpu",
+                    "model": "m",
+                    "status": 200,
+                    "prompt_tokens": 3 if owner else 2,
+                    "completion_tokens": 1,
+                    "latency_ms": 1.0,
+                    "ttft_ms": None,
+                    "streamed": False,
+                },
+            )
+    engine.dispose()
+    alice, single = Store(empty_db_url, owner="alice"), Store(empty_db_url)
+    try:
+        assert alice.initialize("check-new") == "check-old"
+        with alice.engine.connect() as conn:
+            assert migrations.current_version(conn) == migrations.LATEST == 4
+        for store, prompt in ((alice, 3), (single, 2)):
+            snap = store.snapshot()
+            assert snap.active == "work" and list(snap.workspaces) == ["work"]
+            assert store.usage_totals("key") == [("", "gpu", "m", 1, 0, prompt, 1)]
+            assert store.mux_keys() == []
+        key = KeyRecord("k1", "agent", "mux-abcdefgh", "0" * 64, "work", None, 1.5, NOW, None)
+        alice.add_key(key)
+        assert alice.mux_keys() == [key] and single.mux_keys() == []
+    finally:
+        alice.dispose()
+        single.dispose()

@@ -22,7 +22,7 @@ from sqlalchemy import inspect as sa_inspect
 from jupyter_mux.errors import Conflict
 from jupyter_mux.store import ModelRecord, Store, TargetRecord, migrations
 
-from . import test_api, test_hardening, test_migrations, test_store
+from . import test_api, test_hardening, test_keys, test_migrations, test_store
 from .pg import PG_URL, SKIP_REASON, Databases, pg_dump
 
 pytestmark = pytest.mark.skipif(not PG_URL, reason=SKIP_REASON)
@@ -43,6 +43,7 @@ NOT_REUSED = {
     "test_the_server_creates_its_database_private",
     "test_the_code_runs_on_the_python_it_declares",  # no database
     "test_a_mux_error_is_logged_once",  # no database
+    "test_the_secret_is_never_seen_again",  # -> test_pg_key_secret_is_only_hashed
 }
 
 
@@ -64,6 +65,7 @@ REUSED = {
     **_reuse(test_api),
     **_reuse(test_migrations),
     **_reuse(test_hardening),
+    **_reuse(test_keys),
 }
 globals().update(REUSED)
 
@@ -74,6 +76,10 @@ add_provider = test_store.add_provider
 alice = test_store.alice
 store = test_store.store
 admin_and_alice = test_hardening.admin_and_alice
+ollama = test_keys.ollama
+mux_config = test_keys.mux_config  # no server key: test_keys counts the keys it makes
+two_workspaces = test_keys.two_workspaces
+flush = test_keys.flush
 
 
 @pytest.fixture(scope="session")
@@ -292,3 +298,19 @@ async def test_pg_nul_character_is_not_a_server_error(api, free_port, method, ro
         assert answer["description"] == "a\u0000b"
     else:
         assert code == 400 and "description" in answer["message"], answer
+
+
+async def test_pg_key_secret_is_only_hashed(api, pg_db_url) -> None:
+    created = await api.ok("POST", "keys", {"name": "hashed"}, 201)
+    secret = created["secret"]
+    engine = create_engine(pg_db_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT t::text FROM mux_key AS t")).scalars().all()
+    finally:
+        engine.dispose()
+    assert any(created["prefix"] in row for row in rows)
+    assert not any(secret in row for row in rows)
+    dump = pg_dump(pg_db_url)
+    if dump is not None:
+        assert secret not in dump and created["prefix"] in dump

@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from jupyter_mux.errors import Conflict, NotFound
 from jupyter_mux.secrets import SecretBox, SecretKeyError
-from jupyter_mux.store import KEEP, ModelRecord, Store, TargetRecord, migrations
+from jupyter_mux.store import KEEP, KeyRecord, ModelRecord, Store, TargetRecord, migrations
 
 
 @pytest.fixture
@@ -286,3 +286,52 @@ async def test_servers_sharing_a_database_pick_up_each_others_changes(tmp_path):
         for service in services:
             await service.client.aclose()
             service.close()
+
+
+def _key(key_id: str, name: str, **kw) -> KeyRecord:
+    values = {
+        "prefix": "mux-" + key_id.ljust(8, "x"),
+        "secret_hash": key_id.ljust(64, "0"),
+        "workspace": None,
+        "expires_at": None,
+        "budget_usd": None,
+        "created_at": datetime(2026, 11, 1, tzinfo=timezone.utc),
+        "last_used_at": None,
+        **kw,
+    }
+    return KeyRecord(id=key_id, name=name, **values)
+
+
+def test_keys_are_each_users_own_and_revocable(store, alice):
+    later = datetime(2026, 12, 1, 9, 30, tzinfo=timezone(timedelta(hours=2)))
+    mine = _key("k1", "agent", workspace="default", expires_at=later, budget_usd=2.5)
+    store.add_key(mine)
+    alice.add_key(_key("k2", "alices"))
+    (stored,) = store.mux_keys()
+    assert stored == mine and stored.expires_at.utcoffset() == timedelta(0)
+    assert [k.id for k in alice.mux_keys()] == ["k2"]
+    with pytest.raises(NotFound):
+        alice.delete_key("k1")  # not hers
+    revision = store.revision()
+    store.delete_key("k1")
+    assert store.mux_keys() == [] and store.revision() != revision  # other servers reload
+    with pytest.raises(NotFound):
+        store.delete_key("k1")
+    assert [k.id for k in alice.mux_keys()] == ["k2"]
+
+
+def test_a_replacing_key_takes_the_old_ones_place(store, alice):
+    store.add_key(_key("k1", "kernels and terminals"))
+    store.add_key(_key("k2", "other"))
+    alice.add_key(_key("k3", "kernels and terminals"))
+    store.add_key(_key("k4", "kernels and terminals"), replacing="kernels and terminals")
+    assert [k.id for k in store.mux_keys()] == ["k2", "k4"]
+    assert [k.id for k in alice.mux_keys()] == ["k3"]
+
+
+def test_key_use_is_recorded_without_a_revision(store):
+    store.add_key(_key("k1", "agent"))
+    revision = store.revision()
+    used = datetime(2026, 11, 2, 8, 0, tzinfo=timezone.utc)
+    store.touch_keys({"k1": used, "gone": used})
+    assert store.mux_keys()[0].last_used_at == used and store.revision() == revision

@@ -8,6 +8,7 @@ from tornado import web
 from ..models import (
     ActiveIn,
     ActiveOut,
+    KeyCreate,
     PriceIn,
     ProviderCreate,
     ProviderUpdate,
@@ -174,6 +175,28 @@ class UsageHandler(ManagementHandler):
         self.write_json(await self.service.usage(query))
 
 
+class KeysHandler(ManagementHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.write_json(await self.service.list_keys())
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        body = parse(KeyCreate, self.json_body())
+        self.write_json(await self.service.create_key(body), status=201)
+
+
+class KeyHandler(ManagementHandler):
+    @web.authenticated
+    @authorized
+    async def delete(self, key_id: str) -> None:
+        await self.service.revoke_key(key_id)
+        self.set_status(204)
+        self.finish()
+
+
 class ActiveHandler(ManagementHandler):
     @web.authenticated
     @authorized
@@ -205,4 +228,6 @@ HANDLERS = [
     (rf"/mux/api/workspaces/{NAME}/export", ExportHandler),
     (r"/mux/api/active", ActiveHandler),
     (r"/mux/api/usage", UsageHandler),
+    (r"/mux/api/keys", KeysHandler),
+    (r"/mux/api/keys/(?P<key_id>[^/]+)", KeyHandler),
 ]

@@ -6,38 +6,73 @@ the dialect's own error shape, 401 included; any other path under `/mux/` is a J
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from typing import Any
 
+from jupyter_server.auth.authorizer import Authorizer
 from jupyter_server.auth.decorator import authorized
+from jupyter_server.auth.identity import IdentityProvider, User
 from tornado import web
 from tornado.iostream import StreamClosedError
 
 from ..dialects.decode import decode, models_answer
 from ..dialects.responses.memory import remember
 from ..dialects.table import DIALECTS
-from ..errors import MuxError, NotFound
+from ..errors import Forbidden, MuxError, NotFound
 from ..openai_request import MuxRequest, json_object, parse_request
 from ..proxy import Exchange
 from ..routing import Target, WorkspaceRoute
-from .base import BaseHandler
+from ..store import KeyRecord
+from .base import SERVICE_KEY, BaseHandler
 
 PINNED = r"/mux(?:/w/(?P<workspace>[^/]+))?/v1"
 # Anthropic's clients send their API version with every request.
 ANTHROPIC_VERSION = "anthropic-version"
 
 
+class _KeyIdentity(IdentityProvider):
+    """Who a request made with a mux key is: the key, which the handler has already found.
+    Jupyter's own provider (or JupyterHub's) never sees the key, so it can never take it
+    for a Jupyter token; and like a token request, it needs no XSRF cookie."""
+
+    def get_user(self, handler: Any) -> User | None:
+        return getattr(handler, "_jupyter_current_user", None)
+
+    def is_token_authenticated(self, handler: Any) -> bool:
+        return True
+
+
+class _KeyAuthorizer(Authorizer):
+    """A mux key is authorized for the mux routes by being valid (they are the only routes
+    that consult it), whatever authorizer the server has for its users."""
+
+    def is_authorized(self, handler: Any, user: User, action: str, resource: str) -> bool:
+        return True
+
+
+@functools.cache
+def _key_auth() -> tuple[_KeyIdentity, _KeyAuthorizer]:
+    identity = _KeyIdentity(token="")
+    return identity, _KeyAuthorizer(identity_provider=identity)
+
+
 class MuxHandler(BaseHandler):
     """Errors in the dialect's shape (OpenAI's `{"error": {...}}` unless the route or the
-    request says Anthropic), which the SDKs turn into their own exceptions."""
+    request says Anthropic), which the SDKs turn into their own exceptions.
+
+    A mux key (API.md section 5) authenticates these routes and no other: it is recognised
+    here, from the service's in-memory view, before Jupyter's own auth runs."""
 
     dialect = "chat"
+    mux_key: KeyRecord | None = None
 
     async def prepare(self) -> None:
         # Anthropic's clients send their key as `x-api-key`; it is the same credential.
         headers = self.request.headers
         if "Authorization" not in headers and headers.get("x-api-key"):
             headers["Authorization"] = f"Bearer {headers['x-api-key']}"
+        self._take_mux_key()
         try:
             await super().prepare()
         except web.HTTPError as exc:
@@ -52,6 +87,25 @@ class MuxHandler(BaseHandler):
                 status=401,
                 code="invalid_api_key",
             )
+
+    def _take_mux_key(self) -> None:
+        scheme, _, secret = self.request.headers.get("Authorization", "").partition(" ")
+        service = self.settings.get(SERVICE_KEY)
+        if service is None or scheme.lower() != "bearer":
+            return
+        key = service.key_for(secret.strip())  # an expired key: a 401 saying so
+        if key is not None:
+            self.mux_key = key
+            self._jupyter_current_user = User(username=f"mux-key-{key.id}", name=key.name)
+            self._token_authenticated = True
+
+    @property
+    def identity_provider(self) -> IdentityProvider:
+        return _key_auth()[0] if self.mux_key is not None else super().identity_provider
+
+    @property
+    def authorizer(self) -> Authorizer:
+        return _key_auth()[1] if self.mux_key is not None else super().authorizer
 
     def error_dialect(self) -> str:
         if self.dialect == "messages" or ANTHROPIC_VERSION in self.request.headers:
@@ -70,6 +124,17 @@ class MuxHandler(BaseHandler):
         self.finish(json.dumps(DIALECTS[self.error_dialect()].error_body(exc)))
 
     def route(self, pinned: str | None) -> WorkspaceRoute:
+        """The workspace: the path's, else the header's, else the active one; a key pinned
+        to a workspace overrides the header and the active one, and refuses another path."""
+        key = self.mux_key
+        if key is not None and key.workspace is not None:
+            if pinned is not None and pinned != key.workspace:
+                raise Forbidden(
+                    f"The mux key '{key.name}' is pinned to workspace '{key.workspace}' and "
+                    f"cannot be used for workspace '{pinned}'.",
+                    code="workspace_forbidden",
+                )
+            pinned = key.workspace
         workspace = self.service.routing.workspace(
             pinned or self.request.headers.get("X-Mux-Workspace")
         )
@@ -91,13 +156,16 @@ class RelayHandler(MuxHandler):
     async def post(self, workspace: str | None, route: str | None = None) -> None:
         try:
             workspace_route = self.route(workspace)
+            if self.mux_key is not None:
+                self.service.check_budget(self.mux_key)
             request = self.decode(route)
             rule = workspace_route.select(request, self.request.headers.get("X-Mux-File"))
         except MuxError as exc:
-            # A refusal (bad body, unknown workspace, no usable model) is a failed request
-            # of the workspace's usage too.
+            # A refusal (bad body, unknown workspace, no usable model, over budget) is a
+            # failed request of the workspace's usage too.
             asked = workspace or self.request.headers.get("X-Mux-Workspace")
-            self.proxy.refused(asked or self.service.routing.active, exc.status)
+            key = self.mux_key.id if self.mux_key is not None else ""
+            self.proxy.refused(asked or self.service.routing.active, exc.status, key)
             raise
         self._streaming = request.stream
         # The relay runs in this handler's own task, not a new one: a task per request costs
@@ -106,7 +174,11 @@ class RelayHandler(MuxHandler):
         self._relaying = asyncio.current_task()
         try:
             served = await self.proxy.relay(
-                rule, request, sink=self, workspace=workspace_route.name
+                rule,
+                request,
+                sink=self,
+                workspace=workspace_route.name,
+                key=self.mux_key.id if self.mux_key is not None else "",
             )
         except StreamClosedError:  # a write found the client gone
             self.log.debug("jupyter-mux: client went away; upstream request closed")

@@ -9,6 +9,7 @@ module and is mixed in here:
 - `discovery.py`: model discovery;
 - `workspaces.py`: workspaces, rules, the active workspace, import and export;
 - `usage.py`: usage rows and the spend report;
+- `keys.py`: scoped mux keys, their in-memory view, budgets;
 - `views.py`: what the API shows of stored records.
 """
 
@@ -20,6 +21,7 @@ from typing import Any
 from ..routing import build_table
 from ..store import TargetRecord
 from .discovery import DiscoveryError
+from .keys import Keys
 from .providers import Providers
 from .usage import Usage
 from .views import provider_view, rules_view, workspace_view
@@ -34,7 +36,7 @@ __all__ = [
 ]
 
 
-class MuxService(Providers, Workspaces, Usage):
+class MuxService(Providers, Workspaces, Usage, Keys):
     def start(
         self,
         predefined: list[dict[str, Any]],
@@ -51,5 +53,7 @@ class MuxService(Providers, Workspaces, Usage):
         if seeds:
             self.store.seed_workspaces(list(seeds))
         self._revision = self.store.revision()
-        self.routing = build_table(self.store.snapshot(), self._api_key)
+        snapshot = self.store.snapshot()
+        self.routing = build_table(snapshot, self._api_key)
+        self.start_keys(snapshot)
         return [row["name"] for row in rows]

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from ..models import UsageOut, UsageQuery, UsageRowOut
+from ..store import Snapshot
 from ..usage import price
 from .base import ServiceBase
 
@@ -27,11 +28,7 @@ class Usage(ServiceBase):
             until=query.until,
             workspace=query.workspace,
         )
-        snapshot = await self._snapshot()
-        prices: dict[tuple[str, str], tuple[float, float] | None] = {}
-        for provider in snapshot.providers.values():
-            for model in provider.models:
-                prices[(provider.name, model.id)] = price(model.info)
+        prices = model_prices(await self._snapshot())
         groups: dict[str, UsageRowOut] = {}
         for key, provider, model, requests, errors, prompt, completion in rows:
             group = groups.setdefault(str(key), UsageRowOut(key=str(key)))
@@ -52,6 +49,18 @@ class Usage(ServiceBase):
                 group.cost,
             )
         return UsageOut(rows=sorted(groups.values(), key=lambda g: g.key), totals=totals)
+
+
+Prices = dict[tuple[str, str], tuple[float, float] | None]
+
+
+def model_prices(snapshot: Snapshot) -> Prices:
+    """Per-token prices of every model the snapshot knows, by (provider, model)."""
+    return {
+        (provider.name, model.id): price(model.info)
+        for provider in snapshot.providers.values()
+        for model in provider.models
+    }
 
 
 def cost(unit: tuple[float, float] | None, prompt: int, completion: int) -> float | None:

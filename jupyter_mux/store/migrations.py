@@ -14,9 +14,17 @@ from collections.abc import Callable
 from sqlalchemy import Connection, Engine, inspect, select, text
 from sqlmodel import SQLModel
 
-from .tables import OWNER_LENGTH, ActiveRow, ProviderRow, SchemaVersion, UsageRow, WorkspaceRow
+from .tables import (
+    OWNER_LENGTH,
+    ActiveRow,
+    KeyRow,
+    ProviderRow,
+    SchemaVersion,
+    UsageRow,
+    WorkspaceRow,
+)
 
-LATEST = 3
+LATEST = 4
 
 
 def _add_usage(conn: Connection) -> None:
@@ -51,7 +59,22 @@ def _add_owners(conn: Connection) -> None:
         conn.execute(text("DELETE FROM mux_setting WHERE key = 'active_workspace'"))
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _add_usage, 3: _add_owners}
+def _add_keys(conn: Connection) -> None:
+    """Version 4: scoped mux keys, and the key each usage row was spent with ("" for the
+    Jupyter token, which is what every older row was made with)."""
+    KeyRow.__table__.create(conn)  # type: ignore[attr-defined]
+    columns = {c["name"] for c in inspect(conn).get_columns("mux_usage")}
+    if "key" not in columns:  # mux_usage made by step 2 already has it
+        conn.execute(
+            text("""ALTER TABLE mux_usage ADD COLUMN "key" VARCHAR(32) NOT NULL DEFAULT ''""")
+        )
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {
+    2: _add_usage,
+    3: _add_owners,
+    4: _add_keys,
+}
 
 
 class SchemaTooNew(RuntimeError):

@@ -64,3 +64,18 @@ class Snapshot:
     providers: dict[str, ProviderRecord]
     workspaces: dict[str, WorkspaceRecord]
     active: str
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    """A mux key as the store holds it: the secret's hash, never the secret. Times are UTC."""
+
+    id: str
+    name: str
+    prefix: str
+    secret_hash: str
+    workspace: str | None
+    expires_at: datetime | None
+    budget_usd: float | None
+    created_at: datetime
+    last_used_at: datetime | None

@@ -26,6 +26,7 @@ from ..errors import Conflict, InvalidRequest, NotFound
 from . import migrations
 from .migrations import lock_shared_store
 from .records import (
+    KeyRecord,
     ModelRecord,
     ProviderRecord,
     RuleRecord,
@@ -35,6 +36,7 @@ from .records import (
 )
 from .tables import (
     ActiveRow,
+    KeyRow,
     ModelRow,
     ProviderRow,
     RuleRow,
@@ -453,6 +455,12 @@ class Store:
                 if active is not None and active.workspace == name:
                     active.workspace = new_name
                     s.add(active)
+                # Keys pinned to the workspace follow it.
+                s.exec(
+                    update(KeyRow)
+                    .where(KeyRow.owner == self.owner, KeyRow.workspace == name)
+                    .values(workspace=new_name)
+                )
             if description is not None:
                 row.description = description
             if preferred is not KEEP:
@@ -524,6 +532,56 @@ class Store:
     def purge_usage(self, before: datetime) -> None:
         with self._session() as s:
             s.exec(delete(UsageRow).where(UsageRow.owner == self.owner, UsageRow.ts < before))
+
+    # -- mux keys --------------------------------------------------------------------------
+    # Key writes bump the revision, so that servers sharing the database reload their view
+    # of the keys (a revoked key stops working there too); recording a key's use does not.
+
+    def mux_keys(self) -> list[KeyRecord]:
+        with self._session() as s:
+            rows = s.exec(
+                select(KeyRow).where(KeyRow.owner == self.owner).order_by(KeyRow.created_at)
+            )
+            return [_key_record(row) for row in rows]
+
+    def add_key(self, key: KeyRecord, *, replacing: str | None = None) -> None:
+        """Store a new key; with `replacing`, the owner's keys of that name go in the same
+        transaction (the server's own key, made anew at every start)."""
+        with self._write() as s:
+            if replacing is not None:
+                s.exec(delete(KeyRow).where(KeyRow.owner == self.owner, KeyRow.name == replacing))
+            s.add(
+                KeyRow(
+                    id=key.id,
+                    owner=self.owner,
+                    name=key.name,
+                    prefix=key.prefix,
+                    secret_hash=key.secret_hash,
+                    workspace=key.workspace,
+                    expires_at=_utc(key.expires_at),
+                    budget_usd=key.budget_usd,
+                    created_at=_utc(key.created_at),
+                )
+            )
+
+    def delete_key(self, key_id: str) -> None:
+        with self._write() as s:
+            row = s.exec(
+                select(KeyRow).where(KeyRow.owner == self.owner, KeyRow.id == key_id)
+            ).first()
+            if row is None:
+                raise NotFound(f"No mux key with id '{key_id}'.")
+            s.delete(row)
+
+    def touch_keys(self, used: dict[str, datetime]) -> None:
+        """Record when keys were last used (a key revoked meanwhile is simply not found)."""
+        with self._session() as s:
+            for key_id, when in used.items():
+                s.exec(
+                    update(KeyRow)
+                    .where(KeyRow.owner == self.owner, KeyRow.id == key_id)
+                    .values(last_used_at=_utc(when))
+                )
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -603,3 +661,28 @@ class Store:
             first = TargetRow(rule_id=rule.id, position=0, provider_name="", model="")
         first.provider_name, first.model = preferred.provider, preferred.model
         s.add(first)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return value.astimezone(timezone.utc) if value is not None else None
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """Key times read back as UTC (SQLite keeps no zone)."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else _utc(value)
+
+
+def _key_record(row: KeyRow) -> KeyRecord:
+    return KeyRecord(
+        id=row.id,
+        name=row.name,
+        prefix=row.prefix,
+        secret_hash=row.secret_hash,
+        workspace=row.workspace,
+        expires_at=_aware(row.expires_at),
+        budget_usd=row.budget_usd,
+        created_at=_aware(row.created_at),  # type: ignore[arg-type]
+        last_used_at=_aware(row.last_used_at),
+    )

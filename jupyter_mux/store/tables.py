@@ -130,3 +130,23 @@ class UsageRow(SQLModel, table=True):
     latency_ms: float
     ttft_ms: float | None = None
     streamed: bool = False
+    # The mux key the request came with (its id), "" for the Jupyter token (schema 4).
+    key: str = Field(default="", max_length=32, sa_column_kwargs={"server_default": ""})
+
+
+class KeyRow(SQLModel, table=True):
+    """A scoped mux key (schema 4). Only a hash of the secret is kept: the secret is shown
+    once, when the key is made."""
+
+    __tablename__ = "mux_key"
+
+    id: str = Field(primary_key=True, max_length=32)
+    owner: str = owner_field()
+    name: str = Field(max_length=128)
+    prefix: str = Field(max_length=16)
+    secret_hash: str = Field(max_length=64, unique=True)
+    workspace: str | None = Field(default=None, max_length=64)
+    expires_at: datetime | None = None
+    budget_usd: float | None = None
+    created_at: datetime
+    last_used_at: datetime | None = None

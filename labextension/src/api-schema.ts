@@ -127,6 +127,194 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/mux/api/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List mux keys (never their secrets) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["KeyOut"][];
+                    };
+                };
+                /** @description Error. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+                /** @description Error. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Make a mux key; its secret is in this answer only */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["KeyCreate"];
+                };
+            };
+            responses: {
+                /** @description OK. */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["KeyCreated"];
+                    };
+                };
+                /** @description Error. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+                /** @description Error. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+                /** @description Error. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+                /** @description Error. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+                /** @description Error. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/mux/api/keys/{key_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                key_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revoke a mux key: it stops working on the next request */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    key_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Done. */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Error. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+                /** @description Error. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+                /** @description Error. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/mux/api/openapi.json": {
         parameters: {
             query?: never;
@@ -821,7 +1009,7 @@ export interface paths {
                     since?: string;
                     /** @description Before this time (exclusive). An ISO 8601 time, or a date (its midnight); UTC unless it carries a zone. */
                     until?: string;
-                    group_by?: "workspace" | "provider" | "model" | "day";
+                    group_by?: "workspace" | "provider" | "model" | "day" | "key";
                     workspace?: string;
                 };
                 header?: never;
@@ -3643,6 +3831,97 @@ export interface components {
         JupyterError: {
             message?: string;
             reason?: string | null;
+        };
+        /**
+         * KeyCreate
+         * @description A scoped mux key to make (API.md section 5).
+         */
+        KeyCreate: {
+            /**
+             * Budget Usd
+             * @description Requests are refused (429) once the key's priced usage reaches it.
+             * @default null
+             */
+            budget_usd?: number | null;
+            /**
+             * Expires At
+             * @description The key stops working at this time (UTC unless zoned).
+             * @default null
+             */
+            expires_at?: string | null;
+            /** Name */
+            name: string;
+            /**
+             * Workspace
+             * @description Pin the key to this workspace, whatever is active.
+             * @default null
+             */
+            workspace?: string | null;
+        };
+        /** KeyCreated */
+        KeyCreated: {
+            /** Budget Usd */
+            budget_usd: number | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Expires At */
+            expires_at: string | null;
+            /** Id */
+            id: string;
+            /** Last Used At */
+            last_used_at: string | null;
+            /** Name */
+            name: string;
+            /**
+             * Prefix
+             * @description The secret's first characters, to tell keys apart.
+             */
+            prefix: string;
+            /**
+             * Secret
+             * @description The key itself, shown only in this answer.
+             */
+            secret: string;
+            /**
+             * Spent Usd
+             * @description USD of priced usage made with the key.
+             */
+            spent_usd: number;
+            /** Workspace */
+            workspace: string | null;
+        };
+        /** KeyOut */
+        KeyOut: {
+            /** Budget Usd */
+            budget_usd: number | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Expires At */
+            expires_at: string | null;
+            /** Id */
+            id: string;
+            /** Last Used At */
+            last_used_at: string | null;
+            /** Name */
+            name: string;
+            /**
+             * Prefix
+             * @description The secret's first characters, to tell keys apart.
+             */
+            prefix: string;
+            /**
+             * Spent Usd
+             * @description USD of priced usage made with the key.
+             */
+            spent_usd: number;
+            /** Workspace */
+            workspace: string | null;
         };
         ModelInfo: {
             id: string;
