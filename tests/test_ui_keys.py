@@ -80,13 +80,6 @@ class KeysBackend:
 
 @pytest.fixture(scope="module")
 def keys_backend(lab: LabServer) -> KeysBackend:
-    # TODO(lead, when merging the keys backend): delete this skip, so that a missing
-    # /mux/api/keys fails these tests instead of skipping them.
-    if lab.api("GET", "keys").status_code == 404:
-        pytest.skip(
-            "GET /mux/api/keys answers 404: the scoped-keys backend (issue 14) is not merged "
-            "into this checkout yet; the UI is built against API.md section 5"
-        )
     return KeysBackend(lab)
 
 

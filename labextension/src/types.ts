@@ -32,34 +32,8 @@ export interface IUsage {
 export type IUsageQuery = NonNullable<paths['/mux/api/usage']['get']['parameters']['query']>;
 export type UsageGroupBy = NonNullable<IUsageQuery['group_by']>;
 
-// --- Scoped mux keys (API.md section 5) -------------------------------------------------
-// HAND-WRITTEN until docs/openapi.json describes /mux/api/keys: then replace this block by
-// aliases of the generated schemas, like the ones above (e.g.
-// `export type IKey = Required<Schemas['KeyOut']>;`), and run `jlpm build`: the compiler
-// finds any difference. This is the only hand-kept copy of these shapes in the front end.
-
-/** A mux key as listed: never its secret. Times are ISO 8601, money is USD. */
-export interface IKey {
-  id: string;
-  name: string;
-  /** The first characters of the secret, to recognise it by. */
-  prefix: string;
-  /** The workspace the key is pinned to, or null: it follows the active workspace. */
-  workspace: string | null;
-  expires_at: string | null;
-  budget_usd: number | null;
-  spent_usd: number;
-  created_at: string;
-  last_used_at: string | null;
-}
-
-/** The body of POST /mux/api/keys. */
-export interface IKeyCreate {
-  name: string;
-  workspace?: string | null;
-  expires_at?: string | null;
-  budget_usd?: number | null;
-}
-
-/** The answer of POST /mux/api/keys: the key and its secret, shown this once. */
-export type IKeyCreated = IKey & { secret: string };
+// Scoped mux keys (API.md section 5): a key as listed (never its secret), the body of
+// POST /mux/api/keys, and its answer (the key and its secret, shown this once).
+export type IKey = Required<Schemas['KeyOut']>;
+export type IKeyCreate = Schemas['KeyCreate'];
+export type IKeyCreated = Required<Schemas['KeyCreated']>;
