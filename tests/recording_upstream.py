@@ -30,6 +30,7 @@ class RecordingUpstream(LoopbackServer):
         status: int = 200,
         reset_after: int | None = None,
         truncate: bool = False,
+        reset_on_request: bool = False,
     ) -> None:
         self.requests: list[dict[str, Any]] = []
         self.disconnects = threading.Event()
@@ -41,6 +42,8 @@ class RecordingUpstream(LoopbackServer):
         # overtook those chunks would discard them unread (a failure before the first byte).
         self.reset_now = threading.Event()
         self.truncate = truncate  # end streams cleanly but without `data: [DONE]`
+        # Read each request whole, then reset the connection before answering anything.
+        self.reset_on_request = reset_on_request
         self._lock = threading.Lock()
         self.chunks = chunks
         self.chunk_delay = chunk_delay
@@ -74,6 +77,9 @@ class RecordingUpstream(LoopbackServer):
                 upstream.requests.append(
                     {"path": self.path, "headers": dict(self.headers), "body": body}
                 )
+                if upstream.reset_on_request:
+                    self._reset()
+                    return
                 if upstream.status >= 400:
                     self._json(
                         upstream.status,

@@ -326,3 +326,16 @@ async def test_stream_cut_mid_event_ends_truncated(api, mux_url, token):
         assert json.loads(events[0]) == json.loads(first[6:]) and len(events) == 2
         assert json.loads(events[1])["error"]["code"] == "upstream_truncated"
         await assert_healthy(mux_url, token, up)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_request_the_upstream_read_is_never_resent(api, mux_url, token, stream):
+    """An upstream that reads the request and then resets the connection may have run it:
+    the mux answers 502 and does not send it again (issue 13: it used to arrive 4 times)."""
+    with RecordingUpstream(reset_on_request=True) as up:
+        await use_recorder(api, up)
+        async with httpx.AsyncClient(timeout=30) as http:
+            response = await mux_chat(http, mux_url, token, stream=stream)
+        assert response.status_code == 502
+        assert response.json()["error"]["code"] == "upstream_failed"
+        assert len([r for r in up.requests if r["path"].endswith("/chat/completions")]) == 1
