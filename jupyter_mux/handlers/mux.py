@@ -24,7 +24,7 @@ from ..openai_request import MuxRequest, json_object, parse_request
 from ..proxy import Exchange
 from ..routing import Target, WorkspaceRoute
 from ..store import KeyRecord
-from .base import SERVICE_KEY, BaseHandler
+from .base import PROXY_KEY, SERVICE_KEY, BaseHandler
 
 PINNED = r"/mux(?:/w/(?P<workspace>[^/]+))?/v1"
 # Anthropic's clients send their API version with every request.
@@ -161,11 +161,7 @@ class RelayHandler(MuxHandler):
             request = self.decode(route)
             rule = workspace_route.select(request, self.request.headers.get("X-Mux-File"))
         except MuxError as exc:
-            # A refusal (bad body, unknown workspace, no usable model, over budget) is a
-            # failed request of the workspace's usage too.
-            asked = workspace or self.request.headers.get("X-Mux-Workspace")
-            key = self.mux_key.id if self.mux_key is not None else ""
-            self.proxy.refused(asked or self.service.routing.active, exc.status, key)
+            self.refused(workspace, exc)
             raise
         self._streaming = request.stream
         # The relay runs in this handler's own task, not a new one: a task per request costs
@@ -192,6 +188,16 @@ class RelayHandler(MuxHandler):
             self._relaying = None
         self.finish()
         self.served(request, served)
+
+    def refused(self, workspace: str | None, exc: MuxError) -> None:
+        """A refusal (bad body, unknown workspace, no usable model, over budget) is a failed
+        request of the workspace's usage too; a mux that could not start records nothing."""
+        proxy = self.settings.get(PROXY_KEY)
+        if proxy is None:
+            return
+        asked = workspace or self.request.headers.get("X-Mux-Workspace")
+        key = self.mux_key.id if self.mux_key is not None else ""
+        proxy.refused(asked or self.service.routing.active, exc.status, key)
 
     def served(self, request: MuxRequest, exchange: Exchange) -> None:
         """What a dialect keeps of an answer once it went out (see ResponsesHandler)."""
