@@ -53,3 +53,10 @@ class MuxService(Providers, Workspaces, Usage):
         self._revision = self.store.revision()
         self.routing = build_table(self.store.snapshot(), self._api_key)
         return [row["name"] for row in rows]
+
+    async def open(self) -> None:
+        """Start for one more owner of an already started database, on the running loop
+        (the Hub service, at a user's first request): their `default` workspace and active
+        workspace, and their routing table."""
+        await self._db(self.store.initialize, self.secrets.key_check())
+        await self._reload()

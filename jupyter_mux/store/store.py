@@ -8,6 +8,7 @@ shared one have the same name, the user's own is the one they see."""
 
 from __future__ import annotations
 
+import copy
 import json
 import operator
 import os
@@ -147,6 +148,13 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    def for_owner(self, owner: str) -> Store:
+        """The same database, on the same engine and connection pool, as another owner
+        sees it: the Hub service serves every user from one process."""
+        view = copy.copy(self)
+        view.owner = owner
+        return view
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -1,0 +1,350 @@
+"""`jupyter-mux hub-service` under a real JupyterHub.
+
+One Hub for the module (PyPI's jupyterhub, npm's configurable-http-proxy, on loopback;
+DummyAuthenticator, SimpleLocalProcessSpawner), with the mux as a managed service whose only
+provider is a fake Ollama. Users alice and bob, and admin, whose API token (loaded from the
+config) makes the users' tokens through the Hub's REST API. Each user gets answers through
+`/services/mux/mux/v1` with their own Hub token, in OpenAI chat and Anthropic Messages;
+neither sees or uses the other's workspaces or usage; nothing gets in without a Hub token
+that may access the service.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography.fernet import Fernet
+
+from .fake_ollama import FakeOllama
+from .servers import free_port
+
+pytest.importorskip("jupyterhub", reason="the Hub service needs jupyterhub (the hub extra)")
+CHP = shutil.which("configurable-http-proxy")
+pytestmark = pytest.mark.skipif(
+    CHP is None,
+    reason="configurable-http-proxy is not on PATH: npm install -g configurable-http-proxy",
+)
+
+SERVICE = "mux"
+ALICE_MODEL, BOB_MODEL = "llama3.2:1b", "qwen2.5-coder:0.5b"
+START_TIMEOUT = 90.0
+
+
+@dataclass
+class Hub:
+    url: str
+    admin_token: str
+    log: Path
+    upstream: FakeOllama
+
+    @property
+    def service_url(self) -> str:
+        return f"{self.url}/services/{SERVICE}/"
+
+    @property
+    def mux_v1(self) -> str:
+        return self.service_url + "mux/v1"
+
+    def hub_api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {"Authorization": f"token {self.admin_token}"}
+        return httpx.request(method, f"{self.url}/hub/api/{path}", headers=headers, **kwargs)
+
+    def token_for(self, user: str, **body: Any) -> str:
+        """A user's API token, made by admin through the Hub's REST API."""
+        answer = self.hub_api("POST", f"users/{user}/tokens", json={"note": "test", **body})
+        assert answer.status_code == 201, answer.text
+        return answer.json()["token"]
+
+
+def _hub_config(tmp: Path, ports: dict[str, int], admin_token: str, service_cmd: list[str]) -> str:
+    return f"""
+c = get_config()  # noqa: F821
+c.JupyterHub.ip = "127.0.0.1"
+c.JupyterHub.port = {ports["proxy"]}
+c.JupyterHub.hub_ip = "127.0.0.1"
+c.JupyterHub.hub_port = {ports["hub"]}
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{ports["proxy_api"]}"
+c.ConfigurableHTTPProxy.command = [{CHP!r}]
+c.JupyterHub.db_url = "sqlite:///{tmp / "jupyterhub.sqlite"}"
+c.JupyterHub.cookie_secret_file = "{tmp / "cookie_secret"}"
+c.JupyterHub.pid_file = "{tmp / "jupyterhub.pid"}"
+c.JupyterHub.authenticator_class = "dummy"
+c.JupyterHub.spawner_class = "simple"
+c.Authenticator.allowed_users = {{"alice", "bob"}}
+c.Authenticator.admin_users = {{"admin"}}
+c.JupyterHub.api_tokens = {{{admin_token!r}: "admin"}}
+c.JupyterHub.services = [
+    {{
+        "name": {SERVICE!r},
+        "url": "http://127.0.0.1:{ports["service"]}",
+        "command": {service_cmd!r},
+        "oauth_no_confirm": True,
+    }}
+]
+# Users reach the service only with this scope (the default user role has just `self`).
+c.JupyterHub.load_roles = [
+    {{"name": "user", "scopes": ["self", "access:services!service={SERVICE}"]}},
+]
+"""
+
+
+def _wait(what: str, check: Any, proc: subprocess.Popen, log: Path) -> None:
+    """Poll `check` until it is true; fail with the Hub's log when the Hub died or the
+    deadline passed. Each poll is a real request: no fixed sleeps decide readiness."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"JupyterHub exited ({proc.returncode}) before {what}:\n{log.read_text()}")
+        try:
+            if check():
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"timed out waiting for {what}:\n{log.read_text()[-5000:]}")
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    tmp = tmp_path_factory.mktemp("hub")
+    ports = {name: free_port() for name in ("proxy", "proxy_api", "hub", "service")}
+    admin_token = secrets.token_hex(16)
+    with FakeOllama() as upstream:
+        config = tmp / "mux_config.py"
+        config.write_text(
+            f"""
+c.MuxApp.db_url = "sqlite:///{tmp / "mux" / "mux.sqlite"}"
+c.MuxApp.encryption_key = {Fernet.generate_key().decode()!r}
+c.MuxApp.providers = [{{"name": "ollama", "type": "ollama", "endpoint": {upstream.endpoint!r}}}]
+"""
+        )
+        command = [sys.executable, "-m", "jupyter_mux", "hub-service", f"--config={config}"]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            command.append("--allow-root")
+        hub_config = tmp / "jupyterhub_config.py"
+        hub_config.write_text(_hub_config(tmp, ports, admin_token, command))
+        log = tmp / "jupyterhub.log"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "JPY_"))}
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(Path(__file__).parents[1]), env.get("PYTHONPATH", "")]
+        )
+        env["JUPYTER_CONFIG_DIR"] = str(tmp / "jupyter-config")
+        env["JUPYTER_DATA_DIR"] = str(tmp / "jupyter-data")
+        env["JUPYTER_RUNTIME_DIR"] = str(tmp / "jupyter-runtime")
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "jupyterhub", "-f", str(hub_config)],
+                cwd=tmp,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            url = f"http://127.0.0.1:{ports['proxy']}"
+            hub = Hub(url, admin_token, log, upstream)
+            _wait(
+                "the Hub's API",
+                lambda: httpx.get(f"{url}/hub/api/", timeout=2).status_code == 200,
+                proc,
+                log,
+            )
+            probe = hub.token_for("admin")
+            _wait(
+                "the mux service",
+                lambda: (
+                    httpx.get(
+                        f"{hub.mux_v1}/models",
+                        headers={"Authorization": f"token {probe}"},
+                        timeout=5,
+                    ).status_code
+                    == 200
+                ),
+                proc,
+                log,
+            )
+            yield hub
+        finally:
+            proc.terminate()  # the Hub stops its managed service and its proxy
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture(scope="module")
+def tokens(hub: Hub) -> dict[str, str]:
+    return {user: hub.token_for(user) for user in ("alice", "bob")}
+
+
+def api(hub: Hub, token: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
+    return httpx.request(method, hub.service_url + path, headers=headers, timeout=30, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def configured(hub: Hub, tokens: dict[str, str]) -> dict[str, str]:
+    """Each user points their own `default` workspace at a model of their own."""
+    for user, model in (("alice", ALICE_MODEL), ("bob", BOB_MODEL)):
+        answer = api(
+            hub,
+            tokens[user],
+            "PATCH",
+            "mux/api/workspaces/default",
+            json={"preferred": {"provider": "ollama", "model": model}},
+        )
+        assert answer.status_code == 200, answer.text
+    return tokens
+
+
+@pytest.mark.parametrize(("user", "model"), [("alice", ALICE_MODEL), ("bob", BOB_MODEL)])
+def test_each_user_gets_answers_in_openai_chat(
+    hub: Hub, configured: dict[str, str], user: str, model: str
+) -> None:
+    openai = pytest.importorskip("openai")
+    client = openai.OpenAI(base_url=hub.mux_v1, api_key=configured[user])
+    answer = client.chat.completions.create(
+        model="anything", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert model in answer.choices[0].message.content
+    stream = client.chat.completions.create(
+        model="anything", messages=[{"role": "user", "content": "hi"}], stream=True
+    )
+    text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert model in text
+
+
+@pytest.mark.parametrize(("user", "model"), [("alice", ALICE_MODEL), ("bob", BOB_MODEL)])
+def test_each_user_gets_answers_in_anthropic_messages(
+    hub: Hub, configured: dict[str, str], user: str, model: str
+) -> None:
+    anthropic = pytest.importorskip("anthropic")
+    # The SDK sends the Hub token as x-api-key.
+    client = anthropic.Anthropic(base_url=hub.service_url + "mux", api_key=configured[user])
+    message = client.messages.create(
+        model="anything", max_tokens=64, messages=[{"role": "user", "content": "hi"}]
+    )
+    assert model in message.content[0].text
+
+
+def test_users_do_not_see_each_others_workspaces(hub: Hub, configured: dict[str, str]) -> None:
+    alice, bob = configured["alice"], configured["bob"]
+    made = api(hub, alice, "POST", "mux/api/workspaces", json={"name": "alice-only"})
+    assert made.status_code == 201, made.text
+    assert api(hub, alice, "PUT", "mux/api/active", json={"name": "default"}).status_code == 200
+
+    names = {w["name"] for w in api(hub, bob, "GET", "mux/api/workspaces").json()}
+    assert names == {"default"}
+    assert api(hub, bob, "GET", "mux/api/workspaces/alice-only").status_code == 404
+    assert api(hub, bob, "PUT", "mux/api/active", json={"name": "alice-only"}).status_code == 404
+    pinned = api(
+        hub,
+        bob,
+        "POST",
+        "mux/w/alice-only/v1/chat/completions",
+        json={"model": "x", "messages": [{"role": "user", "content": "hi"}]},
+    )
+    assert pinned.status_code == 404
+    assert pinned.json()["error"]["message"]
+    # Bob's own workspace of that name is his, apart from alice's.
+    assert (
+        api(hub, bob, "POST", "mux/api/workspaces", json={"name": "alice-only"}).status_code == 201
+    )
+    alices = api(hub, alice, "GET", "mux/api/workspaces/alice-only").json()
+    assert alices["preferred"] is None
+
+
+def test_users_see_only_their_own_usage(hub: Hub, configured: dict[str, str]) -> None:
+    alice, bob = configured["alice"], configured["bob"]
+
+    def usage(token: str) -> dict[str, Any]:
+        return api(hub, token, "GET", "mux/api/usage?group_by=model").json()
+
+    before = usage(alice)["totals"]["requests"]
+    body = {"model": "x", "messages": [{"role": "user", "content": "count me"}]}
+    for _ in range(3):
+        answer = api(hub, alice, "POST", "mux/v1/chat/completions", json=body)
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["X-Mux-Model"] == ALICE_MODEL
+    deadline = time.monotonic() + 20
+    while usage(alice)["totals"]["requests"] < before + 3:
+        assert time.monotonic() < deadline, "alice's usage was never recorded"
+        time.sleep(0.25)  # usage is written by a periodic flush; this polls its result
+    # Both have used the mux (the tests above): each sees only their own model's rows.
+    alice_models = {row["key"] for row in usage(alice)["rows"]}
+    bob_models = {row["key"] for row in usage(bob)["rows"]}
+    assert ALICE_MODEL in alice_models and BOB_MODEL not in alice_models
+    assert BOB_MODEL in bob_models and ALICE_MODEL not in bob_models
+
+
+def test_a_user_provider_stays_theirs(hub: Hub, configured: dict[str, str]) -> None:
+    alice, bob = configured["alice"], configured["bob"]
+    made = api(
+        hub,
+        alice,
+        "POST",
+        "mux/api/providers",
+        json={"name": "alice-ollama", "type": "ollama", "endpoint": hub.upstream.endpoint},
+    )
+    assert made.status_code == 201, made.text
+    assert {p["name"] for p in api(hub, bob, "GET", "mux/api/providers").json()} == {"ollama"}
+    assert api(hub, bob, "GET", "mux/api/providers/alice-ollama").status_code == 404
+    # The shared provider of the service's configuration is read-only for users.
+    assert api(hub, bob, "DELETE", "mux/api/providers/ollama").status_code == 403
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer not-a-hub-token"},
+        {"Authorization": "token not-a-hub-token"},
+        {"x-api-key": "not-a-hub-token"},
+    ],
+    ids=["none", "bearer", "token", "x-api-key"],
+)
+def test_no_hub_token_no_answer(hub: Hub, headers: dict[str, str]) -> None:
+    body = {"model": "x", "messages": [{"role": "user", "content": "hi"}]}
+    chat = httpx.post(f"{hub.mux_v1}/chat/completions", json=body, headers=headers)
+    assert chat.status_code == 401
+    assert chat.json()["error"]["code"] == "invalid_api_key"
+    messages = httpx.post(
+        f"{hub.mux_v1}/messages",
+        json={**body, "max_tokens": 8},
+        headers={**headers, "anthropic-version": "2023-06-01"},
+    )
+    assert messages.status_code == 401
+    assert messages.json()["error"]["type"] == "authentication_error"
+    models = httpx.get(f"{hub.mux_v1}/models", headers=headers)
+    assert models.status_code == 401
+    management = httpx.get(hub.service_url + "mux/api/workspaces", headers=headers)
+    assert management.status_code in (401, 403)
+    assert json.loads(management.text)["message"]
+
+
+def test_a_hub_token_without_access_to_the_service_is_refused(
+    hub: Hub, tokens: dict[str, str]
+) -> None:
+    limited = hub.token_for("alice", scopes=["read:users:name!user=alice"])
+    answer = httpx.get(f"{hub.mux_v1}/models", headers={"Authorization": f"token {limited}"})
+    assert answer.status_code in (401, 403)
+    assert answer.json()["error"]["message"]
+
+
+def test_only_the_mux_is_served(hub: Hub, tokens: dict[str, str]) -> None:
+    """No Jupyter contents, kernels or terminals in the process that holds the keys."""
+    for path in ("api/contents", "api/kernels", "api/terminals", "api/sessions", "lab"):
+        answer = api(hub, tokens["alice"], "GET", path)
+        assert answer.status_code in (403, 404), (path, answer.status_code)
