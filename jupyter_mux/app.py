@@ -189,7 +189,7 @@ class MuxApp(ExtensionApp):
         )
         try:
             self.service = MuxService(
-                Store(self.db_url, owner=self.user),
+                self.make_store(),
                 SecretBox.from_config(self.encryption_key, Path(self.encryption_key_file)),
                 self.upstreams.client,
                 discovery_timeout=httpx.Timeout(
@@ -241,6 +241,9 @@ class MuxApp(ExtensionApp):
             }
         )
         IOLoop.current().add_callback(self._announce)
+
+    def make_store(self) -> Store:
+        return Store(self.db_url, owner=self.user)
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(HANDLERS)

@@ -11,10 +11,12 @@ that may access the service.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -42,12 +44,30 @@ ALICE_MODEL, BOB_MODEL = "llama3.2:1b", "qwen2.5-coder:0.5b"
 START_TIMEOUT = 90.0
 
 
+def write_service_config(
+    path: Path, db: Path, key: str, endpoint: str, *, user_providers: bool | None = True
+) -> None:
+    """The admin's configuration of the service: the only place keys and database live."""
+    config = f"""
+c.MuxApp.db_url = "sqlite:///{db}"
+c.MuxApp.encryption_key = {key!r}
+c.MuxApp.providers = [{{"name": "ollama", "type": "ollama", "endpoint": {endpoint!r}}}]
+"""
+    if user_providers is not None:
+        config += f"c.HubServiceApp.allow_user_providers = {user_providers!r}\n"
+    path.write_text(config)
+
+
 @dataclass
 class Hub:
     url: str
     admin_token: str
     log: Path
     upstream: FakeOllama
+    # Where the service writes its jpserver-<pid>.json (its pid, for the restart test).
+    service_runtime: Path
+    service_config: Path
+    encryption_key: str
 
     @property
     def service_url(self) -> str:
@@ -61,6 +81,15 @@ class Hub:
         headers = {"Authorization": f"token {self.admin_token}"}
         return httpx.request(method, f"{self.url}/hub/api/{path}", headers=headers, **kwargs)
 
+    def service_pid(self) -> int | None:
+        """The running service's pid, from the runtime file Jupyter writes at start."""
+        for info in self.service_runtime.glob("jpserver-*.json"):
+            with contextlib.suppress(OSError, ValueError):
+                pid = json.loads(info.read_text())["pid"]
+                os.kill(pid, 0)
+                return pid
+        return None
+
     def token_for(self, user: str, **body: Any) -> str:
         """A user's API token, made by admin through the Hub's REST API."""
         answer = self.hub_api("POST", f"users/{user}/tokens", json={"note": "test", **body})
@@ -68,7 +97,13 @@ class Hub:
         return answer.json()["token"]
 
 
-def _hub_config(tmp: Path, ports: dict[str, int], admin_token: str, service_cmd: list[str]) -> str:
+def _hub_config(
+    tmp: Path,
+    ports: dict[str, int],
+    admin_token: str,
+    service_cmd: list[str],
+    service_env: dict[str, str],
+) -> str:
     return f"""
 c = get_config()  # noqa: F821
 c.JupyterHub.ip = "127.0.0.1"
@@ -90,6 +125,7 @@ c.JupyterHub.services = [
         "name": {SERVICE!r},
         "url": "http://127.0.0.1:{ports["service"]}",
         "command": {service_cmd!r},
+        "environment": {service_env!r},
         "oauth_no_confirm": True,
     }}
 ]
@@ -122,19 +158,19 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     ports = {name: free_port() for name in ("proxy", "proxy_api", "hub", "service")}
     admin_token = secrets.token_hex(16)
     with FakeOllama() as upstream:
-        config = tmp / "mux_config.py"
-        config.write_text(
-            f"""
-c.MuxApp.db_url = "sqlite:///{tmp / "mux" / "mux.sqlite"}"
-c.MuxApp.encryption_key = {Fernet.generate_key().decode()!r}
-c.MuxApp.providers = [{{"name": "ollama", "type": "ollama", "endpoint": {upstream.endpoint!r}}}]
-"""
-        )
+        config, key = tmp / "mux_config.py", Fernet.generate_key().decode()
+        write_service_config(config, tmp / "mux" / "mux.sqlite", key, upstream.endpoint)
         command = [sys.executable, "-m", "jupyter_mux", "hub-service", f"--config={config}"]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             command.append("--allow-root")
         hub_config = tmp / "jupyterhub_config.py"
-        hub_config.write_text(_hub_config(tmp, ports, admin_token, command))
+        # The Hub gives a managed service only a few of its own variables: these keep
+        # Jupyter's files in the test's directory.
+        service_env = {
+            f"JUPYTER_{kind.upper()}_DIR": str(tmp / f"service-{kind}")
+            for kind in ("config", "data", "runtime")
+        }
+        hub_config.write_text(_hub_config(tmp, ports, admin_token, command, service_env))
         log = tmp / "jupyterhub.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "JPY_"))}
         env["PYTHONPATH"] = os.pathsep.join(
@@ -153,7 +189,7 @@ c.MuxApp.providers = [{{"name": "ollama", "type": "ollama", "endpoint": {upstrea
             )
         try:
             url = f"http://127.0.0.1:{ports['proxy']}"
-            hub = Hub(url, admin_token, log, upstream)
+            hub = Hub(url, admin_token, log, upstream, tmp / "service-runtime", config, key)
             _wait(
                 "the Hub's API",
                 lambda: httpx.get(f"{url}/hub/api/", timeout=2).status_code == 200,
@@ -320,6 +356,7 @@ def test_no_hub_token_no_answer(hub: Hub, headers: dict[str, str]) -> None:
     chat = httpx.post(f"{hub.mux_v1}/chat/completions", json=body, headers=headers)
     assert chat.status_code == 401
     assert chat.json()["error"]["code"] == "invalid_api_key"
+    assert "JupyterHub API token" in chat.json()["error"]["message"]
     messages = httpx.post(
         f"{hub.mux_v1}/messages",
         json={**body, "max_tokens": 8},
@@ -348,3 +385,76 @@ def test_only_the_mux_is_served(hub: Hub, tokens: dict[str, str]) -> None:
     for path in ("api/contents", "api/kernels", "api/terminals", "api/sessions", "lab"):
         answer = api(hub, tokens["alice"], "GET", path)
         assert answer.status_code in (403, 404), (path, answer.status_code)
+
+
+def test_browsers_sign_in_with_the_hubs_oauth(hub: Hub, configured: dict[str, str]) -> None:
+    with httpx.Client(base_url=hub.url, follow_redirects=True, timeout=30) as browser:
+        browser.get("/hub/login")
+        login = browser.post(
+            "/hub/login",
+            data={"username": "alice", "password": "x", "_xsrf": browser.cookies["_xsrf"]},
+        )
+        assert login.status_code == 200, login.text
+        # The service's page sends the browser through the Hub's OAuth and back.
+        page = browser.get(f"/services/{SERVICE}/")
+        assert page.status_code == 200, page.text
+        assert page.json()["user"] == "alice"
+        assert page.json()["openai_base_url"].endswith(f"/services/{SERVICE}/mux/v1")
+        # The OAuth cookie authenticates the management API as alice...
+        names = {w["name"] for w in browser.get(f"/services/{SERVICE}/mux/api/workspaces").json()}
+        assert "alice-only" in names
+        # ...but never a write without the XSRF token (another site's form could send it).
+        write = browser.put(f"/services/{SERVICE}/mux/api/active", json={"name": "default"})
+        assert write.status_code == 403
+
+
+def test_a_service_restart_loses_nothing_and_applies_the_configuration(
+    hub: Hub, configured: dict[str, str]
+) -> None:
+    """Last in the module: it restarts the service, as an admin does to change its
+    configuration (here: the shared provider moved to another endpoint)."""
+    alice = configured["alice"]
+    workspaces = api(hub, alice, "GET", "mux/api/workspaces").json()
+    body = {"model": "x", "messages": [{"role": "user", "content": "before the restart"}]}
+    before = api(hub, alice, "GET", "mux/api/usage").json()["totals"]["requests"]
+    assert api(hub, alice, "POST", "mux/v1/chat/completions", json=body).status_code == 200
+    with FakeOllama() as moved:
+        write_service_config(
+            hub.service_config,
+            hub.service_config.parent / "mux" / "mux.sqlite",
+            hub.encryption_key,
+            moved.endpoint,
+            user_providers=None,  # the default: off
+        )
+        pid = hub.service_pid()
+        assert pid is not None
+        os.kill(pid, signal.SIGTERM)  # the Hub starts its managed service again
+
+        def restarted() -> bool:
+            new = hub.service_pid()
+            if new is None or new == pid:
+                return False
+            models = api(hub, alice, "GET", "mux/v1/models")
+            return models.status_code == 200
+
+        deadline = time.monotonic() + START_TIMEOUT
+        while not restarted():
+            assert time.monotonic() < deadline, hub.log.read_text()[-5000:]
+            time.sleep(0.2)
+        assert api(hub, alice, "GET", "mux/api/workspaces").json() == workspaces
+        # The request just before the restart was written as the service stopped.
+        usage = api(hub, alice, "GET", "mux/api/usage").json()["totals"]["requests"]
+        assert usage >= before + 1
+        answer = api(hub, alice, "POST", "mux/v1/chat/completions", json=body)
+        assert answer.status_code == 200, answer.text
+        assert any(path == "/api/chat" for path, _ in moved.requests)
+        # Users' providers are off now: none can be added, changed or probed.
+        provider = {"name": "mine", "type": "ollama", "endpoint": moved.endpoint}
+        for method, path, body in (
+            ("POST", "mux/api/providers", provider),
+            ("POST", "mux/api/provider-probe", provider),
+            ("PATCH", "mux/api/providers/alice-ollama", {"description": "x"}),
+        ):
+            refused = api(hub, alice, method, path, json=body)
+            assert refused.status_code == 403, (path, refused.text)
+            assert "administrator" in refused.json()["message"]

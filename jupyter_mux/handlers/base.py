@@ -28,6 +28,8 @@ TOKEN_USER_KEY = "jupyter_mux_token_user"
 # Set only by the Hub service (jupyter_mux.hub): finds each request's user their own service,
 # proxy and kept responses. Without it, the server's one owner is everybody's.
 TENANTS_KEY = "jupyter_mux_tenants"
+# What a 401 tells the client to use as its API key, where that is not the Jupyter token.
+KEY_HINT_KEY = "jupyter_mux_key_hint"
 # Query parameters Jupyter reads for authentication, on any route.
 AUTH_ARGUMENTS = frozenset({"token", "_xsrf"})
 

@@ -20,11 +20,12 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from jupyter_server.serverapp import ServerApp
 from tornado import web
 from tornado.ioloop import PeriodicCallback
-from traitlets import default
+from traitlets import Bool, default
 
 from ..app import MuxApp
 from ..handlers.base import (
     AUTH_RESOURCE,
+    KEY_HINT_KEY,
     PROXY_KEY,
     RESPONSES_KEY,
     SERVICE_KEY,
@@ -32,7 +33,8 @@ from ..handlers.base import (
 )
 from ..proxy import Proxy
 from ..response_store import ResponseStore
-from .auth import HubServiceAuthorizer, HubServiceIdentityProvider
+from ..store import Store
+from .auth import USER_PROVIDERS_KEY, HubServiceAuthorizer, HubServiceIdentityProvider
 from .tenants import Tenants, owner_of
 
 EXTENSION = "jupyter_mux.hub.app"
@@ -70,10 +72,6 @@ class HubServiceServer(ServerApp):
         url = os.environ.get("JUPYTERHUB_SERVICE_URL")
         port = urlparse(url).port if url else None
         return port or 10101
-
-    @default("open_browser")
-    def _default_open_browser(self) -> bool:
-        return False
 
     @default("terminals_enabled")
     def _default_terminals_enabled(self) -> bool:
@@ -126,9 +124,27 @@ class HubServiceApp(MuxApp):
     def get_extension_package(cls) -> str:
         return EXTENSION
 
+    allow_user_providers = Bool(
+        False,
+        config=True,
+        help="""Whether users may add providers of their own (their keys then kept by the
+        service, visible to no one) and probe endpoints. Off by default: a user's provider
+        is a URL this service connects to from inside the Hub's network.""",
+    )
+
+    @default("open_browser")
+    def _default_open_browser(self) -> bool:
+        return False
+
     @default("user")
     def _default_user(self) -> str:
         return ""  # the configuration's providers; no Hub user is ""
+
+    def make_store(self) -> Store:
+        """Only this process writes the database: the configured providers are the truth,
+        whatever users it has served (a rotated key or a moved endpoint applies at the next
+        start)."""
+        return Store(self.db_url, owner=self.user, config_is_truth=True)
 
     def initialize_settings(self) -> None:
         super().initialize_settings()
@@ -136,6 +152,11 @@ class HubServiceApp(MuxApp):
         # request would be refused. Jupyter's own check, made in `prepare` once the user is
         # known, still runs on every cookie-authenticated write (as in JupyterHub's servers).
         self.settings["xsrf_cookies"] = False
+        self.settings[USER_PROVIDERS_KEY] = self.allow_user_providers
+        self.settings[KEY_HINT_KEY] = (
+            "Missing or wrong API key: use your JupyterHub API token (from the Hub's token "
+            "page), with access to this service, as the API key."
+        )
         if self.startup_error is not None:
             return
         # No request may fall back on the configuration owner's service.

@@ -10,7 +10,10 @@ organisation's keys:
   its runtime files and log lines);
 - nothing but the mux is reachable: the authorizer grants the `jupyter_mux` resource, and no
   other (contents, kernels, terminals, ...), to users with the service's access scope, so a
-  Hub user can never run code in the process that can decrypt every key.
+  Hub user can never run code in the process that can decrypt every key;
+- unless the admin allows it (`c.HubServiceApp.allow_user_providers`), users do not add,
+  change or probe providers: a provider is a URL the service connects to from wherever it
+  runs (inside the Hub's network), with discovery errors quoting what answered.
 """
 
 from __future__ import annotations
@@ -19,8 +22,19 @@ from typing import Any
 
 from jupyter_server.auth import Authorizer
 from jupyterhub.singleuser.extension import JupyterHubIdentityProvider
+from tornado import web
 
+from ..handlers import api
 from ..handlers.base import AUTH_RESOURCE
+
+USER_PROVIDERS_KEY = "jupyter_mux_user_providers"
+# The management routes whose writes make the service connect to a URL a user chose.
+PROVIDER_WRITES = (
+    api.ProvidersHandler,
+    api.ProviderHandler,
+    api.ProviderProbeHandler,
+    api.ProviderPricesHandler,
+)
 
 
 class HubServiceIdentityProvider(JupyterHubIdentityProvider):
@@ -34,4 +48,16 @@ class HubServiceAuthorizer(Authorizer):
         if resource != AUTH_RESOURCE:
             return False
         hub_auth = self.identity_provider.hub_auth  # type: ignore[attr-defined]
-        return bool(hub_auth.check_scopes(hub_auth.access_scopes, user.hub_user))
+        if not hub_auth.check_scopes(hub_auth.access_scopes, user.hub_user):
+            return False
+        if (
+            action == "write"
+            and isinstance(handler, PROVIDER_WRITES)
+            and not handler.settings.get(USER_PROVIDERS_KEY)
+        ):
+            raise web.HTTPError(
+                403,
+                "The administrator of this mux service does not let users add or change "
+                "providers; use the shared ones.",
+            )
+        return True

@@ -87,9 +87,12 @@ def _create_private(path: Path) -> None:
 
 
 class Store:
-    def __init__(self, db_url: str, owner: str = "") -> None:
+    def __init__(self, db_url: str, owner: str = "", *, config_is_truth: bool = False) -> None:
         self.engine = make_engine(db_url)
         self.owner = owner
+        # The Hub service is the only writer of its database: its configuration's shared
+        # providers are rewritten at every start, however many users the database serves.
+        self.config_is_truth = config_is_truth
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
@@ -330,7 +333,9 @@ class Store:
         now = utcnow()
         kept: list[tuple[str, list[str]]] = []
         with self._write() as s:
-            rewrite = self.owner == "" and not self._others_present(s)
+            rewrite = self.config_is_truth or (
+                self.owner == "" and not self._others_present(s)
+            )
             configured = {p["name"] for p in providers}
             shared = {
                 row.name: row for row in s.exec(select(ProviderRow).where(ProviderRow.owner == ""))
