@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import httpx
 from jupyter_core.paths import jupyter_data_dir
@@ -161,7 +162,33 @@ class MuxApp(ExtensionApp):
         "endpoint": "http://gpu-box:8000"}]""",
     )
 
+    hub_service = Unicode(
+        config=True,
+        help="""Remote mode, in a user's server under JupyterHub: the name of the Hub's
+        jupyter-mux service (`jupyter-mux hub-service`). Every <server>/mux/... route then
+        forwards to it as this server's user (with the server's JUPYTERHUB_API_TOKEN), and
+        the server keeps no store, provider key or encryption key. Defaults to the
+        JUPYTER_MUX_HUB_SERVICE environment variable.""",
+    )
+
+    @default("hub_service")
+    def _default_hub_service(self) -> str:
+        return os.environ.get("JUPYTER_MUX_HUB_SERVICE", "")
+
+    hub_service_url = Unicode(
+        config=True,
+        help="""Remote mode: the service's URL with its prefix, e.g.
+        http://mux.internal:10101/services/mux/. By default it is read from the Hub's API
+        (the server's token needs read:services!service=<name>). Defaults to the
+        JUPYTER_MUX_HUB_SERVICE_URL environment variable.""",
+    )
+
+    @default("hub_service_url")
+    def _default_hub_service_url(self) -> str:
+        return os.environ.get("JUPYTER_MUX_HUB_SERVICE_URL", "")
+
     startup_error: str | None = None
+    remote: Any = None  # hub.remote.Remote in remote mode
 
     demo = Bool(
         False,
@@ -178,6 +205,9 @@ class MuxApp(ExtensionApp):
         return os.environ.get("JUPYTER_MUX_DEMO") == "1"
 
     def initialize_settings(self) -> None:
+        if self.hub_service:
+            self._initialize_remote()
+            return
         self.upstreams = Upstreams(
             self.connect_timeout,
             self.read_timeout,
@@ -245,7 +275,28 @@ class MuxApp(ExtensionApp):
     def make_store(self) -> Store:
         return Store(self.db_url, owner=self.user)
 
+    def _initialize_remote(self) -> None:
+        from .hub import remote
+
+        self.remote = remote.Remote(
+            self.hub_service,
+            self.hub_service_url,
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            log=self.log,
+        )
+        self.settings[remote.REMOTE_KEY] = self.remote
+        self.startup_error = self.remote.check()
+        if self.startup_error is not None:
+            self.log.critical(self.startup_error)
+            self.settings[STARTUP_ERROR_KEY] = self.startup_error
+
     def initialize_handlers(self) -> None:
+        if self.hub_service:
+            from .hub.remote import HANDLERS as REMOTE_HANDLERS
+
+            self.handlers.extend(REMOTE_HANDLERS)
+            return
         self.handlers.extend(HANDLERS)
 
     def _announce(self) -> None:
@@ -265,6 +316,9 @@ class MuxApp(ExtensionApp):
     recorder: UsageRecorder | None = None
 
     async def stop_extension(self) -> None:
+        if self.remote is not None:
+            await self.remote.aclose()
+            return
         if self.recorder is not None:
             self._flusher.stop()
             self._syncer.stop()

@@ -103,6 +103,7 @@ def _hub_config(
     admin_token: str,
     service_cmd: list[str],
     service_env: dict[str, str],
+    server_args: list[str],
 ) -> str:
     return f"""
 c = get_config()  # noqa: F821
@@ -131,8 +132,41 @@ c.JupyterHub.services = [
 ]
 # Users reach the service only with this scope (the default user role has just `self`).
 c.JupyterHub.load_roles = [
-    {{"name": "user", "scopes": ["self", "access:services!service={SERVICE}"]}},
+    {{
+        "name": "user",
+        "scopes": [
+            "self",
+            "access:services!service={SERVICE}",
+            "read:services!service={SERVICE}",  # for remote mode to find the service
+        ],
+    }},
+    # Users' servers (remote mode) reach the service, and find it, with their own token
+    # (a token has at most its owner's permissions: both roles have both scopes).
+    {{
+        "name": "server",
+        "scopes": [
+            "users:activity!user",
+            "access:servers!server",
+            "access:services!service={SERVICE}",
+            "read:services!service={SERVICE}",
+        ],
+    }},
 ]
+c.Spawner.cmd = [{sys.executable!r}, "-m", "jupyterhub.singleuser"]
+c.Spawner.args = {server_args!r}
+c.Spawner.environment = {{"JUPYTER_MUX_HUB_SERVICE": {SERVICE!r}}}
+c.Spawner.http_timeout = {START_TIMEOUT!r}
+c.Spawner.start_timeout = {START_TIMEOUT!r}
+c.Spawner.notebook_dir = {str(tmp)!r}
+# The Hub notices a managed service's exit (and starts it again) when it polls it, every
+# 30 s, with no setting for services: poll every second, for the restart test. Should this
+# private class change, the test only waits longer.
+try:
+    from jupyterhub.services.service import _ServiceSpawner
+
+    _ServiceSpawner.poll_interval.default_value = 1
+except Exception:
+    pass
 """
 
 
@@ -170,7 +204,10 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
             f"JUPYTER_{kind.upper()}_DIR": str(tmp / f"service-{kind}")
             for kind in ("config", "data", "runtime")
         }
-        hub_config.write_text(_hub_config(tmp, ports, admin_token, command, service_env))
+        server_args = ["--allow-root"] if "--allow-root" in command else []
+        hub_config.write_text(
+            _hub_config(tmp, ports, admin_token, command, service_env, server_args)
+        )
         log = tmp / "jupyterhub.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "JPY_"))}
         env["PYTHONPATH"] = os.pathsep.join(
@@ -406,6 +443,54 @@ def test_browsers_sign_in_with_the_hubs_oauth(hub: Hub, configured: dict[str, st
         # ...but never a write without the XSRF token (another site's form could send it).
         write = browser.put(f"/services/{SERVICE}/mux/api/active", json={"name": "default"})
         assert write.status_code == 403
+
+
+def _ready(hub: Hub, user: str) -> bool:
+    server = hub.hub_api("GET", f"users/{user}").json().get("servers", {}).get("")
+    return bool(server and server.get("ready"))
+
+
+def test_remote_mode_users_server_forwards_to_the_service(
+    hub: Hub, configured: dict[str, str]
+) -> None:
+    """alice's own server, started by the Hub with JUPYTER_MUX_HUB_SERVICE, holds nothing
+    of the mux but forwards every /mux/ route to the service as alice."""
+    alice = configured["alice"]
+    started = hub.hub_api("POST", "users/alice/server")
+    assert started.status_code in (201, 202), started.text
+    deadline = time.monotonic() + START_TIMEOUT
+    while not _ready(hub, "alice"):
+        assert time.monotonic() < deadline, hub.log.read_text()[-5000:]
+        time.sleep(0.5)
+    try:
+        server = f"{hub.url}/user/alice/"
+        openai = pytest.importorskip("openai")
+        client = openai.OpenAI(base_url=server + "mux/v1", api_key=alice)
+        answer = client.chat.completions.create(
+            model="anything", messages=[{"role": "user", "content": "hi"}]
+        )
+        assert ALICE_MODEL in answer.choices[0].message.content
+        stream = client.chat.completions.create(
+            model="anything", messages=[{"role": "user", "content": "hi"}], stream=True
+        )
+        assert ALICE_MODEL in "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+        anthropic = pytest.importorskip("anthropic")
+        message = anthropic.Anthropic(base_url=server + "mux", api_key=alice).messages.create(
+            model="anything", max_tokens=64, messages=[{"role": "user", "content": "hi"}]
+        )
+        assert ALICE_MODEL in message.content[0].text
+        # The management API is the service's, as alice: her workspaces, not bob's.
+        headers = {"Authorization": f"token {alice}"}
+        names = {
+            w["name"] for w in httpx.get(server + "mux/api/workspaces", headers=headers).json()
+        }
+        assert "alice-only" in names
+        # bob's token does not open alice's server, nor does none.
+        for key in (configured["bob"], "wrong"):
+            refused = httpx.get(server + "mux/v1/models", headers={"Authorization": f"token {key}"})
+            assert refused.status_code in (401, 403)
+    finally:
+        hub.hub_api("DELETE", "users/alice/server")
 
 
 def test_a_service_restart_loses_nothing_and_applies_the_configuration(
