@@ -12,6 +12,7 @@ that may access the service.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import secrets
@@ -42,6 +43,10 @@ pytestmark = pytest.mark.skipif(
 SERVICE = "mux"
 ALICE_MODEL, BOB_MODEL = "llama3.2:1b", "qwen2.5-coder:0.5b"
 START_TIMEOUT = 90.0
+# Generous: the Hub, its proxy and the service share two busy cores with other tests.
+http_get = functools.partial(httpx.get, timeout=30)
+http_post = functools.partial(httpx.post, timeout=30)
+http_delete = functools.partial(httpx.delete, timeout=30)
 
 
 def write_service_config(
@@ -79,7 +84,9 @@ class Hub:
 
     def hub_api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = {"Authorization": f"token {self.admin_token}"}
-        return httpx.request(method, f"{self.url}/hub/api/{path}", headers=headers, **kwargs)
+        return httpx.request(
+            method, f"{self.url}/hub/api/{path}", headers=headers, timeout=30, **kwargs
+        )
 
     def service_pid(self) -> int | None:
         """The running service's pid, from the runtime file Jupyter writes at start."""
@@ -157,7 +164,7 @@ c.Spawner.args = {server_args!r}
 c.Spawner.environment = {{"JUPYTER_MUX_HUB_SERVICE": {SERVICE!r}}}
 c.Spawner.http_timeout = {START_TIMEOUT!r}
 c.Spawner.start_timeout = {START_TIMEOUT!r}
-c.Spawner.notebook_dir = {str(tmp)!r}
+c.SimpleLocalProcessSpawner.home_dir_template = {str(tmp / "home" / "{username}")!r}
 # The Hub notices a managed service's exit (and starts it again) when it polls it, every
 # 30 s, with no setting for services: poll every second, for the restart test. Should this
 # private class change, the test only waits longer.
@@ -390,20 +397,20 @@ def test_a_user_provider_stays_theirs(hub: Hub, configured: dict[str, str]) -> N
 )
 def test_no_hub_token_no_answer(hub: Hub, headers: dict[str, str]) -> None:
     body = {"model": "x", "messages": [{"role": "user", "content": "hi"}]}
-    chat = httpx.post(f"{hub.mux_v1}/chat/completions", json=body, headers=headers)
+    chat = http_post(f"{hub.mux_v1}/chat/completions", json=body, headers=headers)
     assert chat.status_code == 401
     assert chat.json()["error"]["code"] == "invalid_api_key"
     assert "JupyterHub API token" in chat.json()["error"]["message"]
-    messages = httpx.post(
+    messages = http_post(
         f"{hub.mux_v1}/messages",
         json={**body, "max_tokens": 8},
         headers={**headers, "anthropic-version": "2023-06-01"},
     )
     assert messages.status_code == 401
     assert messages.json()["error"]["type"] == "authentication_error"
-    models = httpx.get(f"{hub.mux_v1}/models", headers=headers)
+    models = http_get(f"{hub.mux_v1}/models", headers=headers)
     assert models.status_code == 401
-    management = httpx.get(hub.service_url + "mux/api/workspaces", headers=headers)
+    management = http_get(hub.service_url + "mux/api/workspaces", headers=headers)
     assert management.status_code in (401, 403)
     assert json.loads(management.text)["message"]
 
@@ -412,7 +419,7 @@ def test_a_hub_token_without_access_to_the_service_is_refused(
     hub: Hub, tokens: dict[str, str]
 ) -> None:
     limited = hub.token_for("alice", scopes=["read:users:name!user=alice"])
-    answer = httpx.get(f"{hub.mux_v1}/models", headers={"Authorization": f"token {limited}"})
+    answer = http_get(f"{hub.mux_v1}/models", headers={"Authorization": f"token {limited}"})
     assert answer.status_code == 401
     assert answer.json()["error"]["message"]
 
@@ -463,6 +470,16 @@ def test_remote_mode_users_server_forwards_to_the_service(
         assert time.monotonic() < deadline, hub.log.read_text()[-5000:]
         time.sleep(0.5)
     try:
+        # Nothing secret reaches alice's server: not in its environment, and it keeps no
+        # store (the mux's data directory stays empty).
+        state = hub.hub_api("GET", "users/alice").json()["servers"][""].get("state") or {}
+        if state.get("pid"):
+            environ = Path(f"/proc/{state['pid']}/environ")
+            if environ.exists():
+                assert hub.encryption_key.encode() not in environ.read_bytes()
+        home = hub.service_config.parent / "home" / "alice"
+        assert not list(home.rglob("mux.sqlite")), "remote mode opened a store"
+        assert not list(home.rglob("mux.key")), "remote mode made an encryption key"
         server = f"{hub.url}/user/alice/"
         openai = pytest.importorskip("openai")
         client = openai.OpenAI(base_url=server + "mux/v1", api_key=alice)
@@ -479,15 +496,21 @@ def test_remote_mode_users_server_forwards_to_the_service(
             model="anything", max_tokens=64, messages=[{"role": "user", "content": "hi"}]
         )
         assert ALICE_MODEL in message.content[0].text
-        # The management API is the service's, as alice: her workspaces, not bob's.
+        # The management API is the service's, as alice: a workspace made through her
+        # server is hers on the service, and not bob's.
         headers = {"Authorization": f"token {alice}"}
-        names = {
-            w["name"] for w in httpx.get(server + "mux/api/workspaces", headers=headers).json()
-        }
-        assert "alice-only" in names
+        made = http_post(
+            server + "mux/api/workspaces", json={"name": "from-server"}, headers=headers
+        )
+        assert made.status_code == 201, made.text
+        assert api(hub, alice, "GET", "mux/api/workspaces/from-server").status_code == 200
+        bobs = api(hub, configured["bob"], "GET", "mux/api/workspaces/from-server")
+        assert bobs.status_code == 404
+        gone = http_delete(server + "mux/api/workspaces/from-server", headers=headers)
+        assert gone.status_code == 204
         # bob's token does not open alice's server, nor does none.
         for key in (configured["bob"], "wrong"):
-            refused = httpx.get(server + "mux/v1/models", headers={"Authorization": f"token {key}"})
+            refused = http_get(server + "mux/v1/models", headers={"Authorization": f"token {key}"})
             assert refused.status_code in (401, 403)
     finally:
         hub.hub_api("DELETE", "users/alice/server")
