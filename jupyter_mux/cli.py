@@ -92,8 +92,7 @@ def _hub_service(args: list[str]) -> None:
         from .hub.app import main as hub_main
     except ImportError as exc:
         print(
-            f"jupyter-mux hub-service needs JupyterHub ({exc}): "
-            'pip install "jupyter-mux[hub]"',
+            f'jupyter-mux hub-service needs JupyterHub ({exc}): pip install "jupyter-mux[hub]"',
             file=sys.stderr,
         )
         sys.exit(1)

@@ -185,8 +185,14 @@ class HubServiceApp(MuxApp):
         self._syncer = PeriodicCallback(self.tenants.sync, max(self.sync_interval, 0.1) * 1000)
         if self.sync_interval > 0:
             self._syncer.start()
-        # stop_extension flushes this recorder: give it the users' flush.
-        self.recorder = _AllRecorders(self.tenants)  # type: ignore[assignment]
+
+    async def stop_extension(self) -> None:
+        """The users' last usage is written before the store closes."""
+        if self.startup_error is None:
+            self._flusher.stop()
+            self._syncer.stop()
+            await self.tenants.flush()
+        await super().stop_extension()
 
     def initialize_handlers(self) -> None:
         super().initialize_handlers()
@@ -198,14 +204,6 @@ class HubServiceApp(MuxApp):
             "the API keys)",
             self.serverapp.base_url,
         )
-
-
-class _AllRecorders:
-    def __init__(self, tenants: Tenants) -> None:
-        self.tenants = tenants
-
-    async def flush(self) -> None:
-        await self.tenants.flush()
 
 
 def main(argv: list[str] | None = None) -> None:

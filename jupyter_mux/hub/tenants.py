@@ -64,6 +64,7 @@ class Tenants:
         self._make_responses = make_responses
         self._retention_days = retention_days
         self.log = log
+        # One store thread for every user, as for one: this process's writes never race.
         self._executor: ThreadPoolExecutor = base._executor
         self._tenants: dict[str, Tenant] = {}
         self._opening: dict[str, asyncio.Task[Tenant]] = {}
@@ -103,7 +104,10 @@ class Tenants:
             await tenant.recorder.flush()
 
     async def sync(self) -> None:
-        """Catch up with writes made elsewhere: by this service for another user (a shared
-        provider refreshed) or by another process on the database."""
+        """Catch up with writes made for another user (a shared provider refreshed) or by
+        another process on the database: one read of the revision, then a rebuild for the
+        users whose tables are older."""
+        await self.base.sync()
         for tenant in list(self._tenants.values()):
-            await tenant.service.sync()
+            if tenant.service.revision != self.base.revision:
+                await tenant.service.sync()

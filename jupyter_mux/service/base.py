@@ -46,6 +46,11 @@ class ServiceBase:
         self.routing = RoutingTable(active="", workspaces={})
         self._revision = ""
 
+    @property
+    def revision(self) -> str:
+        """The database revision the routing table was built from."""
+        return self._revision
+
     def close(self) -> None:
         self._executor.shutdown(wait=True)
         self.store.dispose()

@@ -333,9 +333,7 @@ class Store:
         now = utcnow()
         kept: list[tuple[str, list[str]]] = []
         with self._write() as s:
-            rewrite = self.config_is_truth or (
-                self.owner == "" and not self._others_present(s)
-            )
+            rewrite = self.config_is_truth or (self.owner == "" and not self._others_present(s))
             configured = {p["name"] for p in providers}
             shared = {
                 row.name: row for row in s.exec(select(ProviderRow).where(ProviderRow.owner == ""))
