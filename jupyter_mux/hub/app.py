@@ -136,6 +136,12 @@ class HubServiceApp(MuxApp):
     def _default_open_browser(self) -> bool:
         return False
 
+    @default("export_env")
+    def _default_export_env(self) -> bool:
+        # No kernels or terminals run here; and mux keys are not served yet. (The trait
+        # comes with mux keys; without it this default is unused.)
+        return False
+
     @default("user")
     def _default_user(self) -> str:
         return ""  # the configuration's providers; no Hub user is ""
