@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ pytestmark = pytest.mark.skipif(
 SERVICE = "mux"
 ALICE_MODEL, BOB_MODEL = "llama3.2:1b", "qwen2.5-coder:0.5b"
 START_TIMEOUT = 90.0
+BOT_TOKEN = secrets.token_hex(16)
 # Generous: the Hub, its proxy and the service share two busy cores with other tests.
 http_get = functools.partial(httpx.get, timeout=30)
 http_post = functools.partial(httpx.post, timeout=30)
@@ -111,6 +113,7 @@ def _hub_config(
     service_cmd: list[str],
     service_env: dict[str, str],
     server_args: list[str],
+    bot_token: str,
 ) -> str:
     return f"""
 c = get_config()  # noqa: F821
@@ -125,10 +128,12 @@ c.JupyterHub.cookie_secret_file = "{tmp / "cookie_secret"}"
 c.JupyterHub.pid_file = "{tmp / "jupyterhub.pid"}"
 c.JupyterHub.authenticator_class = "dummy"
 c.JupyterHub.spawner_class = "simple"
-c.Authenticator.allowed_users = {{"alice", "bob"}}
+c.Authenticator.allowed_users = {{"alice", "bob", "carol"}}
 c.Authenticator.admin_users = {{"admin"}}
 c.JupyterHub.api_tokens = {{{admin_token!r}: "admin"}}
 c.JupyterHub.services = [
+    # A Hub service that may access the mux: its token is not a user's.
+    {{"name": "bot", "api_token": {bot_token!r}}},
     {{
         "name": {SERVICE!r},
         "url": "http://127.0.0.1:{ports["service"]}",
@@ -147,6 +152,7 @@ c.JupyterHub.load_roles = [
             "read:services!service={SERVICE}",  # for remote mode to find the service
         ],
     }},
+    {{"name": "bot", "scopes": ["access:services!service={SERVICE}"], "services": ["bot"]}},
     # Users' servers (remote mode) reach the service, and find it, with their own token
     # (a token has at most its owner's permissions: both roles have both scopes).
     {{
@@ -213,7 +219,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
         }
         server_args = ["--allow-root"] if "--allow-root" in command else []
         hub_config.write_text(
-            _hub_config(tmp, ports, admin_token, command, service_env, server_args)
+            _hub_config(tmp, ports, admin_token, command, service_env, server_args, BOT_TOKEN)
         )
         log = tmp / "jupyterhub.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "JPY_"))}
@@ -422,6 +428,42 @@ def test_a_hub_token_without_access_to_the_service_is_refused(
     answer = http_get(f"{hub.mux_v1}/models", headers={"Authorization": f"token {limited}"})
     assert answer.status_code == 401
     assert answer.json()["error"]["message"]
+
+
+def test_a_hub_services_token_is_refused(hub: Hub) -> None:
+    """Only users have workspaces here: a service's name could be a user's."""
+    answer = http_get(f"{hub.mux_v1}/models", headers={"Authorization": f"token {BOT_TOKEN}"})
+    assert answer.status_code == 403
+    assert "Hub users" in answer.json()["error"]["message"]
+
+
+def test_a_users_first_requests_in_parallel_open_one_tenant(hub: Hub) -> None:
+    carol = hub.token_for("carol")
+
+    def models(_: int) -> int:
+        return api(hub, carol, "GET", "mux/v1/models").status_code
+
+    with ThreadPoolExecutor(6) as pool:
+        assert list(pool.map(models, range(6))) == [200] * 6
+    assert hub.log.read_text().count("serving Hub user carol") == 1
+    names = [w["name"] for w in api(hub, carol, "GET", "mux/api/workspaces").json()]
+    assert names == ["default"]
+
+
+def test_kept_responses_are_their_users_own(hub: Hub, configured: dict[str, str]) -> None:
+    made = api(
+        hub, configured["alice"], "POST", "mux/v1/responses", json={"model": "x", "input": "hi"}
+    )
+    assert made.status_code == 200, made.text
+    response_id = made.json()["id"]
+    path = f"mux/v1/responses/{response_id}"
+    assert api(hub, configured["alice"], "GET", path).status_code == 200
+    assert api(hub, configured["bob"], "GET", path).status_code == 404
+    follow = {"model": "x", "input": "and?", "previous_response_id": response_id}
+    assert api(hub, configured["bob"], "POST", "mux/v1/responses", json=follow).status_code in (
+        400,
+        404,
+    )
 
 
 def test_only_the_mux_is_served(hub: Hub, tokens: dict[str, str]) -> None:

@@ -6,5 +6,7 @@ runs nothing else, behind JupyterHub's service auth (`auth.py`), with one tenant
 database only this process reads. Provider keys, the database and the encryption key never
 leave it. `app.py` is the command.
 
-Importing this package needs `jupyterhub` (the `hub` extra).
+`remote.py` is the other side, in users' servers (`c.MuxApp.hub_service`): their `/mux/`
+routes forwarded to the service. The service's modules need `jupyterhub` (the `hub` extra);
+`remote.py` does not.
 """
