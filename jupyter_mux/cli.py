@@ -87,7 +87,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _hub_service(args: list[str]) -> None:
-    """A JupyterHub service starts as the Hub's user, not root; and it needs jupyterhub."""
+    """No root check here: the service's own Jupyter server refuses root without
+    --allow-root, and it runs no user code; it does need jupyterhub."""
     try:
         from .hub.app import main as hub_main
     except ImportError as exc:

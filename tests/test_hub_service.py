@@ -604,6 +604,7 @@ def test_a_service_restart_loses_nothing_and_applies_the_configuration(
             ("POST", "mux/api/providers", provider),
             ("POST", "mux/api/provider-probe", provider),
             ("PATCH", "mux/api/providers/alice-ollama", {"description": "x"}),
+            ("POST", "mux/api/providers/ollama/refresh", None),
         ):
             refused = api(hub, alice, method, path, json=body)
             assert refused.status_code == 403, (path, refused.text)

@@ -12,7 +12,7 @@ organisation's keys:
   other (contents, kernels, terminals, ...), to users with the service's access scope, so a
   Hub user can never run code in the process that can decrypt every key;
 - unless the admin allows it (`c.HubServiceApp.allow_user_providers`), users do not add,
-  change or probe providers: a provider is a URL the service connects to from wherever it
+  change, refresh or probe providers: a provider is a URL the service connects to from wherever it
   runs (inside the Hub's network), with discovery errors quoting what answered.
 """
 
@@ -28,12 +28,14 @@ from ..handlers import api
 from ..handlers.base import AUTH_RESOURCE
 
 USER_PROVIDERS_KEY = "jupyter_mux_user_providers"
-# The management routes whose writes make the service connect to a URL a user chose.
+# The management routes whose writes make the service connect to a URL a user chose, or
+# rewrite a provider (a refresh of a shared one would rebuild every user's routing table).
 PROVIDER_WRITES = (
     api.ProvidersHandler,
     api.ProviderHandler,
     api.ProviderProbeHandler,
     api.ProviderPricesHandler,
+    api.ProviderRefreshHandler,
 )
 
 
