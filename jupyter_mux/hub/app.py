@@ -115,7 +115,12 @@ class HubServiceApp(MuxApp):
     for its user's own tenant (see tenants.py), never for the configuration's owner ""."""
 
     name = "jupyter_mux_hub"
-    description = "The jupyter-mux model endpoint as a JupyterHub service."
+    description = """The jupyter-mux model endpoint as a JupyterHub service, for every user of
+the Hub: jupyter-mux hub-service --config=FILE, started by the Hub (c.JupyterHub.services)
+or by an admin with the Hub's service environment (JUPYTERHUB_API_TOKEN,
+JUPYTERHUB_SERVICE_URL, JUPYTERHUB_SERVICE_PREFIX, ...). FILE is the only configuration read:
+c.MuxApp.db_url, encryption_key, providers; c.HubServiceApp.allow_user_providers. Users'
+API key is their JupyterHub API token. See docs/deployment.md."""
     serverapp_class = HubServiceServer
     load_other_extensions = False
     serverapp_config = {"jpserver_extensions": {EXTENSION: True}}
