@@ -290,6 +290,10 @@ class MuxApp(ExtensionApp):
         if self.startup_error is not None:
             self.log.critical(self.startup_error)
             self.settings[STARTUP_ERROR_KEY] = self.startup_error
+            return
+        self.log.info(
+            "jupyter-mux: remote mode: /mux/ forwarded to the Hub service '%s'", self.hub_service
+        )
 
     def initialize_handlers(self) -> None:
         if self.hub_service:

@@ -157,7 +157,15 @@ API key is their JupyterHub API token. See docs/deployment.md."""
         start)."""
         return Store(self.db_url, owner=self.user, config_is_truth=True)
 
+    @default("hub_service")
+    def _default_hub_service(self) -> str:
+        return ""  # JUPYTER_MUX_HUB_SERVICE is for users' servers
+
     def initialize_settings(self) -> None:
+        if self.hub_service:
+            # Remote mode here would forward every request to this very service.
+            self.log.warning("jupyter-mux: c.MuxApp.hub_service is for users' servers; ignored")
+            self.hub_service = ""
         super().initialize_settings()
         # Tornado checks XSRF before `prepare`, so before the Hub token is known: a token
         # request would be refused. Jupyter's own check, made in `prepare` once the user is
