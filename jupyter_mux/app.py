@@ -195,7 +195,33 @@ class MuxApp(ExtensionApp):
         environment.""",
     )
 
+    hub_service = Unicode(
+        config=True,
+        help="""Remote mode, in a user's server under JupyterHub: the name of the Hub's
+        jupyter-mux service (`jupyter-mux hub-service`). Every <server>/mux/... route then
+        forwards to it as this server's user (with the server's JUPYTERHUB_API_TOKEN), and
+        the server keeps no store, provider key or encryption key. Defaults to the
+        JUPYTER_MUX_HUB_SERVICE environment variable.""",
+    )
+
+    @default("hub_service")
+    def _default_hub_service(self) -> str:
+        return os.environ.get("JUPYTER_MUX_HUB_SERVICE", "")
+
+    hub_service_url = Unicode(
+        config=True,
+        help="""Remote mode: the service's URL with its prefix, e.g.
+        http://mux.internal:10101/services/mux/. By default it is read from the Hub's API
+        (the server's token needs read:services!service=<name>). Defaults to the
+        JUPYTER_MUX_HUB_SERVICE_URL environment variable.""",
+    )
+
+    @default("hub_service_url")
+    def _default_hub_service_url(self) -> str:
+        return os.environ.get("JUPYTER_MUX_HUB_SERVICE_URL", "")
+
     startup_error: str | None = None
+    remote: Any = None  # hub.remote.Remote in remote mode
 
     demo = Bool(
         False,
@@ -212,6 +238,9 @@ class MuxApp(ExtensionApp):
         return os.environ.get("JUPYTER_MUX_DEMO") == "1"
 
     def initialize_settings(self) -> None:
+        if self.hub_service:
+            self._initialize_remote()
+            return
         self.upstreams = Upstreams(
             self.connect_timeout,
             self.read_timeout,
@@ -223,7 +252,7 @@ class MuxApp(ExtensionApp):
         )
         try:
             self.service = MuxService(
-                Store(self.db_url, owner=self.user),
+                self.make_store(),
                 SecretBox.from_config(self.encryption_key, Path(self.encryption_key_file)),
                 self.upstreams.client,
                 discovery_timeout=httpx.Timeout(
@@ -319,7 +348,35 @@ class MuxApp(ExtensionApp):
                 base,
             )
 
+    def make_store(self) -> Store:
+        return Store(self.db_url, owner=self.user)
+
+    def _initialize_remote(self) -> None:
+        from .hub import remote
+
+        self.remote = remote.Remote(
+            self.hub_service,
+            self.hub_service_url,
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            log=self.log,
+        )
+        self.settings[remote.REMOTE_KEY] = self.remote
+        self.startup_error = self.remote.check()
+        if self.startup_error is not None:
+            self.log.critical(self.startup_error)
+            self.settings[STARTUP_ERROR_KEY] = self.startup_error
+            return
+        self.log.info(
+            "jupyter-mux: remote mode: /mux/ forwarded to the Hub service '%s'", self.hub_service
+        )
+
     def initialize_handlers(self) -> None:
+        if self.hub_service:
+            from .hub.remote import HANDLERS as REMOTE_HANDLERS
+
+            self.handlers.extend(REMOTE_HANDLERS)
+            return
         self.handlers.extend(HANDLERS)
 
     def _announce(self) -> None:
@@ -339,6 +396,9 @@ class MuxApp(ExtensionApp):
     recorder: UsageRecorder | None = None
 
     async def stop_extension(self) -> None:
+        if self.remote is not None:
+            await self.remote.aclose()
+            return
         if self.recorder is not None:
             self._flusher.stop()
             self._syncer.stop()

@@ -19,6 +19,10 @@ Subcommands:
                                   extension, JupyterLab included)
     jupyter mux demo [options]    the same, plus two tiny local demo models (demo-a and
                                   demo-b, a workspace for each): no API key, no download
+    jupyter-mux hub-service [--config=FILE]
+                                  the mux alone, as a JupyterHub service for every Hub
+                                  user (pip install "jupyter-mux[hub]"; see
+                                  docs/deployment.md)
 
 Port: the server listens on port 8888, or on the next free one when 8888 is taken, and
 prints the mux URL it uses ("Jupyter Mux: http://localhost:8889/mux/v1"). Pick the port
@@ -67,6 +71,9 @@ def _root_refused(args: list[str]) -> bool:
 def main(argv: list[str] | None = None) -> None:
     """`jupyter mux [options]`, `jupyter mux demo [options]`, `jupyter mux --help`."""
     args = sys.argv[1:] if argv is None else list(argv)
+    if args[:1] == ["hub-service"]:
+        _hub_service(args[1:])
+        return
     subcommand = ""
     if args[:1] == ["demo"]:
         subcommand, args = " demo", ["--MuxApp.demo=True", *args[1:]]
@@ -77,3 +84,17 @@ def main(argv: list[str] | None = None) -> None:
     from .app import MuxApp
 
     MuxApp.launch_instance(args)
+
+
+def _hub_service(args: list[str]) -> None:
+    """No root check here: the service's own Jupyter server refuses root without
+    --allow-root, and it runs no user code; it does need jupyterhub."""
+    try:
+        from .hub.app import main as hub_main
+    except ImportError as exc:
+        print(
+            f'jupyter-mux hub-service needs JupyterHub ({exc}): pip install "jupyter-mux[hub]"',
+            file=sys.stderr,
+        )
+        sys.exit(1)
+    hub_main(args)

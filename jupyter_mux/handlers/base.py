@@ -7,7 +7,7 @@ import functools
 import hmac
 import json
 import logging
-from typing import Any
+from typing import Any, Protocol
 
 from jupyter_server.auth.identity import IdentityProvider, User
 from jupyter_server.base.handlers import APIHandler
@@ -25,6 +25,11 @@ PROXY_KEY = "jupyter_mux_proxy"
 STARTUP_ERROR_KEY = "jupyter_mux_startup_error"
 RESPONSES_KEY = "jupyter_mux_responses"
 TOKEN_USER_KEY = "jupyter_mux_token_user"
+# Set only by the Hub service (jupyter_mux.hub): finds each request's user their own service,
+# proxy and kept responses. Without it, the server's one owner is everybody's.
+TENANTS_KEY = "jupyter_mux_tenants"
+# What a 401 tells the client to use as its API key, where that is not the Jupyter token.
+KEY_HINT_KEY = "jupyter_mux_key_hint"
 # Query parameters Jupyter reads for authentication, on any route.
 AUTH_ARGUMENTS = frozenset({"token", "_xsrf"})
 
@@ -42,6 +47,18 @@ def stock_token_auth(provider_class: type[IdentityProvider]) -> bool:
     )
 
 
+class Tenant(Protocol):
+    """One user's share of a server that serves many (the Hub service)."""
+
+    service: MuxService
+    proxy: Proxy
+    responses: ResponseStore
+
+
+class Tenants(Protocol):
+    async def get(self, user: User) -> Tenant: ...
+
+
 class BaseHandler(ExtensionHandlerMixin, APIHandler):
     auth_resource = AUTH_RESOURCE
 
@@ -54,6 +71,12 @@ class BaseHandler(ExtensionHandlerMixin, APIHandler):
             self._jupyter_current_user = user
             self._token_authenticated = True
         await super().prepare()
+        tenants = self.settings.get(TENANTS_KEY)
+        if tenants is not None and self.current_user:
+            self._tenant = await tenants.get(self.current_user)
+
+    # The request's user's own service, proxy and responses (see TENANTS_KEY).
+    _tenant: Tenant | None = None
 
     def _token_user(self) -> User | None:
         """The user of a request whose `Authorization: token|bearer` header carries the
@@ -109,15 +132,21 @@ class BaseHandler(ExtensionHandlerMixin, APIHandler):
         error = self.settings.get(STARTUP_ERROR_KEY)
         if error:
             raise MuxError(error, status=503, code="mux_unavailable")
+        if self._tenant is not None:
+            return self._tenant.service
         return self.settings[SERVICE_KEY]
 
     @property
     def proxy(self) -> Proxy:
+        if self._tenant is not None:
+            return self._tenant.proxy
         return self.settings[PROXY_KEY]
 
     @property
     def responses(self) -> ResponseStore:
         """Responses kept for `previous_response_id` and `GET /responses/{id}`."""
+        if self._tenant is not None:
+            return self._tenant.responses
         return self.settings[RESPONSES_KEY]
 
     def json_body(self) -> Any:

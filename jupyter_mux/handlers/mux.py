@@ -24,7 +24,7 @@ from ..openai_request import MuxRequest, json_object, parse_request
 from ..proxy import Exchange
 from ..routing import Target, WorkspaceRoute
 from ..store import KeyRecord
-from .base import PROXY_KEY, SERVICE_KEY, BaseHandler
+from .base import KEY_HINT_KEY, PROXY_KEY, SERVICE_KEY, BaseHandler
 
 PINNED = r"/mux(?:/w/(?P<workspace>[^/]+))?/v1"
 # Anthropic's clients send their API version with every request.
@@ -82,7 +82,8 @@ class MuxHandler(BaseHandler):
             # Jupyter answers a missing or wrong key with 403 (about XSRF, for a POST): SDKs
             # raise that as a permission problem. It is an authentication one.
             raise MuxError(
-                "Missing or wrong API key: use the Jupyter server's token (or a mux key) "
+                self.settings.get(KEY_HINT_KEY)
+                or "Missing or wrong API key: use the Jupyter server's token (or a mux key) "
                 "as the API key.",
                 status=401,
                 code="invalid_api_key",

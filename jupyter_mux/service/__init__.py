@@ -57,3 +57,10 @@ class MuxService(Providers, Workspaces, Usage, Keys):
         self.routing = build_table(snapshot, self._api_key)
         self.start_keys(snapshot)
         return [row["name"] for row in rows]
+
+    async def open(self) -> None:
+        """Start for one more owner of an already started database, on the running loop
+        (the Hub service, at a user's first request): their `default` workspace and active
+        workspace, and their routing table."""
+        await self._db(self.store.initialize, self.secrets.key_check())
+        await self._reload()

@@ -33,15 +33,23 @@ class ServiceBase:
         *,
         discovery_timeout: httpx.Timeout,
         log: logging.Logger,
+        executor: ThreadPoolExecutor | None = None,
     ) -> None:
         self.store = store
         self.secrets = secrets
         self.client = client
         self.discovery_timeout = discovery_timeout
         self.log = log
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="jupyter-mux-store")
+        # Services for several owners of one database (the Hub service's users) pass one
+        # executor, so that this process's writes still never race each other.
+        self._executor = executor or ThreadPoolExecutor(1, thread_name_prefix="jupyter-mux-store")
         self.routing = RoutingTable(active="", workspaces={})
         self._revision = ""
+
+    @property
+    def revision(self) -> str:
+        """The database revision the routing table was built from."""
+        return self._revision
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)

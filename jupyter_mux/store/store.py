@@ -8,6 +8,7 @@ shared one have the same name, the user's own is the one they see."""
 
 from __future__ import annotations
 
+import copy
 import json
 import operator
 import os
@@ -88,9 +89,12 @@ def _create_private(path: Path) -> None:
 
 
 class Store:
-    def __init__(self, db_url: str, owner: str = "") -> None:
+    def __init__(self, db_url: str, owner: str = "", *, config_is_truth: bool = False) -> None:
         self.engine = make_engine(db_url)
         self.owner = owner
+        # The Hub service is the only writer of its database: its configuration's shared
+        # providers are rewritten at every start, however many users the database serves.
+        self.config_is_truth = config_is_truth
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
@@ -149,6 +153,13 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    def for_owner(self, owner: str) -> Store:
+        """The same database, on the same engine and connection pool, as another owner
+        sees it: the Hub service serves every user from one process."""
+        view = copy.copy(self)
+        view.owner = owner
+        return view
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -324,7 +335,7 @@ class Store:
         now = utcnow()
         kept: list[tuple[str, list[str]]] = []
         with self._write() as s:
-            rewrite = self.owner == "" and not self._others_present(s)
+            rewrite = self.config_is_truth or (self.owner == "" and not self._others_present(s))
             configured = {p["name"] for p in providers}
             shared = {
                 row.name: row for row in s.exec(select(ProviderRow).where(ProviderRow.owner == ""))

@@ -1,0 +1,233 @@
+"""`jupyter-mux hub-service`: a Jupyter server that runs the mux, and nothing else, as a
+JupyterHub service.
+
+The Hub starts it (a managed service) or an admin does (an external one) with the
+environment JupyterHub gives services: where to listen (`JUPYTERHUB_SERVICE_URL`), its
+prefix (`JUPYTERHUB_SERVICE_PREFIX`, e.g. `/services/mux/`), its API token and OAuth client.
+Its configuration is one file, `--config`: no per-user or system Jupyter configuration is
+read, so nobody but the admin decides what runs in the process holding the keys.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+from urllib.parse import urlparse
+
+from jupyter_server.base.handlers import JupyterHandler
+from jupyter_server.extension.handler import ExtensionHandlerMixin
+from jupyter_server.serverapp import ServerApp
+from tornado import web
+from tornado.ioloop import PeriodicCallback
+from traitlets import Bool, default
+
+from ..app import MuxApp
+from ..handlers.base import (
+    AUTH_RESOURCE,
+    KEY_HINT_KEY,
+    PROXY_KEY,
+    RESPONSES_KEY,
+    SERVICE_KEY,
+    TENANTS_KEY,
+)
+from ..proxy import Proxy
+from ..response_store import ResponseStore
+from ..store import Store
+from .auth import USER_PROVIDERS_KEY, HubServiceAuthorizer, HubServiceIdentityProvider
+from .tenants import Tenants, owner_of
+
+EXTENSION = "jupyter_mux.hub.app"
+
+
+def _jupyter_server_extension_points() -> list[dict[str, Any]]:
+    return [{"module": EXTENSION, "app": HubServiceApp}]
+
+
+class HubServiceServer(ServerApp):
+    """Jupyter's server with the mux's routes only: no contents, kernels, terminals or
+    other extensions, whatever is installed beside it."""
+
+    name = "jupyter-mux-hub-service"
+    # `api` keeps /api/status for health checks; the identity provider adds the OAuth
+    # callback and logout.
+    default_services = ("api",)
+
+    @property
+    def config_file_paths(self) -> list[str]:  # type: ignore[override]
+        """Only `--config`: not ~/.jupyter, not the environment's or the system's."""
+        return []
+
+    @default("base_url")
+    def _default_base_url(self) -> str:
+        return os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/")
+
+    @default("ip")
+    def _default_ip(self) -> str:
+        url = os.environ.get("JUPYTERHUB_SERVICE_URL")
+        return (urlparse(url).hostname or "127.0.0.1") if url else "127.0.0.1"
+
+    @default("port")
+    def _default_port(self) -> int:
+        url = os.environ.get("JUPYTERHUB_SERVICE_URL")
+        port = urlparse(url).port if url else None
+        return port or 10101
+
+    @default("terminals_enabled")
+    def _default_terminals_enabled(self) -> bool:
+        return False
+
+    @default("allow_unauthenticated_access")
+    def _default_allow_unauthenticated_access(self) -> bool:
+        return False
+
+    @default("identity_provider_class")
+    def _default_identity_provider_class(self) -> type:
+        return HubServiceIdentityProvider
+
+    @default("authorizer_class")
+    def _default_authorizer_class(self) -> type:
+        return HubServiceAuthorizer
+
+
+class LandingHandler(ExtensionHandlerMixin, JupyterHandler):
+    """The service's page: where a browser signs in through the Hub's OAuth (the redirect
+    is Jupyter's @web.authenticated with the Hub's login URL) and learns its mux URL."""
+
+    auth_resource = AUTH_RESOURCE
+
+    @web.authenticated
+    async def get(self) -> None:
+        base = self.request.protocol + "://" + self.request.host + self.base_url
+        self.set_header("Content-Type", "application/json")
+        self.finish(
+            {
+                "user": owner_of(self.current_user),
+                "openai_base_url": base + "mux/v1",
+                "anthropic_base_url": base + "mux",
+                "api_key": "your JupyterHub API token",
+            }
+        )
+
+
+class HubServiceApp(MuxApp):
+    """The server extension, serving every Hub user from one process: each request works
+    for its user's own tenant (see tenants.py), never for the configuration's owner ""."""
+
+    name = "jupyter_mux_hub"
+    description = """The jupyter-mux model endpoint as a JupyterHub service, for every user of
+the Hub: jupyter-mux hub-service --config=FILE, started by the Hub (c.JupyterHub.services)
+or by an admin with the Hub's service environment (JUPYTERHUB_API_TOKEN,
+JUPYTERHUB_SERVICE_URL, JUPYTERHUB_SERVICE_PREFIX, ...). FILE is the only configuration read:
+c.MuxApp.db_url, encryption_key, providers; c.HubServiceApp.allow_user_providers. Users'
+API key is their JupyterHub API token. See docs/deployment.md."""
+    serverapp_class = HubServiceServer
+    load_other_extensions = False
+    serverapp_config = {"jpserver_extensions": {EXTENSION: True}}
+
+    @classmethod
+    def get_extension_package(cls) -> str:
+        return EXTENSION
+
+    allow_user_providers = Bool(
+        False,
+        config=True,
+        help="""Whether users may add providers of their own (their keys then kept by the
+        service, visible to no one) and probe endpoints. Off by default: a user's provider
+        is a URL this service connects to from inside the Hub's network.""",
+    )
+
+    @default("open_browser")
+    def _default_open_browser(self) -> bool:
+        return False
+
+    @default("export_env")
+    def _default_export_env(self) -> bool:
+        # No kernels or terminals run here; and mux keys are not served yet. (The trait
+        # comes with mux keys; without it this default is unused.)
+        return False
+
+    @default("user")
+    def _default_user(self) -> str:
+        return ""  # the configuration's providers; no Hub user is ""
+
+    def make_store(self) -> Store:
+        """Only this process writes the database: the configured providers are the truth,
+        whatever users it has served (a rotated key or a moved endpoint applies at the next
+        start)."""
+        return Store(self.db_url, owner=self.user, config_is_truth=True)
+
+    @default("hub_service")
+    def _default_hub_service(self) -> str:
+        return ""  # JUPYTER_MUX_HUB_SERVICE is for users' servers
+
+    def initialize_settings(self) -> None:
+        if self.hub_service:
+            # Remote mode here would forward every request to this very service.
+            self.log.warning("jupyter-mux: c.MuxApp.hub_service is for users' servers; ignored")
+            self.hub_service = ""
+        super().initialize_settings()
+        # Tornado checks XSRF before `prepare`, so before the Hub token is known: a token
+        # request would be refused. Jupyter's own check, made in `prepare` once the user is
+        # known, still runs on every cookie-authenticated write (as in JupyterHub's servers).
+        self.settings["xsrf_cookies"] = False
+        self.settings[USER_PROVIDERS_KEY] = self.allow_user_providers
+        self.settings[KEY_HINT_KEY] = (
+            "Missing or wrong API key: use your JupyterHub API token (from the Hub's token "
+            "page), with access to this service, as the API key."
+        )
+        if self.startup_error is not None:
+            return
+        # No request may fall back on the configuration owner's service.
+        for key in (SERVICE_KEY, PROXY_KEY, RESPONSES_KEY):
+            self.settings.pop(key)
+        self.tenants = Tenants(
+            self.service,
+            lambda recorder: Proxy(
+                self.upstreams,
+                max_attempts=self.max_attempts,
+                fallback_budget=self.fallback_budget,
+                log=self.log,
+                recorder=recorder,
+            ),
+            lambda: ResponseStore(self.responses_max_count, self.responses_max_age),
+            self.usage_retention_days,
+            self.log,
+        )
+        self.settings[TENANTS_KEY] = self.tenants
+        # The extension's own timers serve owner "", whom no request reaches; these serve
+        # the users.
+        self._flusher.stop()
+        self._syncer.stop()
+        self._flusher = PeriodicCallback(self.tenants.flush, 1000)
+        self._flusher.start()
+        self._syncer = PeriodicCallback(self.tenants.sync, max(self.sync_interval, 0.1) * 1000)
+        if self.sync_interval > 0:
+            self._syncer.start()
+
+    async def stop_extension(self) -> None:
+        """The users' last usage is written before the store closes."""
+        if self.startup_error is None:
+            self._flusher.stop()
+            self._syncer.stop()
+            await self.tenants.flush()
+        await super().stop_extension()
+
+    def initialize_handlers(self) -> None:
+        super().initialize_handlers()
+        self.handlers.insert(0, (r"/?", LandingHandler))
+
+    def _announce(self) -> None:
+        self.log.info(
+            "jupyter-mux: serving JupyterHub users at %smux/v1 (their Hub API tokens are "
+            "the API keys)",
+            self.serverapp.base_url,
+        )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`jupyter-mux hub-service [--config FILE] [server options]`."""
+    HubServiceApp.launch_instance(sys.argv[1:] if argv is None else argv)
+
+
+__all__ = ["HubServiceApp", "main"]

@@ -1,0 +1,113 @@
+"""One tenant per Hub user: the server extension's service, proxy and kept responses, made
+for that user at their first request and kept while the service runs.
+
+The store has always worked for one owner; here each user gets a store view of their own
+name on the one engine, a `MuxService` over it (all of them on one store thread, so this
+process's writes still never race), a `Proxy` on the shared upstream pool whose usage lands
+in their rows, and a `ResponseStore` so nobody can fetch or continue another's response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from jupyter_server.auth.identity import User
+
+from ..errors import MuxError
+from ..proxy import Proxy
+from ..response_store import ResponseStore
+from ..service import MuxService
+from ..usage import UsageRecorder
+
+
+@dataclass
+class Tenant:
+    service: MuxService
+    proxy: Proxy
+    responses: ResponseStore
+    recorder: UsageRecorder
+
+
+def owner_of(user: User) -> str:
+    """The store owner of a Hub identity: a user's name, as their own servers on a shared
+    database name it (so moving users onto the service keeps their setups). Services and
+    other token kinds are refused: their names could collide with users' names."""
+    hub_user = getattr(user, "hub_user", None) or {}
+    if hub_user.get("kind", "user") != "user" or not user.username:
+        raise MuxError(
+            "Only Hub users can use the mux service; this token belongs to a "
+            f"{hub_user.get('kind', 'non-user')}.",
+            status=403,
+            code="forbidden",
+        )
+    return user.username
+
+
+class Tenants:
+    """Every user's tenant, made on first use from the base service (the admin's
+    configuration, owner "")."""
+
+    def __init__(
+        self,
+        base: MuxService,
+        make_proxy: Callable[[UsageRecorder], Proxy],
+        make_responses: Callable[[], ResponseStore],
+        retention_days: int,
+        log: logging.Logger,
+    ) -> None:
+        self.base = base
+        self._make_proxy = make_proxy
+        self._make_responses = make_responses
+        self._retention_days = retention_days
+        self.log = log
+        # One store thread for every user, as for one: this process's writes never race.
+        self._executor: ThreadPoolExecutor = base._executor
+        self._tenants: dict[str, Tenant] = {}
+        self._opening: dict[str, asyncio.Task[Tenant]] = {}
+
+    async def get(self, user: User) -> Tenant:
+        owner = owner_of(user)
+        tenant = self._tenants.get(owner)
+        if tenant is not None:
+            return tenant
+        # Parallel first requests of one user open their tenant once.
+        task = self._opening.get(owner)
+        if task is None:
+            task = self._opening[owner] = asyncio.ensure_future(self._open(owner))
+            task.add_done_callback(lambda _: self._opening.pop(owner, None))
+        return await asyncio.shield(task)
+
+    async def _open(self, owner: str) -> Tenant:
+        base = self.base
+        service = MuxService(
+            base.store.for_owner(owner),
+            base.secrets,
+            base.client,
+            discovery_timeout=base.discovery_timeout,
+            log=base.log,
+            executor=self._executor,
+        )
+        await service.open()
+        recorder = UsageRecorder(service.record_usage, service.purge_usage, self._retention_days)
+        tenant = Tenant(service, self._make_proxy(recorder), self._make_responses(), recorder)
+        self._tenants[owner] = tenant
+        self.log.info("jupyter-mux: serving Hub user %s", owner)
+        return tenant
+
+    async def flush(self) -> None:
+        """Every tenant's usage, written in one pass (the service's periodic flush)."""
+        for tenant in list(self._tenants.values()):
+            await tenant.recorder.flush()
+
+    async def sync(self) -> None:
+        """Catch up with writes made for another user (a shared provider refreshed) or by
+        another process on the database: one read of the revision, then a rebuild for the
+        users whose tables are older."""
+        await self.base.sync()
+        for tenant in list(self._tenants.values()):
+            if tenant.service.revision != self.base.revision:
+                await tenant.service.sync()
