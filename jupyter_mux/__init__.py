@@ -1,8 +1,8 @@
 """jupyter-mux: model muxing for Jupyter.
 
-From a notebook: `openai_client()` for an openai client already pointed at this server's
-mux, `MuxClient` for the management API, `MuxPanel` for a widget, and `%load_ext
-jupyter_mux` for the `%mux` magics.
+From a notebook: `openai_client()` (or `anthropic_client()`) for an SDK client already
+pointed at this server's mux, `MuxClient` for the management API, `MuxPanel` for a widget,
+and `%load_ext jupyter_mux` for the `%mux` magics.
 
 A kernel imports this package for the client only, so nothing here imports server code
 (jupyter_server, tornado, SQLAlchemy, aiohttp): the server extension (`MuxApp`) and the
@@ -18,6 +18,8 @@ from .client import (
     MuxClient,
     MuxServerNotFound,
     ServerInfo,
+    anthropic_client,
+    async_anthropic_client,
     async_openai_client,
     find_server,
     openai_client,
@@ -64,6 +66,8 @@ __all__ = [
     "MuxServerNotFound",
     "ServerInfo",
     "__version__",
+    "anthropic_client",
+    "async_anthropic_client",
     "async_openai_client",
     "find_server",
     "load_ipython_extension",

@@ -3,7 +3,8 @@
 A kernel is started by its Jupyter server, so code in a notebook can find the mux without
 being told where it is: `find_server()` reads the server's running-server file (or the
 environment, for anything else). On top of that sit the OpenAI SDK pointed at the mux
-(`openai_client`, `async_openai_client`) and `MuxClient`, a thin synchronous client of the
+(`openai_client`, `async_openai_client`), the Anthropic SDK pointed at it
+(`anthropic_client`, `async_anthropic_client`), and `MuxClient`, a thin synchronous client of the
 management API (docs/api.md) that returns the API's JSON as plain dicts.
 """
 
@@ -22,6 +23,7 @@ from urllib.parse import quote
 import httpx
 
 if TYPE_CHECKING:
+    import anthropic
     import openai
 
 __all__ = [
@@ -33,6 +35,8 @@ __all__ = [
     "ServerInfo",
     "Target",
     "Workspace",
+    "anthropic_client",
+    "async_anthropic_client",
     "async_openai_client",
     "find_server",
     "openai_client",
@@ -259,6 +263,45 @@ def openai_client(workspace: str | None = None, **kwargs: Any) -> openai.OpenAI:
 def async_openai_client(workspace: str | None = None, **kwargs: Any) -> openai.AsyncOpenAI:
     """Like `openai_client`, for asyncio code: an `openai.AsyncOpenAI`."""
     return _import_openai().AsyncOpenAI(**_openai_options(workspace, kwargs))
+
+
+# --- the Anthropic SDK pointed at the mux ----------------------------------------------------
+
+
+def _import_anthropic() -> Any:
+    try:
+        import anthropic
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "jupyter_mux's Anthropic clients need the 'anthropic' package: pip install anthropic"
+        ) from exc
+    return anthropic
+
+
+def _anthropic_options(workspace: str | None, kwargs: dict[str, Any]) -> dict[str, Any]:
+    server = find_server()
+    # Anthropic clients append /v1/messages themselves: their base URL has no /v1.
+    path = f"mux/w/{quote(workspace, safe='')}" if workspace else "mux"
+    # `api_key` goes out as `x-api-key`, which the mux accepts as it accepts a Bearer token.
+    options: dict[str, Any] = {"base_url": server.url + path, "api_key": server.token or "none"}
+    options.update(kwargs)
+    return options
+
+
+def anthropic_client(workspace: str | None = None, **kwargs: Any) -> anthropic.Anthropic:
+    """An `anthropic.Anthropic` talking to the mux of `find_server()`'s server (the
+    Messages API at `<url>mux/v1/messages`).
+
+    Requests go to the active workspace's model, or always to `workspace`'s when given
+    (base URL `<url>mux/w/<workspace>`). `kwargs` go to the `anthropic.Anthropic`
+    constructor as they are (e.g. `timeout`, `max_retries`, `default_headers`).
+    """
+    return _import_anthropic().Anthropic(**_anthropic_options(workspace, kwargs))
+
+
+def async_anthropic_client(workspace: str | None = None, **kwargs: Any) -> anthropic.AsyncAnthropic:
+    """Like `anthropic_client`, for asyncio code: an `anthropic.AsyncAnthropic`."""
+    return _import_anthropic().AsyncAnthropic(**_anthropic_options(workspace, kwargs))
 
 
 # --- the management API ----------------------------------------------------------------------
