@@ -164,9 +164,10 @@ def test_lite_ai_chat_answers_through_the_mux_provider(lab: LabServer, ollama: F
 
             # A chat with it: the answer is the fake Ollama's, through the mux.
             show_panel(tab)
-            box = page.get_by_placeholder("Type a chat message")
-            if not box.is_visible():
-                page.locator("#jp-left-stack").get_by_title("Create a new chat").first.click()
+            panel = page.locator("[id='@jupyterlite/ai:chat-panel']")
+            box = panel.get_by_placeholder("Type a chat message")
+            if not box.is_visible():  # no chat open yet: a new one, with the default provider
+                panel.get_by_title("Create a new chat").first.click()
             box.fill("Say hello.")
             box.press("Enter")
             expect(page.get_by_text(f"Hello from {ACTIVE_MODEL}!")).to_be_visible(timeout=60_000)
