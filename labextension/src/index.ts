@@ -90,8 +90,9 @@ const liteAiPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-mux:lite-ai',
   description: 'Registers the Model Mux provider with jupyterlite-ai, when it is installed.',
   autoStart: true,
-  activate: (app: JupyterFrontEnd) => {
-    void registerWithLiteAi(app);
+  optional: [ITranslator],
+  activate: (app: JupyterFrontEnd, translator: ITranslator | null) => {
+    void registerWithLiteAi(app, (translator ?? nullTranslator).load(TRANSLATION_DOMAIN));
   }
 };
 

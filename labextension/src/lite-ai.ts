@@ -16,7 +16,10 @@
 import type { JupyterFrontEnd } from '@jupyterlab/application';
 import { PageConfig, URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
+import { nullTranslator, TranslationBundle } from '@jupyterlab/translation';
 import type { IModelOptions, IProviderInfo, IProviderRegistry } from '@jupyternaut/agent';
+
+import { TRANSLATION_DOMAIN } from './helpers/trans';
 
 /** The provider's id in jupyterlite-ai's registry and settings. */
 export const PROVIDER_ID = 'jupyter-mux';
@@ -48,19 +51,21 @@ type CreateOpenAICompatible =
 export function muxProvider(
   createOpenAICompatible: CreateOpenAICompatible,
   baseUrl: string = PageConfig.getBaseUrl(),
-  fetchImpl: typeof fetch = muxFetch()
+  fetchImpl: typeof fetch = muxFetch(),
+  trans: TranslationBundle = nullTranslator.load(TRANSLATION_DOMAIN)
 ): IProviderInfo {
   const mux = URLExt.join(baseUrl, 'mux', 'v1');
   return {
     id: PROVIDER_ID,
-    name: 'Model Mux',
+    name: trans.__('Model Mux'),
     apiKeyRequirement: 'none',
     defaultModels: [DEFAULT_MODEL],
     supportsBaseURL: false,
     supportsHeaders: false,
     supportsToolCalling: true,
-    description:
-      "This Jupyter server's model mux: the active workspace's model, with your Jupyter login (no API key)",
+    description: trans.__(
+      "This Jupyter server's model mux: the active workspace's model, with your Jupyter login (no API key)"
+    ),
     factory: (options: IModelOptions) =>
       createOpenAICompatible({
         name: PROVIDER_ID,
@@ -75,7 +80,10 @@ export function muxProvider(
  * Register the Model Mux provider when jupyterlite-ai's provider registry is there.
  * Answers whether it was registered.
  */
-export async function registerWithLiteAi(app: JupyterFrontEnd): Promise<boolean> {
+export async function registerWithLiteAi(
+  app: JupyterFrontEnd,
+  trans?: TranslationBundle
+): Promise<boolean> {
   let registry: IProviderRegistry | null;
   try {
     const agent = await import('@jupyternaut/agent');
@@ -89,7 +97,9 @@ export async function registerWithLiteAi(app: JupyterFrontEnd): Promise<boolean>
   }
   const { createOpenAICompatible } = await import('@ai-sdk/openai-compatible');
   if (!registry.getProviderInfo(PROVIDER_ID)) {
-    registry.registerProvider(muxProvider(createOpenAICompatible));
+    registry.registerProvider(
+      muxProvider(createOpenAICompatible, PageConfig.getBaseUrl(), muxFetch(), trans)
+    );
   }
   return true;
 }
