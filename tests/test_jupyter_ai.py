@@ -2,7 +2,8 @@
 (`jupyter-ai[jupyternaut,magics]`) and a real Jupyter server whose active workspace is
 served by the fake Ollama, whose answers name the model ("Hello from llama3.2:1b!").
 
-* `%mux setup jupyter-ai` runs in a real IPython shell and writes jupyter-ai's own config.
+* `%mux setup jupyter-ai` runs in a real IPython shell and writes jupyter-ai's own config
+  (these tests need no jupyter-ai; the others skip without it).
 * `%%ai`: a real kernel (its own process, IPython profile = the one setup wrote into) loads
   `jupyter_ai_magic_commands` and asks through LiteLLM.
 * Jupyternaut: its chat lives in a collaborative document (a Y doc opened by JupyterLab's
@@ -25,10 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-pytest.importorskip("jupyter_ai_magic_commands")
-pytest.importorskip("jupyter_ai_jupyternaut")
-
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 from jupyter_client.manager import AsyncKernelManager
@@ -221,6 +218,7 @@ def texts(outputs: list[dict]) -> str:
 
 
 async def test_ai_magic_answers_through_the_mux(served, shell, homes, ollama, token, flush):
+    pytest.importorskip("jupyter_ai_magic_commands")
     await setup_magic(shell, "setup jupyter-ai")
     before = len(ollama.requests)
     env = {
@@ -292,6 +290,7 @@ def jupyternaut(config_path: Path, picked: str | None) -> tuple[Any, ChatRecorde
 
 
 async def test_jupyternaut_answers_through_the_mux(served, shell, homes, ollama, token):
+    pytest.importorskip("jupyter_ai_jupyternaut")
     from jupyterlab_chat.models import Message
 
     await setup_magic(shell, "setup jupyter-ai")
