@@ -6,12 +6,10 @@ served by the fake Ollama, whose answers name the model ("Hello from llama3.2:1b
   (these tests need no jupyter-ai; the others skip without it).
 * `%%ai`: a real kernel (its own process, IPython profile = the one setup wrote into) loads
   `jupyter_ai_magic_commands` and asks through LiteLLM.
-* Jupyternaut: its chat lives in a collaborative document (a Y doc opened by JupyterLab's
-  chat over a websocket), which nothing here can drive headlessly; so its persona's own
-  `process_message` runs with only the chat document replaced by a recorder: the real
-  `ConfigManager` reads the written config, the real persona resolves the model picked in
-  the picker, builds its LangChain agent (its tools left out: the fake upstream answers any
-  request that offers tools with a tool call) and streams the answer.
+* Jupyternaut, headless and for real: a Jupyter server with jupyter-ai's extensions and a
+  client on jupyterlab-chat's WebSocket sends a message to Jupyternaut, which answers
+  through the mux. And its persona's `process_message` alone, with the chat replaced by a
+  recorder, for both picker entries (the *Model Mux* custom model and the default).
 """
 
 from __future__ import annotations
@@ -21,6 +19,7 @@ import json
 import logging
 import os
 import stat
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -306,3 +305,72 @@ async def test_jupyternaut_answers_through_the_mux(served, shell, homes, ollama,
     chats = [body for path, body in ollama.requests[before:] if path == "/api/chat"]
     assert len(chats) == 2 and chats[0]["messages"][-1]["content"] == "Say hello."
     assert token not in json.dumps(chats)
+
+
+def test_jupyternaut_chat_answers_through_the_mux(tmp_path: Path) -> None:
+    """Jupyternaut for real: a Jupyter server with the mux and jupyter-ai's extensions, a
+    `.chat` file, and a chat client on jupyterlab-chat's own WebSocket (`api/chat/ws/`, its
+    transport when no collaboration server is installed) sending a message to Jupyternaut.
+    The upstream answers "all good" to anything: Jupyternaut's agent always offers its
+    notebook tools, which the fake Ollama would answer with a tool call."""
+    pytest.importorskip("jupyter_ai_jupyternaut")
+    pytest.importorskip("jupyter_ai_router")
+    pytest.importorskip("jupyterlab_chat.websocket_handler")
+    ws_client = pytest.importorskip("websockets.sync.client")
+    import httpx
+
+    from .scripted_upstream import MODEL, ScriptedUpstream
+    from .servers import ServerProcess
+
+    persona = "jupyter-ai-personas::jupyter_ai_jupyternaut::JupyternautPersona"
+    with ScriptedUpstream() as upstream:
+        server = ServerProcess(tmp_path, "jupyter_mux")
+        # What `%mux setup jupyter-ai` writes, for this server (its URL is known now).
+        setup_jupyter_ai(
+            server.url + "mux/v1",
+            server.token,
+            profile_dir=tmp_path / "profile",
+            jupyternaut_config=Path(server.env["JUPYTER_DATA_DIR"]) / "jupyter_ai" / "config.json",
+        )
+        (tmp_path / "root").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "root" / "mux.chat").write_text("")
+        server.start()
+        try:
+            api = f"{server.url}mux/api/"
+            provider = {"name": "up", "type": "openai", "endpoint": upstream.endpoint}
+            added = httpx.post(api + "providers", json=provider, headers=server.headers)
+            assert added.status_code == 201, added.text
+            preferred = {"preferred": {"provider": "up", "model": MODEL}}
+            httpx.patch(api + "workspaces/default", json=preferred, headers=server.headers)
+
+            url = server.url.replace("http", "ws", 1) + "api/chat/ws/mux.chat"
+            with ws_client.connect(url, additional_headers=server.headers) as chat:
+                hello = json.loads(chat.recv(timeout=60))
+                assert (hello["type"], hello["action"]) == ("server", "connection"), hello
+                chat.send(
+                    json.dumps(
+                        {
+                            "type": "client",
+                            "action": "send",
+                            "id": "m1",
+                            "body": "Say hello.",
+                            "metadata": {"to_persona": persona},
+                        }
+                    )
+                )
+                answer, seen = "", []
+                deadline = time.monotonic() + 120
+                while "all good" not in answer:
+                    assert time.monotonic() < deadline, (seen, server.log[-3000:])
+                    event = json.loads(chat.recv(timeout=120))
+                    seen.append(event)
+                    message = event.get("message") or {}
+                    if message.get("sender") == persona:
+                        answer = message.get("body", "")
+            assert upstream.requests >= 1
+            deadline = time.monotonic() + 15  # usage rows are written within a second or so
+            while httpx.get(api + "usage", headers=server.headers).json()["totals"]["requests"] < 1:
+                assert time.monotonic() < deadline, "the mux recorded no request"
+                time.sleep(0.5)
+        finally:
+            server.stop()
