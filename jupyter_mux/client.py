@@ -282,8 +282,9 @@ def _anthropic_options(workspace: str | None, kwargs: dict[str, Any]) -> dict[st
     server = find_server()
     # Anthropic clients append /v1/messages themselves: their base URL has no /v1.
     path = f"mux/w/{quote(workspace, safe='')}" if workspace else "mux"
-    # `api_key` goes out as `x-api-key`, which the mux accepts as it accepts a Bearer token.
-    options: dict[str, Any] = {"base_url": server.url + path, "api_key": server.token or "none"}
+    # `auth_token` goes out as `Authorization: Bearer` (as ANTHROPIC_AUTH_TOKEN does); the
+    # mux takes that or `x-api-key` alike.
+    options: dict[str, Any] = {"base_url": server.url + path, "auth_token": server.token or "none"}
     options.update(kwargs)
     return options
 

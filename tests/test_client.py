@@ -390,7 +390,7 @@ def test_anthropic_client_kwargs_and_key(runtime_dir, monkeypatch):
     monkeypatch.setenv("JUPYTER_MUX_URL", "http://127.0.0.1:4321/base")
     monkeypatch.setenv("JUPYTER_MUX_TOKEN", "tok")
     with anthropic_client(max_retries=5, default_headers={"X-Mux-Workspace": "wb"}) as client:
-        assert (client.max_retries, client.api_key) == (5, "tok")
+        assert (client.max_retries, client.auth_token) == (5, "tok")
         assert client.default_headers["X-Mux-Workspace"] == "wb"
         assert str(client.base_url) == "http://127.0.0.1:4321/base/mux/"
     import jupyter_mux
