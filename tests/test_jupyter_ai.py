@@ -43,6 +43,29 @@ ACTIVE_MODEL = "llama3.2:1b"
 PINNED_MODEL = "qwen2.5-coder:0.5b"
 
 
+@pytest.fixture(autouse=True)
+def logging_restored() -> Iterator[None]:
+    """LiteLLM, imported by Jupyternaut, quiets other libraries' loggers on import (httpx's
+    to WARNING, say), which later tests of this process read: put them back."""
+    loggers = logging.root.manager.loggerDict
+    before = {
+        name: (lg.level, lg.propagate, lg.disabled, list(lg.filters))
+        for name, lg in loggers.items()
+        if isinstance(lg, logging.Logger)
+    }
+    root = (logging.root.level, list(logging.root.handlers), list(logging.root.filters))
+    yield
+    for name, lg in list(loggers.items()):
+        if isinstance(lg, logging.Logger):
+            level, propagate, disabled, filters = before.get(
+                name, (logging.NOTSET, True, False, [])
+            )
+            lg.setLevel(level)
+            lg.propagate, lg.disabled, lg.filters[:] = propagate, disabled, filters
+    logging.root.setLevel(root[0])
+    logging.root.handlers[:], logging.root.filters[:] = root[1], root[2]
+
+
 @pytest.fixture(scope="module")
 def ollama() -> Iterator[FakeOllama]:
     with FakeOllama() as fake:
