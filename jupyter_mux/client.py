@@ -3,7 +3,8 @@
 A kernel is started by its Jupyter server, so code in a notebook can find the mux without
 being told where it is: `find_server()` reads the server's running-server file (or the
 environment, for anything else). On top of that sit the OpenAI SDK pointed at the mux
-(`openai_client`, `async_openai_client`) and `MuxClient`, a thin synchronous client of the
+(`openai_client`, `async_openai_client`), the Anthropic SDK pointed at it
+(`anthropic_client`, `async_anthropic_client`), and `MuxClient`, a thin synchronous client of the
 management API (docs/api.md) that returns the API's JSON as plain dicts.
 """
 
@@ -39,6 +40,7 @@ __all__ = [
     "Target",
     "Workspace",
     "anthropic_client",
+    "async_anthropic_client",
     "async_openai_client",
     "find_server",
     "openai_client",
@@ -309,16 +311,23 @@ def async_openai_client(workspace: str | None = None, **kwargs: Any) -> openai.A
     return _import_openai().AsyncOpenAI(**_openai_options(workspace, kwargs))
 
 
-def anthropic_client(workspace: str | None = None, **kwargs: Any) -> anthropic.Anthropic:
-    """An `anthropic.Anthropic` talking to the mux (Anthropic's Messages API at
-    `<url>mux/v1/messages`), like `openai_client`: with the mux key the server exported
-    (ANTHROPIC_BASE_URL, ANTHROPIC_AUTH_TOKEN) when set, else `find_server()`'s token."""
+# --- the Anthropic SDK pointed at the mux ----------------------------------------------------
+
+
+def _import_anthropic() -> Any:
     try:
         import anthropic
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError(
-            "jupyter_mux.anthropic_client needs the 'anthropic' package: pip install anthropic"
+            "jupyter_mux's Anthropic clients need the 'anthropic' package: pip install anthropic"
         ) from exc
+    return anthropic
+
+
+def _anthropic_options(workspace: str | None, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """With the mux key the server exported (ANTHROPIC_BASE_URL, ANTHROPIC_AUTH_TOKEN) when
+    set, else `find_server()`'s token. Anthropic clients append /v1/messages themselves:
+    their base URL has no /v1. `auth_token` goes out as `Authorization: Bearer`."""
     exported = _exported("ANTHROPIC_BASE_URL", "ANTHROPIC_AUTH_TOKEN", "")
     if exported is not None:
         base, key = exported
@@ -327,7 +336,23 @@ def anthropic_client(workspace: str | None = None, **kwargs: Any) -> anthropic.A
         base, key = server.url + "mux", server.token or "none"
     options: dict[str, Any] = {"base_url": base + _pinned(workspace), "auth_token": key}
     options.update(kwargs)
-    return anthropic.Anthropic(**options)
+    return options
+
+
+def anthropic_client(workspace: str | None = None, **kwargs: Any) -> anthropic.Anthropic:
+    """An `anthropic.Anthropic` talking to the mux (the Messages API at
+    `<url>mux/v1/messages`), found like `openai_client`'s.
+
+    Requests go to the active workspace's model, or always to `workspace`'s when given
+    (base URL `<url>mux/w/<workspace>`). `kwargs` go to the `anthropic.Anthropic`
+    constructor as they are (e.g. `timeout`, `max_retries`, `default_headers`).
+    """
+    return _import_anthropic().Anthropic(**_anthropic_options(workspace, kwargs))
+
+
+def async_anthropic_client(workspace: str | None = None, **kwargs: Any) -> anthropic.AsyncAnthropic:
+    """Like `anthropic_client`, for asyncio code: an `anthropic.AsyncAnthropic`."""
+    return _import_anthropic().AsyncAnthropic(**_anthropic_options(workspace, kwargs))
 
 
 # --- the management API ----------------------------------------------------------------------

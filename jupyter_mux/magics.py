@@ -10,6 +10,7 @@
     %mux key create NAME [--workspace W] [--expires 30d|ISO-TIME] [--budget USD]
                             make a key; its secret is printed this once
     %mux key revoke ID      revoke a key: its next request gets 401
+    %mux setup jupyter-ai   point jupyter-ai 3 (Jupyternaut, %%ai) at the mux; -w pins
 
     %%mux [-w WORKSPACE] [-m MAX_TOKENS]
     a prompt, answered as Markdown while it streams in, under a line naming the
@@ -23,6 +24,7 @@ traceback: in a notebook the message (which says how to fix it) is what the user
 from __future__ import annotations
 
 import functools
+import os
 import re
 import sys
 import time
@@ -41,6 +43,7 @@ from .client import (
     MuxAPIError,
     MuxClient,
     MuxServerNotFound,
+    ServerInfo,
     Workspace,
     _import_openai,
     openai_client,
@@ -51,8 +54,9 @@ __all__ = ["MuxMagics", "load_ipython_extension"]
 USAGE = (
     "%mux | %mux use NAME | %mux workspaces | %mux providers | %mux key | "
     "%mux key create NAME [--workspace W] [--expires 30d] [--budget USD] | "
-    "%mux key revoke ID | %%mux [-w WS] [-m N]"
+    "%mux key revoke ID | %mux setup jupyter-ai [-w WS] | %%mux [-w WS] [-m N]"
 )
+SETUP_TOOLS = ("jupyter-ai",)
 DURATION = re.compile(r"^(\d+)([mhdw])$")
 UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -130,7 +134,8 @@ class MuxMagics(Magics):
     @argument(
         "-w",
         "--workspace",
-        help="cell magic: answer with this workspace's model instead of the active one's.",
+        help="cell magic: answer with this workspace's model instead of the active one's; "
+        "setup: pin the tool to this workspace.",
     )
     @argument("-m", "--max-tokens", type=int, help="cell magic: the longest answer, in tokens.")
     @argument("--expires", help="key create: a duration (90m, 12h, 30d, 2w) or an ISO time.")
@@ -139,7 +144,7 @@ class MuxMagics(Magics):
         "command",
         nargs="*",
         help="line magic: nothing (show the active workspace), 'use NAME', 'workspaces', "
-        "'providers', 'key', 'key create NAME' or 'key revoke ID'.",
+        "'providers', 'key', 'key create NAME', 'key revoke ID' or 'setup jupyter-ai'.",
     )
     @line_cell_magic
     def mux(self, line: str, cell: str | None = None) -> None:
@@ -156,6 +161,16 @@ class MuxMagics(Magics):
             if not cell.strip():
                 raise UsageError("%%mux needs a prompt in the cell body.")
             self._ask(cell, args.workspace, args.max_tokens)
+            return
+        if args.command[:1] == ["setup"]:
+            if args.max_tokens is not None or len(args.command) != 2:
+                raise UsageError(f"%mux setup takes one tool and -w. Usage: {USAGE}")
+            if args.command[1] not in SETUP_TOOLS:
+                raise UsageError(
+                    f"%mux setup knows {', '.join(SETUP_TOOLS)}, not {args.command[1]!r}."
+                )
+            with _reported():
+                self._setup_jupyter_ai(args.workspace)
             return
         creating = args.command[:2] == ["key", "create"]
         if (args.workspace is not None and not creating) or args.max_tokens is not None:
@@ -263,6 +278,37 @@ class MuxMagics(Magics):
         client.revoke_key(key_id)
         print(f"Revoked mux key {key_id}.")
 
+    def _setup_jupyter_ai(self, workspace: str | None) -> None:
+        """Write jupyter-ai's configuration for the mux (setup_tools.py), and give this
+        kernel the `mux` alias at once."""
+        from .client import find_server
+        from .setup_tools import JUPYTER_AI_ALIAS, setup_jupyter_ai
+
+        server = find_server()
+        with MuxClient(server.url, server.token) as client:
+            if workspace is not None:
+                workspace = client.workspace(workspace)["name"]  # 404 for a typo
+        api_base = server.url + (f"mux/w/{workspace}/v1" if workspace else "mux/v1")
+        key, key_is_env = _mux_key(server)
+        done = setup_jupyter_ai(api_base, key, profile_dir=self.shell.profile_dir.location)
+        for path in done.files:
+            print(f"wrote {path}")
+        for note in done.notes:
+            print(note)
+        alias = {"target": "openai/mux", "api_base": api_base, "api_key_name": None}
+        self.shell.config.AiMagics.initial_aliases = {
+            **self.shell.config.AiMagics.get("initial_aliases", {}),
+            JUPYTER_AI_ALIAS: alias,
+        }
+        loaded = self.shell.magics_manager.registry.get("AiMagics")
+        if loaded is not None:  # already loaded in this kernel: it copied its aliases
+            loaded.aliases[JUPYTER_AI_ALIAS] = alias
+        if not key_is_env:
+            print(
+                "This kernel's OPENAI_API_KEY is not the mux's: set it to the mux's key "
+                "for `%%ai` (Jupyternaut has its key in its config)."
+            )
+
     def _ask(self, prompt: str, workspace: str | None, max_tokens: int | None) -> None:
         """Stream the answer into one display that is redrawn in place."""
         with _reported():
@@ -306,6 +352,17 @@ class MuxMagics(Magics):
                     # read notebooks; the answer itself stays the model's words.
                     final = text or "*(no answer)*"
                     handle.update(Markdown(final, metadata={"jupyter_mux": served}))
+
+
+def _mux_key(server: ServerInfo) -> tuple[str, bool]:
+    """The key a tool should send to the mux, and whether the kernel's OPENAI_API_KEY is
+    it: the environment's when OPENAI_BASE_URL points at this mux, else the server's
+    token."""
+    base = os.environ.get("OPENAI_BASE_URL", "").rstrip("/")
+    env_key = os.environ.get("OPENAI_API_KEY", "")
+    if env_key and base == server.url + "mux/v1":
+        return env_key, True
+    return server.token or "none", bool(env_key) and env_key == server.token
 
 
 def load_ipython_extension(ipython: Any) -> None:

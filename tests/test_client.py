@@ -26,6 +26,7 @@ from jupyter_mux.client import (
     MuxServerNotFound,
     ServerInfo,
     anthropic_client,
+    async_anthropic_client,
     async_openai_client,
     find_server,
     openai_client,
@@ -419,3 +420,67 @@ def test_exported_variables_are_used_only_when_they_are_the_muxs(runtime_dir, mo
     monkeypatch.setenv("JUPYTER_MUX_TOKEN", "tok")
     with anthropic_client() as claude:
         assert (str(claude.base_url), claude.auth_token) == ("http://127.0.0.1:9999/mux/", "tok")
+
+
+# --- the Anthropic clients -------------------------------------------------------------------
+
+
+def ask_anthropic(workspace: str | None = None) -> tuple[str, str, str]:
+    """A Messages call through `anthropic_client`: (base_url, serving workspace, text)."""
+    with anthropic_client(workspace, max_retries=0, timeout=60) as client:
+        raw = client.messages.with_raw_response.create(
+            model="anything", messages=MESSAGES, max_tokens=4
+        )
+        message = raw.parse()
+        assert message.type == "message" and message.role == "assistant"
+        text = "".join(block.text for block in message.content if block.type == "text")
+        return str(client.base_url), raw.headers["x-mux-workspace"], text
+
+
+async def test_anthropic_client_answers_through_the_mux(two_llamas, mux_env):
+    base_url, workspace, text = await asyncio.to_thread(ask_anthropic)
+    assert base_url == mux_env.url + "mux/"
+    assert workspace == "wa" and isinstance(text, str)
+
+
+async def test_anthropic_client_pinned_to_a_workspace(two_llamas, mux_env, api):
+    base_url, workspace, _ = await asyncio.to_thread(ask_anthropic, "wb")
+    assert base_url == mux_env.url + "mux/w/wb/"
+    assert workspace == "wb"
+    assert (await api.ok("GET", "active"))["name"] == "wa"  # pinning is not activating
+
+
+async def test_async_anthropic_client_streams(two_llamas, mux_env):
+    async with (
+        async_anthropic_client("wb", max_retries=0) as client,
+        client.messages.stream(model="x", messages=MESSAGES, max_tokens=4) as stream,
+    ):
+        final = await stream.get_final_message()
+    assert final.stop_reason in {"end_turn", "max_tokens"}
+    assert final.usage.output_tokens > 0
+
+
+def test_anthropic_client_kwargs_and_key(runtime_dir, monkeypatch):
+    monkeypatch.setenv("JUPYTER_MUX_URL", "http://127.0.0.1:4321/base")
+    monkeypatch.setenv("JUPYTER_MUX_TOKEN", "tok")
+    with anthropic_client(max_retries=5, default_headers={"X-Mux-Workspace": "wb"}) as client:
+        assert (client.max_retries, client.auth_token) == (5, "tok")
+        assert client.default_headers["X-Mux-Workspace"] == "wb"
+        assert str(client.base_url) == "http://127.0.0.1:4321/base/mux/"
+    import jupyter_mux
+
+    assert jupyter_mux.anthropic_client is anthropic_client
+
+
+def test_import_loads_no_anthropic(runtime_dir):
+    """The Anthropic SDK is imported when a client is made, not with the package."""
+    script = "import sys, jupyter_mux; print('anthropic' in sys.modules, 'openai' in sys.modules)"
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=Path(__file__).parent.parent,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert done.stdout.split() == ["False", "False"]

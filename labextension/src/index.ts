@@ -11,6 +11,7 @@ import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { addCommands, CommandIDs, PALETTE_CATEGORY } from './commands';
 import { TRANSLATION_DOMAIN } from './helpers/trans';
 import { muxUrl } from './helpers/urls';
+import { registerWithLiteAi } from './lite-ai';
 import { MuxModel } from './model';
 import { MuxSidebar } from './panel/MuxSidebar';
 import { MuxView } from './panel/MuxView';
@@ -84,4 +85,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default plugin;
+/** The "Model Mux" provider in jupyterlite-ai's chat, when jupyterlite-ai is installed. */
+const liteAiPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'jupyter-mux:lite-ai',
+  description: 'Registers the Model Mux provider with jupyterlite-ai, when it is installed.',
+  autoStart: true,
+  optional: [ITranslator],
+  activate: (app: JupyterFrontEnd, translator: ITranslator | null) => {
+    void registerWithLiteAi(app, (translator ?? nullTranslator).load(TRANSLATION_DOMAIN));
+  }
+};
+
+export default [plugin, liteAiPlugin];
