@@ -57,6 +57,7 @@ USAGE = (
     "%mux key revoke ID | %mux setup jupyter-ai [-w WS] | %%mux [-w WS] [-m N]"
 )
 SETUP_TOOLS = ("jupyter-ai",)
+JUPYTER_AI_KEY_NAME = "jupyter-ai"
 DURATION = re.compile(r"^(\d+)([mhdw])$")
 UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -288,8 +289,14 @@ class MuxMagics(Magics):
         with MuxClient(server.url, server.token) as client:
             if workspace is not None:
                 workspace = client.workspace(workspace)["name"]  # 404 for a typo
+            # Jupyternaut runs in the server and keeps its key in its config: a mux key of
+            # its own (the one made before revoked), never the Jupyter token, and not the
+            # kernels' key, which the server replaces at every start.
+            for old in client.keys():  # noqa: SIM118 (the API, not a dict)
+                if old["name"] == JUPYTER_AI_KEY_NAME:
+                    client.revoke_key(old["id"])
+            key = client.create_key(JUPYTER_AI_KEY_NAME, workspace=workspace)["secret"]
         api_base = server.url + (f"mux/w/{workspace}/v1" if workspace else "mux/v1")
-        key, key_is_env = _mux_key(server)
         done = setup_jupyter_ai(api_base, key, profile_dir=self.shell.profile_dir.location)
         for path in done.files:
             print(f"wrote {path}")
@@ -303,7 +310,7 @@ class MuxMagics(Magics):
         loaded = self.shell.magics_manager.registry.get("AiMagics")
         if loaded is not None:  # already loaded in this kernel: it copied its aliases
             loaded.aliases[JUPYTER_AI_ALIAS] = alias
-        if not key_is_env:
+        if not _kernel_sends_a_mux_key(server):
             print(
                 "This kernel's OPENAI_API_KEY is not the mux's: set it to the mux's key "
                 "for `%%ai` (Jupyternaut has its key in its config)."
@@ -354,15 +361,12 @@ class MuxMagics(Magics):
                     handle.update(Markdown(final, metadata={"jupyter_mux": served}))
 
 
-def _mux_key(server: ServerInfo) -> tuple[str, bool]:
-    """The key a tool should send to the mux, and whether the kernel's OPENAI_API_KEY is
-    it: the environment's when OPENAI_BASE_URL points at this mux, else the server's
-    token."""
+def _kernel_sends_a_mux_key(server: ServerInfo) -> bool:
+    """Whether this kernel's OPENAI_API_KEY (what `%%ai` sends) gets through this mux: the
+    key the server exported with OPENAI_BASE_URL, or the server's own token."""
     base = os.environ.get("OPENAI_BASE_URL", "").rstrip("/")
     env_key = os.environ.get("OPENAI_API_KEY", "")
-    if env_key and base == server.url + "mux/v1":
-        return env_key, True
-    return server.token or "none", bool(env_key) and env_key == server.token
+    return bool(env_key) and (base == server.url + "mux/v1" or env_key == server.token)
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -180,16 +180,17 @@ def test_setup_merges_into_existing_config_and_is_idempotent(tmp_path):
     assert naut.read_text() == "{not json"
 
 
-async def test_setup_magic_writes_jupyter_ais_config(served, shell, homes, server_url, token):
+async def test_setup_magic_writes_jupyter_ais_config(served, shell, homes, server_url, token, api):
     out = await setup_magic(shell, "setup jupyter-ai")
     assert str(naut_config(homes)) in out and "ipython_kernel_config.json" in out
     assert token not in out
     config = json.loads(naut_config(homes).read_text())
     assert config["model_provider_id"] == JUPYTER_AI_MODEL_ID  # none was chosen before
-    assert config["custom_models"][0]["params"] == {
-        "api_base": server_url + "mux/v1",
-        "api_key": token,
-    }
+    params = config["custom_models"][0]["params"]
+    assert params["api_base"] == server_url + "mux/v1"
+    # Jupyternaut gets a mux key of its own, never the Jupyter token.
+    [key] = [k for k in await api.ok("GET", "keys") if k["name"] == "jupyter-ai"]
+    assert params["api_key"].startswith(key["prefix"]) and params["api_key"] != token
     kernel = json.loads(
         (homes / "ipython" / "profile_default" / "ipython_kernel_config.json").read_text()
     )
@@ -199,6 +200,9 @@ async def test_setup_magic_writes_jupyter_ais_config(served, shell, homes, serve
     out = await setup_magic(shell, "setup jupyter-ai -w pinned")
     pinned = json.loads(naut_config(homes).read_text())["custom_models"][0]["params"]
     assert pinned["api_base"] == server_url + "mux/w/pinned/v1"
+    # Set up again: the earlier key is revoked, the new one pinned like the URL.
+    [again] = [k for k in await api.ok("GET", "keys") if k["name"] == "jupyter-ai"]
+    assert again["id"] != key["id"] and again["workspace"] == "pinned"
     out = await setup_magic(shell, "setup jupyter-ai -w ghost")
     assert "ghost" in out and "mux:" in out
     assert json.loads(naut_config(homes).read_text())["custom_models"][0]["params"] == pinned
