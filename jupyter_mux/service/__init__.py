@@ -1,5 +1,6 @@
 """Management operations: validate against the current state, write through the store, and
-swap in a fresh routing table so the very next mux request sees the change.
+swap in a routing table changed where the write changed it, so the very next mux request
+sees the change.
 
 `MuxService` is the one object the handlers and the app hold; each concern lives in its own
 module and is mixed in here:
@@ -17,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..routing import build_table
 from ..store import TargetRecord
 from .discovery import DiscoveryError
 from .providers import Providers
@@ -50,6 +50,5 @@ class MuxService(Providers, Workspaces, Usage):
             self.sync_predefined(rows)
         if seeds:
             self.store.seed_workspaces(list(seeds))
-        self._revision = self.store.revision()
-        self.routing = build_table(self.store.snapshot(), self._api_key)
+        self._load()
         return [row["name"] for row in rows]

@@ -1,6 +1,7 @@
 """Persistence: SQLModel tables, schema migrations, and the queries over them."""
 
 from .records import (
+    Changes,
     ModelRecord,
     ProviderRecord,
     RuleRecord,
@@ -13,6 +14,7 @@ from .store import DEFAULT_WORKSPACE, KEEP, Store
 __all__ = [
     "DEFAULT_WORKSPACE",
     "KEEP",
+    "Changes",
     "ModelRecord",
     "ProviderRecord",
     "RuleRecord",

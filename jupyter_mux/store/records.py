@@ -64,3 +64,16 @@ class Snapshot:
     providers: dict[str, ProviderRecord]
     workspaces: dict[str, WorkspaceRecord]
     active: str
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """A write read back (`Store.changes`): the records of what it touched, absent when
+    gone, and, for a write that added a name, every name in the snapshot's order."""
+
+    revision: str
+    active: str
+    workspaces: dict[str, WorkspaceRecord]
+    providers: dict[str, ProviderRecord]
+    workspace_order: list[str] | None = None
+    provider_order: list[str] | None = None
