@@ -21,32 +21,51 @@ import httpx
 MODEL = "bench-model"
 
 
-async def streams(url: str, token: str, n: int, seconds: float) -> dict[str, int]:
-    body = {
-        "model": MODEL,
-        "messages": [{"role": "user", "content": "Hi"}],
-        "stream": True,
-        "drip": True,
-    }
-    headers = {"Authorization": f"token {token}"}
+async def streams(url: str, token: str, n: int, seconds: float, gap: float) -> dict[str, int]:
+    """Raw asyncio sockets, one keep-alive connection per stream: a Python HTTP client
+    would spend more CPU per chunk than the server under test."""
+    target = httpx.URL(url)
+    body = json.dumps(
+        {
+            "model": MODEL,
+            "messages": [{"role": "user", "content": "Hi"}],
+            "stream": True,
+            "drip": gap,
+        }
+    ).encode()
+    request = (
+        f"POST {target.raw_path.decode()} HTTP/1.1\r\nHost: {target.host}:{target.port}\r\n"
+        f"Authorization: token {token}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
     done = {"streams": 0, "chunks": 0, "errors": 0}
     deadline = time.monotonic() + seconds
-    limits = httpx.Limits(max_connections=n + 4, max_keepalive_connections=n + 4)
 
-    async def one(http: httpx.AsyncClient) -> None:
+    async def one() -> None:
+        reader, writer = await asyncio.open_connection(target.host, target.port)
         while time.monotonic() < deadline:
-            try:
-                async with http.stream("POST", url, headers=headers, json=body) as response:
-                    async for _chunk in response.aiter_raw():
-                        done["chunks"] += 1
-                    if response.status_code != 200:
-                        done["errors"] += 1
-                done["streams"] += 1
-            except httpx.HTTPError:
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            if not head.startswith(b"HTTP/1.1 200"):
                 done["errors"] += 1
+            tail = b""
+            while not tail.endswith(b"0\r\n\r\n"):
+                data = await reader.read(65536)
+                if not data:
+                    raise ConnectionError("closed")
+                done["chunks"] += data.count(b"data: ")
+                tail = (tail + data)[-8:]
+            done["streams"] += 1
+        writer.close()
 
-    async with httpx.AsyncClient(timeout=60, limits=limits) as http:
-        await asyncio.gather(*(one(http) for _ in range(n)))
+    async def report() -> None:
+        while True:
+            print(json.dumps({"time": time.time(), **done}), flush=True)
+            await asyncio.sleep(0.5)
+
+    reporter = asyncio.create_task(report())
+    await asyncio.gather(*(one() for _ in range(n)))
+    reporter.cancel()
     return done
 
 
@@ -68,7 +87,9 @@ def requests(url: str, token: str) -> dict[str, list[float]]:
 if __name__ == "__main__":
     mode, url, token, *rest = sys.argv[1:]
     if mode == "streams":
-        result: object = asyncio.run(streams(url, token, int(rest[0]), float(rest[1])))
+        result: object = asyncio.run(
+            streams(url, token, int(rest[0]), float(rest[1]), float(rest[2]))
+        )
     else:
         result = requests(url, token)
     print(json.dumps(result), flush=True)
