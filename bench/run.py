@@ -30,6 +30,8 @@ from typing import Any
 
 import dialects  # bench/dialects.py: `python bench/run.py` puts bench/ on the path
 import httpx
+import responsive
+import scale
 
 HERE = Path(__file__).parent
 TOKEN = "bench-token"
@@ -109,7 +111,12 @@ def wrk(
         match = re.search(pattern, out)
         return float(match.group(1)) if match else 0.0
 
+    mean = re.search(r"^\s+Latency\s+([\d.]+)(us|ms|s)\s", out, re.M)
+    mean_ms = float(mean.group(1)) if mean else float("nan")
+    if mean and mean.group(2) != "ms":
+        mean_ms = mean_ms / 1000 if mean.group(2) == "us" else mean_ms * 1000
     return {
+        "mean": mean_ms,
         "rps": number(r"Requests/sec:\s+([\d.]+)"),
         "requests": number(r"(\d+) requests in"),
         "p50": ms("50"),
@@ -319,6 +326,10 @@ def print_table(targets: list[Target], streams: int) -> None:
             ["-"] + [f"{t.median(1, key) - direct.median(1, key):.2f}" for t in targets[1:]],
         )
     row("p99 ms, 32 conn", [f"{t.median(32, 'p99'):.2f}" for t in targets])
+    row(
+        "  p99 / mean, 32 conn",
+        [f"{t.median(32, 'p99') / t.median(32, 'mean'):.1f}x" for t in targets],
+    )
     row(f"first chunk p50 ms ({streams})", [f"{t.streams['ttft_p50']:.2f}" for t in targets])
     row("chunk gap p50 ms (5 ms drip)", [f"{t.streams['gap_p50']:.2f}" for t in targets])
     row("chunk gap p99 ms", [f"{t.streams['gap_p99']:.2f}" for t in targets])
@@ -330,6 +341,8 @@ def print_ratios(targets: list[Target]) -> None:
     direct, mux = by_name["direct"], by_name["mux"]
     added = {key: mux.median(1, key) - direct.median(1, key) for key in ("p50", "p99")}
     print(f"\nmux adds {added['p50']:.2f} ms p50, {added['p99']:.2f} ms p99 at one connection")
+    tail = mux.median(32, "p99") / mux.median(32, "mean")
+    print(f"mux p99 at 32 connections = {tail:.1f}x its mean latency there")
     litellm = by_name.get("litellm")
     if litellm is None:
         return
@@ -445,8 +458,23 @@ def main() -> None:
         dialect_rows = dialects.measure(
             mux_base, through_mux.headers, mux.pid, wrk, seconds, rounds, streams
         )
+        print("responsiveness: Jupyter's /api/contents under mux streams ...", flush=True)
+        server = through_mux.url.removesuffix("/mux/v1/chat/completions")
+        responsive_rows = responsive.measure(
+            server, through_mux.headers, TOKEN, through_mux.url, targets[0].url
+        )
         print(f"long run: {long_requests:,} requests through the mux ...", flush=True)
         rss = long_run(mux, through_mux, long_requests)
+        # Last: it leaves thousands of workspaces in the store.
+        print("management writes with 100 to 5,000 workspaces stored ...", flush=True)
+        scale_rows = scale.measure(
+            f"{mux_base}/api",
+            through_mux.headers,
+            TOKEN,
+            through_mux.url,
+            tmp / "jupyter" / "jupyter_mux" / "mux.sqlite",
+            "bench",
+        )
     print_table(targets, streams)
     print_ratios(targets)
     dialects.print_rows(dialect_rows)
@@ -457,6 +485,8 @@ def main() -> None:
         f"over {last_n - first_n:,.0f} requests at 32 connections\n"
         f"  every 10 s: {trace}"
     )
+    responsive.print_rows(responsive_rows)
+    scale.print_rows(scale_rows)
     print_import_times(imports)
     print_file_scan()
 

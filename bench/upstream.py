@@ -215,14 +215,16 @@ class Upstream(asyncio.Protocol):
             if head.startswith("GET"):
                 self.transport.write(ANSWERS["models"])
             elif b'"drip"' in body:
-                asyncio.get_running_loop().create_task(self.drip())
+                gap = json.loads(body)["drip"]  # true: DRIP_GAP; a number: that gap (s)
+                gap = DRIP_GAP if gap is True else float(gap)
+                asyncio.get_running_loop().create_task(self.drip(gap))
             else:
                 whole, stream = ANSWERS[head.split(" ", 2)[1]]
                 streamed = b'"stream":true' in body.replace(b" ", b"")
                 self.transport.write(stream if streamed else whole)
 
-    async def drip(self) -> None:
-        """A stream whose chunks leave DRIP_GAP apart, as tokens do, so a test can see
+    async def drip(self, gap: float = DRIP_GAP) -> None:
+        """A stream whose chunks leave `gap` apart, as tokens do, so a test can see
         whether a proxy passes each on at once or holds them back."""
         self.transport.write(
             b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
@@ -231,7 +233,7 @@ class Upstream(asyncio.Protocol):
         for event in CHUNKS:
             data = event.encode()
             self.transport.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-            await asyncio.sleep(DRIP_GAP)
+            await asyncio.sleep(gap)
         self.transport.write(b"0\r\n\r\n")
 
 

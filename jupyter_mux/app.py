@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 from typing import Any
@@ -166,6 +167,16 @@ class MuxApp(ExtensionApp):
         help="""Seconds between checks for changes that other servers sharing the database
         made (one small query); their changes route from this server after at most this
         long. 0 disables the check (a database only this server uses).""",
+    )
+    freeze_gc = Bool(
+        True,
+        config=True,
+        help="""Once the server has started, collect garbage once and move every object
+        that survived (Jupyter's and every extension's start-up objects, some hundreds of
+        thousands) out of the garbage collector's way (`gc.freeze()`), so its full
+        collections under load walk only what was made since: they paused the whole
+        server for up to 0.7 s (the p99 of every request, mux or notebook). Turn off if
+        another part of the server relies on collecting start-up objects later.""",
     )
     usage_retention_days = Int(
         90,
@@ -381,6 +392,9 @@ class MuxApp(ExtensionApp):
 
     def _announce(self) -> None:
         """Runs once the loop turns, so the server is bound and its real URL known."""
+        if self.freeze_gc:
+            gc.collect()
+            gc.freeze()
         if self.serverapp.starter_app is self:
             print(f"\n    Jupyter Mux: {self.mux_url}", flush=True)
             print("    (use the Jupyter token as the API key)\n", flush=True)

@@ -1,8 +1,9 @@
 """The in-memory routing table: everything a mux request needs, without touching the store.
 
-The table is immutable and rebuilt from a store snapshot after every write; a request reads
-whichever table is current when it starts, so a workspace switch applies from the very next
-request and a request in flight is never affected by a switch.
+The table is immutable: a write makes a new one (from the old one, where it changed) and
+swaps it in by assignment; a request reads whichever table is current when it starts, so a
+workspace switch applies from the very next request and a request in flight is never
+affected by a switch.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from .openai_request import MuxRequest, mentioned_files
 from .providers.registry import PROVIDER_TYPES
 from .providers.wire import WIRES, Wire
 from .secrets import SecretKeyError
-from .store import ProviderRecord, Snapshot, TargetRecord
+from .store import ProviderRecord, Snapshot, TargetRecord, WorkspaceRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,45 +204,53 @@ def routable(provider: ProviderRecord) -> str | None:
     return None
 
 
+# A provider as the table resolves it: its upstream, or why it has none.
+Resolved = tuple[Upstream | None, str | None]
+
+
+def resolve(
+    provider: ProviderRecord, api_key_of: Callable[[ProviderRecord], str | None]
+) -> Resolved:
+    """Never fails for one bad row: a provider that cannot be routed (say, an endpoint
+    poisoned in the database by hand) gets no upstream, and the reason."""
+    try:
+        return upstream_for(provider, api_key_of(provider)), None
+    except UnroutableProvider as exc:
+        return None, str(exc)
+    except SecretKeyError:
+        return None, (
+            f"Provider '{provider.name}' has a stored key that the configured encryption key "
+            "cannot decrypt; set its key again."
+        )
+
+
+def route(workspace: WorkspaceRecord, resolved: dict[str, Resolved]) -> WorkspaceRoute:
+    """One workspace's route; a target whose provider is not in `resolved` is gone."""
+    return WorkspaceRoute(
+        workspace.name,
+        tuple(
+            Rule(
+                r.kind,
+                r.pattern,
+                tuple(
+                    Target(t.provider, t.model, *resolved.get(t.provider, _GONE)) for t in r.targets
+                ),
+            )
+            for r in workspace.rules
+        ),
+    )
+
+
+_GONE: Resolved = (None, None)
+
+
 def build_table(
     snapshot: Snapshot, api_key_of: Callable[[ProviderRecord], str | None]
 ) -> RoutingTable:
-    """Never fails for one bad row: a provider that cannot be routed (say, an endpoint
-    poisoned in the database by hand) leaves its targets without an upstream and says why."""
-    upstreams: dict[str, Upstream] = {}
-    broken: dict[str, str] = {}
-    for name, provider in snapshot.providers.items():
-        try:
-            upstreams[name] = upstream_for(provider, api_key_of(provider))
-        except UnroutableProvider as exc:
-            broken[name] = str(exc)
-        except SecretKeyError:
-            broken[name] = (
-                f"Provider '{name}' has a stored key that the configured encryption key "
-                "cannot decrypt; set its key again."
-            )
+    """The whole table. A write changes it where it changed instead (`service.base`), with
+    the same `resolve` and `route`, so both give the same table."""
+    resolved = {name: resolve(p, api_key_of) for name, p in snapshot.providers.items()}
     return RoutingTable(
         active=snapshot.active,
-        workspaces={
-            w.name: WorkspaceRoute(
-                w.name,
-                tuple(
-                    Rule(
-                        r.kind,
-                        r.pattern,
-                        tuple(
-                            Target(
-                                t.provider,
-                                t.model,
-                                upstreams.get(t.provider),
-                                broken.get(t.provider),
-                            )
-                            for t in r.targets
-                        ),
-                    )
-                    for r in w.rules
-                ),
-            )
-            for w in snapshot.workspaces.values()
-        },
+        workspaces={w.name: route(w, resolved) for w in snapshot.workspaces.values()},
     )

@@ -20,6 +20,8 @@ SMALL = {
     "BENCH_STREAMS": "5",
     "BENCH_LONG_REQUESTS": "200",
     "BENCH_IMPORT_RUNS": "2",
+    "BENCH_PROBES": "10",
+    "BENCH_PATCHES": "2",
 }
 
 
@@ -50,3 +52,5 @@ def test_benchmark_runs_and_prints_its_table(tmp_path):
         assert float(rps.replace(",", "")) > 0 and errors == "0", label
     assert re.search(r"RSS of the mux process: [\d.]+ MB -> [\d.]+ MB", output), output
     assert re.search(r"import jupyter_mux, fresh interpreter: median \d+ ms", output), output
+    assert re.search(r"while 100 mux streams\s+[\d,]+\s+[\d.]+\s+[\d.]+", output), output
+    assert re.search(r"5,000 workspaces\s+[\d.]+\s+[\d.]+", output), output

@@ -1,5 +1,6 @@
 """Management operations: validate against the current state, write through the store, and
-swap in a fresh routing table so the very next mux request sees the change.
+swap in a routing table changed where the write changed it, so the very next mux request
+sees the change.
 
 `MuxService` is the one object the handlers and the app hold; each concern lives in its own
 module and is mixed in here:
@@ -18,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..routing import build_table
 from ..store import TargetRecord
 from .discovery import DiscoveryError
 from .keys import Keys
@@ -52,10 +52,8 @@ class MuxService(Providers, Workspaces, Usage, Keys):
             self.sync_predefined(rows)
         if seeds:
             self.store.seed_workspaces(list(seeds))
-        self._revision = self.store.revision()
-        snapshot = self.store.snapshot()
-        self.routing = build_table(snapshot, self._api_key)
-        self.start_keys(snapshot)
+        self._load()
+        self.start_keys()
         return [row["name"] for row in rows]
 
     async def open(self) -> None:

@@ -35,11 +35,19 @@ class Discovery(ServiceBase):
         except (DiscoveryError, UnroutableProvider) as exc:
             error = cleaned(str(exc))
             self.log.warning("jupyter-mux: model discovery failed for %s: %s", name, error)
-            await self._db(self.store.set_models, name, None, status="error", error=error)
+            snapshot = await self._write(
+                self.store.set_models,
+                name,
+                None,
+                status="error",
+                error=error,
+                providers=(name,),
+            )
         else:
             models = [ModelRecord(cleaned(m.id), m.info) for m in models]
-            await self._db(self.store.set_models, name, models, status="ok", error=None)
-        snapshot = await self._reload()
+            snapshot = await self._write(
+                self.store.set_models, name, models, status="ok", error=None, providers=(name,)
+            )
         return provider_view(find_provider(snapshot, name), snapshot)
 
     async def refresh_all(self, names: list[str]) -> None:

@@ -63,14 +63,27 @@ class Keys(ServiceBase):
         self._used: dict[str, datetime] = {}  # last uses not yet written
         self._prices: Prices = {}
 
-    def start_keys(self, snapshot: Snapshot) -> None:
-        """The key view and each key's spend so far, at start (blocking, like the rest of
-        the start)."""
-        self._load_keys(self.store.mux_keys(), snapshot)
+    def start_keys(self) -> None:
+        """Each key's spend so far, at start (blocking, like the rest of the start; the key
+        view itself comes with the state, see `_load`)."""
         self._spent = self.spend_from_usage()
 
-    def _load_keys(self, keys: list[KeyRecord], snapshot: Snapshot) -> None:
-        self._keys = {k.secret_hash: k for k in keys}
+    # The key view follows the state: read again whenever the state is (a key write, another
+    # server's write seen by `sync`), and after every write here (a workspace rename moves
+    # the pins of its keys). On the store's thread; the keys are few.
+
+    def _load(self, revision: str | None = None) -> Snapshot:
+        snapshot = super()._load(revision)
+        self._load_keys(snapshot)
+        return snapshot
+
+    def _written(self, *args: Any) -> Snapshot:
+        snapshot = super()._written(*args)
+        self._load_keys(snapshot)
+        return snapshot
+
+    def _load_keys(self, snapshot: Snapshot) -> None:
+        self._keys = {k.secret_hash: k for k in self.store.mux_keys()}
         self._prices = model_prices(snapshot)
 
     def spend_from_usage(self) -> dict[str, float]:
@@ -82,11 +95,6 @@ class Keys(ServiceBase):
             if key_id and amount:
                 spent[key_id] = spent.get(key_id, 0.0) + amount
         return spent
-
-    async def _reload(self) -> Snapshot:
-        snapshot = await super()._reload()
-        self._load_keys(await self._db(self.store.mux_keys), snapshot)
-        return snapshot
 
     # -- the hot path ----------------------------------------------------------------------
 

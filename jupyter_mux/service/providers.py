@@ -46,12 +46,15 @@ class Providers(Discovery):
         """All or nothing: a create whose discovery cannot be recorded is undone, so the
         client's error is the whole story and a retry does not meet its own half-saved
         provider (409)."""
-        await self._db(self.store.create_provider, **self._new_provider(body, body.api_key))
+        await self._write(
+            self.store.create_provider,
+            **self._new_provider(body, body.api_key),
+            providers=(body.name,),
+        )
         try:
             return await self.refresh_provider(body.name)
         except Exception:
-            await self._db(self.store.delete_provider, body.name)
-            await self._reload()
+            await self._write(self.store.delete_provider, body.name, providers=(body.name,))
             raise
 
     def _new_provider(self, body: ProviderCreate, api_key: str | None) -> dict[str, Any]:
@@ -87,14 +90,20 @@ class Providers(Discovery):
         if auth_type == "none":
             changes["api_key_encrypted"] = None  # a key that is never sent is not kept
         check_auth(current.type, auth_type, body.api_key)
-        await self._db(self.store.update_provider, name, **changes)
-        return await self.refresh_provider(changes.get("name", name))
+        new_name = changes.get("name", name)
+        await self._write(
+            self.store.update_provider,
+            name,
+            **changes,
+            providers=(name, new_name) if new_name != name else (name,),
+            renames_provider=new_name != name,
+        )
+        return await self.refresh_provider(new_name)
 
     async def delete_provider(self, name: str) -> None:
         snapshot = await self._snapshot()
         check_writable(find_provider(snapshot, name))
-        await self._db(self.store.delete_provider, name)
-        await self._reload()
+        await self._write(self.store.delete_provider, name, providers=(name,))
 
     async def set_price(self, name: str, body: PriceIn) -> list[dict[str, Any]]:
         prices = (body.prompt_per_million, body.completion_per_million)
@@ -113,7 +122,7 @@ class Providers(Discovery):
         )
         if self.store.owner:  # a shared provider's prices are every user's costs
             check_writable(find_provider(await self._snapshot(), name))
-        await self._db(self.store.set_price, name, body.model, price)
+        await self._write(self.store.set_price, name, body.model, price, providers=(name,))
         return await self.provider_models(name)
 
     def _predefined_row(self, index: int, spec: dict[str, Any]) -> dict[str, Any]:

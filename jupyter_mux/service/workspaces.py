@@ -38,8 +38,14 @@ class Workspaces(ServiceBase):
     async def create_workspace(self, body: WorkspaceCreate) -> WorkspaceOut:
         snapshot = await self._snapshot()
         preferred = checked_target(body.preferred, snapshot)
-        await self._db(self.store.create_workspace, body.name, body.description, preferred)
-        return workspace_view(body.name, await self._reload())
+        state = await self._write(
+            self.store.create_workspace,
+            body.name,
+            body.description,
+            preferred,
+            workspaces=(body.name,),
+        )
+        return workspace_view(body.name, state)
 
     async def update_workspace(self, name: str, body: WorkspaceUpdate) -> WorkspaceOut:
         snapshot = await self._snapshot()
@@ -49,14 +55,15 @@ class Workspaces(ServiceBase):
             if "preferred" in body.model_fields_set
             else KEEP
         )
-        await self._db(
+        state = await self._write(
             self.store.update_workspace,
             name,
             new_name=body.name,
             description=body.description,
             preferred=preferred,
+            workspaces=(name, body.name) if body.name else (name,),
         )
-        return workspace_view(body.name or name, await self._reload())
+        return workspace_view(body.name or name, state)
 
     async def get_rules(self, name: str) -> list[RuleOut]:
         snapshot = await self._snapshot()
@@ -67,8 +74,7 @@ class Workspaces(ServiceBase):
         snapshot = await self._snapshot()
         check_workspace(snapshot, name)
         records = checked_rules(rules, snapshot)
-        await self._db(self.store.replace_rules, name, records)
-        snapshot = await self._reload()
+        snapshot = await self._write(self.store.replace_rules, name, records, workspaces=(name,))
         return rules_view(snapshot.workspaces[name].rules, snapshot)
 
     async def export_workspace(self, name: str) -> WorkspaceExport:
@@ -111,21 +117,23 @@ class Workspaces(ServiceBase):
             for rule in body.rules
         ]
         records = checked_rules(rules, snapshot, require_known=False)
-        await self._db(
-            self.store.replace_rules, body.name, records, create_description=body.description
+        state = await self._write(
+            self.store.replace_rules,
+            body.name,
+            records,
+            create_description=body.description,
+            workspaces=(body.name,),
         )
-        return workspace_view(body.name, await self._reload())
+        return workspace_view(body.name, state)
 
     async def delete_workspace(self, name: str) -> None:
-        await self._db(self.store.delete_workspace, name)
-        await self._reload()
+        await self._write(self.store.delete_workspace, name, workspaces=(name,))
 
     async def get_active(self) -> str:
         return (await self._snapshot()).active
 
     async def set_active(self, name: str) -> str:
-        await self._db(self.store.set_active, name)
-        return (await self._reload()).active
+        return (await self._write(self.store.set_active, name)).active
 
 
 def checked_target(target: Any, snapshot: Snapshot) -> TargetRecord | None:

@@ -2,6 +2,7 @@
 
 from .records import (
     KeyRecord,
+    Changes,
     ModelRecord,
     ProviderRecord,
     RuleRecord,
@@ -15,6 +16,7 @@ __all__ = [
     "DEFAULT_WORKSPACE",
     "KEEP",
     "KeyRecord",
+    "Changes",
     "ModelRecord",
     "ProviderRecord",
     "RuleRecord",

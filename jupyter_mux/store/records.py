@@ -79,3 +79,15 @@ class KeyRecord:
     budget_usd: float | None
     created_at: datetime
     last_used_at: datetime | None
+
+
+class Changes:
+    """A write read back (`Store.changes`): the records of what it touched, absent when
+    gone, and, for a write that added a name, every name in the snapshot's order."""
+
+    revision: str
+    active: str
+    workspaces: dict[str, WorkspaceRecord]
+    providers: dict[str, ProviderRecord]
+    workspace_order: list[str] | None = None
+    provider_order: list[str] | None = None

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, case, event, func, insert, or_
+from sqlalchemy import Engine, and_, case, event, func, insert, or_
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlmodel import Session, create_engine, delete, select, update
@@ -28,6 +28,7 @@ from . import migrations
 from .migrations import lock_shared_store
 from .records import (
     KeyRecord,
+    Changes,
     ModelRecord,
     ProviderRecord,
     RuleRecord,
@@ -127,8 +128,12 @@ class Store:
 
     def revision(self) -> str:
         with self._session() as s:
-            row = s.get(Setting, REVISION_KEY)
-            return row.value if row else "0"
+            return self._revision(s)
+
+    @staticmethod
+    def _revision(s: Session) -> str:
+        row = s.get(Setting, REVISION_KEY)
+        return row.value if row else "0"
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -165,65 +170,114 @@ class Store:
 
     def snapshot(self) -> Snapshot:
         with self._session() as s:
-            models: dict[int, list[ModelRecord]] = {}
-            for row in s.exec(
-                select(ModelRow)
-                .join(ProviderRow)
-                .where(self._visible())
-                .order_by(ModelRow.provider_id, ModelRow.position)
-            ):
-                models.setdefault(row.provider_id, []).append(
-                    ModelRecord(row.model_id, json.loads(row.info_json))
+            return Snapshot(self._providers(s), self._workspaces(s), self._active(s))
+
+    def changes(
+        self,
+        workspaces: Iterable[str],
+        providers: Iterable[str],
+        *,
+        workspace_order: bool = False,
+        provider_order: bool = False,
+    ) -> Changes:
+        """What a snapshot would hold of these workspaces and providers (absent: gone), the
+        active workspace and the revision, in one transaction: what a write changed, read
+        back without reading everything (see `service.base`). With `*_order`, every name
+        in the snapshot's order too, for a write that added one."""
+        workspaces, providers = list(workspaces), list(providers)
+        with self._session() as s:
+            return Changes(
+                revision=self._revision(s),
+                active=self._active(s),
+                workspaces=self._workspaces(s, workspaces) if workspaces else {},
+                providers=self._providers(s, providers) if providers else {},
+                workspace_order=list(
+                    s.exec(
+                        select(WorkspaceRow.name)
+                        .where(WorkspaceRow.owner == self.owner)
+                        .order_by(WorkspaceRow.name)
+                    )
                 )
-            providers = {
-                p.name: ProviderRecord(
-                    name=p.name,
-                    type=p.type,
-                    endpoint=p.endpoint,
-                    description=p.description,
-                    auth_type=p.auth_type,
-                    api_key_encrypted=p.api_key_encrypted,
-                    predefined=p.predefined,
-                    status=p.status,
-                    error=p.error,
-                    models_refreshed_at=p.models_refreshed_at,
-                    models=tuple(models.get(p.id, ())),
+                if workspace_order
+                else None,
+                provider_order=list(
+                    dict.fromkeys(
+                        s.exec(
+                            select(ProviderRow.name)
+                            .where(self._visible())
+                            .order_by(ProviderRow.name)
+                        )
+                    )
                 )
-                # A user's own provider comes after a shared one of the same name, and wins.
-                for p in s.exec(
-                    select(ProviderRow)
-                    .where(self._visible())
-                    .order_by(ProviderRow.name, ProviderRow.predefined.desc())  # type: ignore[attr-defined]
-                )
-            }
-            targets: dict[int, list[TargetRecord]] = {}
-            for t in s.exec(
-                select(TargetRow)
-                .where(TargetRow.rule_id.in_(self._my_rule_ids()))  # type: ignore[union-attr]
-                .order_by(TargetRow.rule_id, TargetRow.position)
-            ):
-                targets.setdefault(t.rule_id, []).append(TargetRecord(t.provider_name, t.model))
-            rules: dict[int, list[RuleRecord]] = {}
-            for r in s.exec(
-                select(RuleRow)
-                .where(RuleRow.id.in_(self._my_rule_ids()))  # type: ignore[union-attr]
-                .order_by(RuleRow.workspace_id, RuleRow.position)
-            ):
-                rules.setdefault(r.workspace_id, []).append(
-                    RuleRecord(r.kind, r.pattern, tuple(targets.get(r.id, ())))
-                )
-            workspaces = {
-                w.name: WorkspaceRecord(w.name, w.description, tuple(rules.get(w.id, ())))
-                for w in s.exec(
-                    select(WorkspaceRow)
-                    .where(WorkspaceRow.owner == self.owner)
-                    .order_by(WorkspaceRow.name)
-                )
-            }
-            active = s.get(ActiveRow, self.owner)
-            return Snapshot(
-                providers, workspaces, active.workspace if active else DEFAULT_WORKSPACE
+                if provider_order
+                else None,
             )
+
+    def _providers(self, s: Session, names: list[str] | None = None) -> dict[str, ProviderRecord]:
+        visible = self._visible()
+        if names is not None:
+            visible = and_(visible, ProviderRow.name.in_(names))  # type: ignore[attr-defined]
+        models: dict[int, list[ModelRecord]] = {}
+        for row in s.exec(
+            select(ModelRow)
+            .join(ProviderRow)
+            .where(visible)
+            .order_by(ModelRow.provider_id, ModelRow.position)
+        ):
+            models.setdefault(row.provider_id, []).append(
+                ModelRecord(row.model_id, json.loads(row.info_json))
+            )
+        return {
+            p.name: ProviderRecord(
+                name=p.name,
+                type=p.type,
+                endpoint=p.endpoint,
+                description=p.description,
+                auth_type=p.auth_type,
+                api_key_encrypted=p.api_key_encrypted,
+                predefined=p.predefined,
+                status=p.status,
+                error=p.error,
+                models_refreshed_at=p.models_refreshed_at,
+                models=tuple(models.get(p.id, ())),
+            )
+            # A user's own provider comes after a shared one of the same name, and wins.
+            for p in s.exec(
+                select(ProviderRow)
+                .where(visible)
+                .order_by(ProviderRow.name, ProviderRow.predefined.desc())  # type: ignore[attr-defined]
+            )
+        }
+
+    def _workspaces(self, s: Session, names: list[str] | None = None) -> dict[str, WorkspaceRecord]:
+        mine = WorkspaceRow.owner == self.owner
+        if names is not None:
+            mine = and_(mine, WorkspaceRow.name.in_(names))  # type: ignore[attr-defined]
+        rule_ids = self._my_rule_ids(mine)
+        targets: dict[int, list[TargetRecord]] = {}
+        for t in s.exec(
+            select(TargetRow)
+            .where(TargetRow.rule_id.in_(rule_ids))  # type: ignore[union-attr]
+            .order_by(TargetRow.rule_id, TargetRow.position)
+        ):
+            targets.setdefault(t.rule_id, []).append(TargetRecord(t.provider_name, t.model))
+        rules: dict[int, list[RuleRecord]] = {}
+        for r in s.exec(
+            select(RuleRow)
+            .where(RuleRow.id.in_(rule_ids))  # type: ignore[union-attr]
+            .order_by(RuleRow.workspace_id, RuleRow.position)
+        ):
+            rules.setdefault(r.workspace_id, []).append(
+                RuleRecord(r.kind, r.pattern, tuple(targets.get(r.id, ())))
+            )
+        return {
+            w.name: WorkspaceRecord(w.name, w.description, tuple(rules.get(w.id, ())))
+            for w in s.exec(select(WorkspaceRow).where(mine).order_by(WorkspaceRow.name))
+        }
+
+    def _active(self, s: Session) -> str:
+        active = s.get(ActiveRow, self.owner)
+        return active.workspace if active else DEFAULT_WORKSPACE
 
     # -- providers -------------------------------------------------------------------------
 
@@ -600,11 +654,11 @@ class Store:
         """The providers this owner sees: their own and the shared ones."""
         return or_(ProviderRow.owner == self.owner, ProviderRow.predefined)  # type: ignore[arg-type]
 
-    def _my_rule_ids(self) -> Any:
+    def _my_rule_ids(self, where: Any = None) -> Any:
         return (
             select(RuleRow.id)
             .join(WorkspaceRow, RuleRow.workspace_id == WorkspaceRow.id)
-            .where(WorkspaceRow.owner == self.owner)
+            .where(WorkspaceRow.owner == self.owner if where is None else where)
         )
 
     def _provider(self, s: Session, name: str, *, required: bool = True) -> ProviderRow | None:

@@ -1,0 +1,131 @@
+"""Jupyter stays responsive under mux load: the p90 of Jupyter's own `GET /api/contents`
+(the file browser's request), idle and while N concurrent streams relay through the mux.
+
+`BENCH_PROBE_PATH` probes another Jupyter route instead (`/api/status`: no thread hops).
+The streams come from a separate process (`load.py streams`), dripped by the upstream
+`GAP` (20 ms) apart, 17 chunks each and started again as they end, so N streams are about
+N x 50 chunks per second (100 streams: ~5,000 chunks/s, the issue's figure). The probe sends
+`PROBES` (200) requests one after another from this process.
+Run alone: python bench/responsive.py (starts its own upstream and mux).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+HERE = Path(__file__).parent
+LOADS = (20, 100)
+GAP = 0.02
+
+
+def probe(url: str, auth: dict[str, str], n: int) -> list[float]:
+    times = []
+    with httpx.Client(headers=auth, timeout=60) as http:
+        for _ in range(n):
+            start = time.perf_counter()
+            http.get(url).raise_for_status()
+            times.append((time.perf_counter() - start) * 1000)
+            time.sleep(0.01)
+    return times
+
+
+def p90(values: list[float]) -> float:
+    return statistics.quantiles(values, n=10)[-1]
+
+
+def measure(
+    server: str, auth: dict[str, str], token: str, chat_url: str, direct_url: str
+) -> list[dict]:
+    """Rows: streams, chunks/s, contents p50 and p90 (ms), p90 ratio to idle. The control
+    row sends the largest load straight to the upstream, the mux idle: what the machine's
+    two cores shared with the load and the upstream cost Jupyter without the mux."""
+    probes = int(os.environ.get("BENCH_PROBES", "200"))
+    contents = f"{server}{os.environ.get('BENCH_PROBE_PATH', '/api/contents')}"
+    probe(contents, auth, 20)  # warm-up
+    idle = probe(contents, auth, probes)
+    rows: list[dict] = [
+        {"streams": 0, "chunks_s": 0.0, "p50": statistics.median(idle), "p90": p90(idle)}
+    ]
+    for n, url in [(n, chat_url) for n in LOADS] + [(LOADS[-1], direct_url)]:
+        seconds = 4 + probes * 0.03 + 30
+        load = subprocess.Popen(
+            [
+                sys.executable,
+                str(HERE / "load.py"),
+                "streams",
+                url,
+                token,
+                str(n),
+                str(seconds),
+                str(GAP),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            time.sleep(3)
+            start = time.time()
+            busy = probe(contents, auth, probes)
+            end = time.time()
+        finally:
+            load.terminate()
+            out, _ = load.communicate()
+        reports = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        window = [r for r in reports if start <= r["time"] <= end]
+        if len(window) < 2:  # a short probe: the reports around it
+            window = [r for r in reports if start - 0.6 <= r["time"] <= end + 0.6]
+        first, last = window[0], window[-1]
+        rows.append(
+            {
+                "streams": n,
+                "direct": url == direct_url,
+                "chunks_s": (last["chunks"] - first["chunks"]) / (last["time"] - first["time"]),
+                "errors": last["errors"],
+                "p50": statistics.median(busy),
+                "p90": p90(busy),
+            }
+        )
+    for row in rows:
+        row["ratio"] = row["p90"] / rows[0]["p90"]
+    return rows
+
+
+def print_rows(rows: list[dict]) -> None:
+    print("\nJupyter's GET /api/contents    chunks/s    p50 ms    p90 ms   p90 / idle")
+    for r in rows:
+        label = f"while {r['streams']} mux streams" if r["streams"] else "idle"
+        if r.get("direct"):
+            label = f"{r['streams']} streams, mux bypassed"
+        print(
+            f"  {label:<28}{r['chunks_s']:8,.0f}  {r['p50']:8.2f}  {r['p90']:8.2f}"
+            f"   {r['ratio']:6.2f}x"
+        )
+
+
+def main() -> None:
+    import run  # bench/run.py: the same servers as the main benchmark
+
+    up_port = run.free_port()
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        stack.enter_context(run.process([sys.executable, str(HERE / "upstream.py"), str(up_port)]))
+        run.wait_for(f"http://127.0.0.1:{up_port}/v1/models")
+        _mux, through = run.start_mux(stack, tmp / "jupyter", up_port)
+        server = through.url.removesuffix("/mux/v1/chat/completions")
+        direct = f"http://127.0.0.1:{up_port}/v1/chat/completions"
+        rows = measure(server, through.headers, run.TOKEN, through.url, direct)
+    print_rows(rows)
+
+
+if __name__ == "__main__":
+    main()
