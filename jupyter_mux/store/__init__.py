@@ -1,8 +1,8 @@
 """Persistence: SQLModel tables, schema migrations, and the queries over them."""
 
 from .records import (
-    KeyRecord,
     Changes,
+    KeyRecord,
     ModelRecord,
     ProviderRecord,
     RuleRecord,
@@ -15,8 +15,8 @@ from .store import DEFAULT_WORKSPACE, KEEP, Store
 __all__ = [
     "DEFAULT_WORKSPACE",
     "KEEP",
-    "KeyRecord",
     "Changes",
+    "KeyRecord",
     "ModelRecord",
     "ProviderRecord",
     "RuleRecord",

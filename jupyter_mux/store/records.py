@@ -81,6 +81,7 @@ class KeyRecord:
     last_used_at: datetime | None
 
 
+@dataclass(frozen=True, slots=True)
 class Changes:
     """A write read back (`Store.changes`): the records of what it touched, absent when
     gone, and, for a write that added a name, every name in the snapshot's order."""

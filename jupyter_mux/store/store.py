@@ -27,8 +27,8 @@ from ..errors import Conflict, InvalidRequest, NotFound
 from . import migrations
 from .migrations import lock_shared_store
 from .records import (
-    KeyRecord,
     Changes,
+    KeyRecord,
     ModelRecord,
     ProviderRecord,
     RuleRecord,
