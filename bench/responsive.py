@@ -17,7 +17,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -115,12 +114,8 @@ def print_rows(rows: list[dict]) -> None:
 def main() -> None:
     import run  # bench/run.py: the same servers as the main benchmark
 
-    up_port = run.free_port()
     with contextlib.ExitStack() as stack:
-        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        stack.enter_context(run.process([sys.executable, str(HERE / "upstream.py"), str(up_port)]))
-        run.wait_for(f"http://127.0.0.1:{up_port}/v1/models")
-        _mux, through = run.start_mux(stack, tmp / "jupyter", up_port)
+        up_port, _tmp, _mux, through = run.start_servers(stack)
         server = through.url.removesuffix("/mux/v1/chat/completions")
         direct = f"http://127.0.0.1:{up_port}/v1/chat/completions"
         rows = measure(server, through.headers, run.TOKEN, through.url, direct)

@@ -223,6 +223,17 @@ def start_mux(
     return mux, Target("mux", f"http://127.0.0.1:{port}/mux/v1/chat/completions", auth)
 
 
+def start_servers(stack: contextlib.ExitStack) -> tuple[int, Path, subprocess.Popen, Target]:
+    """The zero-latency upstream and `jupyter mux` in front of it, stopped with `stack`:
+    (the upstream's port, a temporary folder, the mux process, the mux as a target)."""
+    up_port = free_port()
+    tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+    stack.enter_context(process([sys.executable, str(HERE / "upstream.py"), str(up_port)]))
+    wait_for(f"http://127.0.0.1:{up_port}/v1/models")
+    mux, through_mux = start_mux(stack, tmp / "jupyter", up_port)
+    return up_port, tmp, mux, through_mux
+
+
 def find_litellm() -> str | None:
     given = os.environ.get("BENCH_LITELLM")
     if given and not os.access(given, os.X_OK):
@@ -434,12 +445,8 @@ def main() -> None:
             "note: no litellm executable (set BENCH_LITELLM; "
             'pip install "litellm[proxy]" in a venv of its own): LiteLLM column left out'
         )
-    up_port = free_port()
     with contextlib.ExitStack() as stack:
-        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        stack.enter_context(process([sys.executable, str(HERE / "upstream.py"), str(up_port)]))
-        wait_for(f"http://127.0.0.1:{up_port}/v1/models")
-        mux, through_mux = start_mux(stack, tmp / "jupyter", up_port)
+        up_port, tmp, mux, through_mux = start_servers(stack)
         targets = [
             Target("direct", f"http://127.0.0.1:{up_port}/v1/chat/completions", {}),
             through_mux,

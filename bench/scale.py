@@ -18,7 +18,6 @@ import sqlite3
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -139,12 +138,8 @@ def print_rows(rows: list[dict[str, float]]) -> None:
 def main() -> None:
     import run  # bench/run.py: the same servers as the main benchmark
 
-    up_port = run.free_port()
     with contextlib.ExitStack() as stack:
-        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        stack.enter_context(run.process([sys.executable, str(HERE / "upstream.py"), str(up_port)]))
-        run.wait_for(f"http://127.0.0.1:{up_port}/v1/models")
-        _mux, through = run.start_mux(stack, tmp / "jupyter", up_port)
+        _up_port, tmp, _mux, through = run.start_servers(stack)
         api = through.url.removesuffix("/v1/chat/completions") + "/api"
         db = tmp / "jupyter" / "jupyter_mux" / "mux.sqlite"
         rows = measure(api, through.headers, run.TOKEN, through.url, db, "bench")
