@@ -29,6 +29,7 @@ from typing import Any
 import pytest
 
 from .fake_ollama import FakeOllama
+from .ui.browser import close_clients, jp_asyncio_loop, jp_server_cleanup  # noqa: F401 (fixtures)
 from .ui.lab import CHROMIUM, CHROMIUM_ARGS, LabServer, installed_extension
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -104,27 +105,6 @@ def lab(tmp_path_factory: pytest.TempPathFactory, ollama: FakeOllama) -> Iterato
         yield server
     finally:
         server.stop()
-
-
-@pytest.fixture(autouse=True)
-def jp_asyncio_loop() -> Iterator[Any]:
-    """Playwright runs its own loop here; pytest-jupyter's autouse fixtures get a private
-    one (as in test_ui.py)."""
-    import asyncio
-
-    loop = asyncio.new_event_loop()
-    yield loop
-    loop.close()
-
-
-@pytest.fixture(autouse=True)
-def jp_server_cleanup() -> None:
-    """No in-process Jupyter server."""
-
-
-@pytest.fixture(autouse=True)
-def close_clients() -> None:
-    """No openai clients."""
 
 
 def show_panel(tab: Any) -> None:

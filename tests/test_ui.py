@@ -6,7 +6,6 @@ the TypeScript unit tests (`jlpm test`)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
@@ -24,12 +23,22 @@ from jupyter_mux.localmodel import LocalLlamaServer
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Locator, Page
 
-from .ui.lab import CHROMIUM, CHROMIUM_ARGS, ROOT, LabServer, installed_extension
+from .ui.browser import (  # noqa: F401 (fixtures, found by name)
+    Shots,
+    assert_buttons_look_like_jupyterlab,
+    assert_nothing_cut_off,
+    browser,
+    close_clients,
+    expect,
+    jp_asyncio_loop,
+    jp_server_cleanup,
+    set_theme,
+    sync_api,
+)
+from .ui.lab import CHROMIUM, ROOT, LabServer, installed_extension
 from .ui.overflow import overflowing
 
 LABEXTENSION = ROOT / "labextension"
-SHOTS = ROOT / "test-artifacts" / "ui"
-THEMES = {"light": "JupyterLab Light", "dark": "JupyterLab Dark"}
 
 
 def test_typescript_unit_tests() -> None:
@@ -73,9 +82,6 @@ def test_generated_api_types_are_current() -> None:
 
 # --- browser tests ---------------------------------------------------------------------
 
-sync_api = pytest.importorskip("playwright.sync_api")
-expect = sync_api.expect
-expect.set_options(timeout=30_000)
 
 needs_browser = pytest.mark.skipif(
     not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} missing (apt-get install chromium)"
@@ -98,16 +104,6 @@ def lab(tmp_path_factory: pytest.TempPathFactory, llama_a: LocalLlamaServer) -> 
         server.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
 @pytest.fixture
 def page(browser: Browser, lab: LabServer) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1280, "height": 800})
@@ -119,26 +115,6 @@ def page(browser: Browser, lab: LabServer) -> Iterator[Page]:
         yield page
     finally:
         context.close()
-
-
-# Playwright's sync API runs its own event loop in this thread while the browser is open,
-# so pytest-jupyter's autouse loop fixtures (which would grab and close the current loop)
-# get a private loop here; these tests run their Jupyter server as a subprocess anyway.
-@pytest.fixture(autouse=True)
-def jp_asyncio_loop() -> Iterator[asyncio.AbstractEventLoop]:
-    loop = asyncio.new_event_loop()
-    yield loop
-    loop.close()
-
-
-@pytest.fixture(autouse=True)
-def jp_server_cleanup() -> None:
-    """No in-process Jupyter server to clean up."""
-
-
-@pytest.fixture(autouse=True)
-def close_clients() -> None:
-    """No openai clients either."""
 
 
 def test_the_overflow_check_finds_what_is_cut_off(browser: Browser) -> None:
@@ -167,53 +143,9 @@ def test_the_overflow_check_finds_what_is_cut_off(browser: Browser) -> None:
         page.close()
 
 
-class Shots:
-    """Numbered screenshots of a test's steps."""
-
-    def __init__(self, page: Page, prefix: str) -> None:
-        self.page, self.prefix, self.n = page, prefix, 0
-        SHOTS.mkdir(parents=True, exist_ok=True)
-
-    def __call__(self, step: str) -> None:
-        self.n += 1
-        self.page.screenshot(path=str(SHOTS / f"{self.prefix}-{self.n:02d}-{step}.png"))
-
-
 def key(provider: str, model: str) -> str:
     """A model option's value: [provider, model] as JSON.stringify spells it."""
     return json.dumps([provider, model], separators=(",", ":"))
-
-
-def set_theme(page: Page, theme: str) -> None:
-    page.evaluate(
-        "theme => window.jupyterapp.commands.execute('apputils:change-theme', {theme})",
-        THEMES[theme],
-    )
-    light = "true" if theme == "light" else "false"
-    expect(page.locator("body")).to_have_attribute("data-jp-theme-light", light)
-
-
-def assert_nothing_cut_off(page: Page, selector: str) -> None:
-    problems = overflowing(page, selector)
-    assert not problems, f"cut off in {selector}:\n" + "\n".join(problems)
-
-
-def assert_buttons_look_like_jupyterlab(page: Page, selector: str) -> None:
-    """Every button is drawn by JupyterLab's styles (or is a plain in-row action), and only
-    a disabled one is faded."""
-    buttons = page.locator(selector).evaluate(
-        """root => [...root.querySelectorAll('button.jp-mux-button')].map(b => ({
-            text: b.textContent,
-            styled: b.classList.contains('jp-mod-styled') ||
-                b.classList.contains('jp-mux-button-plain'),
-            disabled: b.disabled,
-            opacity: Number(getComputedStyle(b).opacity)
-        }))"""
-    )
-    assert buttons
-    for button in buttons:
-        assert button["styled"], button
-        assert (button["opacity"] < 1) == button["disabled"], button
 
 
 def open_sidebar(page: Page) -> Locator:

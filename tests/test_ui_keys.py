@@ -9,7 +9,6 @@ are skipped while the server answers 404 there (see `keys_backend`)."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import re
 from collections.abc import Iterator
@@ -22,12 +21,19 @@ import pytest
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Locator, Page
 
-from .ui.lab import CHROMIUM, CHROMIUM_ARGS, LabServer, installed_extension
-from .ui.overflow import overflowing
-
-sync_api = pytest.importorskip("playwright.sync_api")
-expect = sync_api.expect
-expect.set_options(timeout=30_000)
+from .ui.browser import (  # noqa: F401 (fixtures, found by name)
+    Shots,
+    assert_buttons_look_like_jupyterlab,
+    assert_nothing_cut_off,
+    browser,
+    close_clients,
+    expect,
+    jp_asyncio_loop,
+    jp_server_cleanup,
+    set_theme,
+    sync_api,
+)
+from .ui.lab import CHROMIUM, LabServer, installed_extension
 
 pytestmark = [
     pytest.mark.skipif(
@@ -39,8 +45,6 @@ pytestmark = [
     ),
 ]
 
-SHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "ui"
-THEMES = {"light": "JupyterLab Light", "dark": "JupyterLab Dark"}
 PINNED = "pinned-ws"
 PLACEHOLDER = "<your Jupyter token>"
 
@@ -83,16 +87,6 @@ def keys_backend(lab: LabServer) -> KeysBackend:
     return KeysBackend(lab)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
 def open_page(browser: Browser, lab: LabServer, width: int) -> Any:
     context = browser.new_context(viewport={"width": width, "height": 800})
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=lab.url.rstrip("/"))
@@ -119,65 +113,6 @@ def narrow_page(browser: Browser, lab: LabServer) -> Iterator[Page]:
         yield page
     finally:
         context.close()
-
-
-# As in test_ui.py: Playwright's sync API runs its own loop in this thread, so pytest-jupyter's
-# autouse loop fixtures get a private loop; the Jupyter server is a subprocess.
-@pytest.fixture(autouse=True)
-def jp_asyncio_loop() -> Iterator[asyncio.AbstractEventLoop]:
-    loop = asyncio.new_event_loop()
-    yield loop
-    loop.close()
-
-
-@pytest.fixture(autouse=True)
-def jp_server_cleanup() -> None:
-    """No in-process Jupyter server to clean up."""
-
-
-@pytest.fixture(autouse=True)
-def close_clients() -> None:
-    """No openai clients either."""
-
-
-class Shots:
-    def __init__(self, page: Page, prefix: str) -> None:
-        self.page, self.prefix, self.n = page, prefix, 0
-        SHOTS.mkdir(parents=True, exist_ok=True)
-
-    def __call__(self, step: str) -> None:
-        self.n += 1
-        self.page.screenshot(path=str(SHOTS / f"{self.prefix}-{self.n:02d}-{step}.png"))
-
-
-def set_theme(page: Page, theme: str) -> None:
-    page.evaluate(
-        "theme => window.jupyterapp.commands.execute('apputils:change-theme', {theme})",
-        THEMES[theme],
-    )
-    light = "true" if theme == "light" else "false"
-    expect(page.locator("body")).to_have_attribute("data-jp-theme-light", light)
-
-
-def assert_nothing_cut_off(page: Page, selector: str) -> None:
-    problems = overflowing(page, selector)
-    assert not problems, f"cut off in {selector}:\n" + "\n".join(problems)
-
-
-def assert_buttons_look_like_jupyterlab(page: Page, selector: str) -> None:
-    buttons = page.locator(selector).evaluate(
-        """root => [...root.querySelectorAll('button.jp-mux-button')].map(b => ({
-            text: b.textContent,
-            styled: b.classList.contains('jp-mod-styled') ||
-                b.classList.contains('jp-mux-button-plain'),
-            disabled: b.disabled,
-            opacity: Number(getComputedStyle(b).opacity)
-        }))"""
-    )
-    assert buttons
-    for button in buttons:
-        assert button["styled"], button
-        assert (button["opacity"] < 1) == button["disabled"], button
 
 
 def open_tab(page: Page, name: str) -> Locator:
