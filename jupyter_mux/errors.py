@@ -37,6 +37,8 @@ class MuxError(HTTPError):
 
     status = 500
     code = "internal_error"
+    # Seconds until asking again can succeed (a 429's `Retry-After`), where known.
+    retry_after: int | None = None
 
     def __init__(
         self,

@@ -122,12 +122,13 @@ class Proxy:
         sink: Sink,
         workspace: str = "",
         key: str = "",
+        hold: str = "",
     ) -> Exchange:
         """Serve the request from the rule's targets in order: a target that fails before
         anything reached the client (unreachable, timeout, 5xx, 429) hands over to the next,
         within `max_attempts` tries and `fallback_budget` seconds; after the first byte the
         answer is the target's, failures included. Answers the exchange that served."""
-        usage = UsageEvent(workspace, rule_label(rule), request.stream, key)
+        usage = UsageEvent(workspace, rule_label(rule), request.stream, key, hold)
         targets = [t for t in rule.targets if t.upstream is not None][: self.max_attempts]
         deadline = time.monotonic() + self.fallback_budget
         failures: list[str] = []

@@ -26,6 +26,7 @@ class UsageEvent:
     rule: str
     streamed: bool
     key: str = ""  # the mux key's id; "" for the Jupyter token
+    hold: str = ""  # the Hub service's budget hold (hub/guard.py); not a column
     started: float = field(default_factory=time.monotonic)
     ts: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     provider: str = ""

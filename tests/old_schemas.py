@@ -183,3 +183,34 @@ def version_3() -> MetaData:
         Column("workspace", String(64), nullable=False),
     )
     return meta
+
+
+def version_4() -> MetaData:
+    """Release 0.3: scoped mux keys (`mux_key`) and the key of each usage row. The tables it
+    did not change are version 3's."""
+    old = version_3()
+    meta = MetaData()
+    for name, table in old.tables.items():
+        if name != "mux_usage":
+            table.to_metadata(meta)
+    Table(
+        "mux_usage",
+        meta,
+        *(c.copy() for c in old.tables["mux_usage"].columns),
+        Column("key", String(32), nullable=False, server_default=""),
+    )
+    Table(
+        "mux_key",
+        meta,
+        Column("id", String(32), primary_key=True),
+        Column("owner", String(255), nullable=False, server_default=""),
+        Column("name", String(128), nullable=False),
+        Column("prefix", String(16), nullable=False),
+        Column("secret_hash", String(64), nullable=False, unique=True),
+        Column("workspace", String(64)),
+        Column("expires_at", DateTime),
+        Column("budget_usd", Float),
+        Column("created_at", DateTime, nullable=False),
+        Column("last_used_at", DateTime),
+    )
+    return meta

@@ -9,8 +9,9 @@ import pytest
 from sqlalchemy import create_engine, inspect, text
 
 from jupyter_mux.store import KeyRecord, Store, TargetRecord, migrations
+from jupyter_mux.store.org import Org, Take
 
-from .old_schemas import version_2, version_3
+from .old_schemas import version_2, version_3, version_4
 
 NOW = datetime(2026, 5, 1, tzinfo=timezone.utc)
 
@@ -238,7 +239,7 @@ def test_upgrade_from_owners_adds_keys(empty_db_url):
     try:
         assert alice.initialize("check-new") == "check-old"
         with alice.engine.connect() as conn:
-            assert migrations.current_version(conn) == migrations.LATEST == 4
+            assert migrations.current_version(conn) == migrations.LATEST
         for store, prompt in ((alice, 3), (single, 2)):
             snap = store.snapshot()
             assert snap.active == "work" and list(snap.workspaces) == ["work"]
@@ -250,3 +251,55 @@ def test_upgrade_from_owners_adds_keys(empty_db_url):
     finally:
         alice.dispose()
         single.dispose()
+
+
+def test_upgrade_from_keys_adds_the_organisation(empty_db_url):
+    """Schema 4 -> 5: keys, usage and workspaces kept; policies, members and budgets can
+    be stored."""
+    meta = version_4()
+    engine = create_engine(empty_db_url)
+    meta.create_all(engine)
+    t = meta.tables
+    with engine.begin() as conn:
+        conn.execute(t["mux_schema_version"].insert(), {"id": 1, "version": 4})
+        conn.execute(t["mux_setting"].insert(), {"key": "key_check", "value": "check-old"})
+        conn.execute(
+            t["mux_workspace"].insert(),
+            {
+                "owner": "alice",
+                "name": "work",
+                "description": "",
+                "created_at": NOW,
+                "updated_at": NOW,
+            },
+        )
+        conn.execute(t["mux_active"].insert(), {"owner": "alice", "workspace": "work"})
+        conn.execute(
+            t["mux_key"].insert(),
+            {
+                "id": "k1",
+                "owner": "alice",
+                "name": "agent",
+                "prefix": "mux-abcdefgh",
+                "secret_hash": "0" * 64,
+                "workspace": "work",
+                "expires_at": None,
+                "budget_usd": 1.5,
+                "created_at": NOW,
+                "last_used_at": None,
+            },
+        )
+    engine.dispose()
+    alice = Store(empty_db_url, owner="alice")
+    try:
+        assert alice.initialize("check-new") == "check-old"
+        with alice.engine.connect() as conn:
+            assert migrations.current_version(conn) == migrations.LATEST == 5
+        assert list(alice.snapshot().workspaces) == ["work"]
+        assert [k.id for k in alice.mux_keys()] == ["k1"]
+        org = Org(alice.engine)
+        assert org.policies() == [] and org.members() == []
+        assert org.hold("h", [Take("user:alice", "2026-12", 10)], 5, NOW) is None
+        assert org.counters([("user:alice", "2026-12")]) == {("user:alice", "2026-12"): (0, 5)}
+    finally:
+        alice.dispose()

@@ -1,8 +1,8 @@
 """The store and the management API on PostgreSQL, as a shared deployment runs them.
 
-The store tests (tests/test_store.py), the upgrade tests (tests/test_migrations.py), the
-management-API tests (tests/test_api.py) and the hardening tests (tests/test_hardening.py)
-are collected again here, with `store` and the
+The store tests (tests/test_store.py, tests/test_org.py), the upgrade tests
+(tests/test_migrations.py), the management-API tests (tests/test_api.py) and the hardening
+tests (tests/test_hardening.py) are collected again here, with `store` and the
 server's `MuxApp.db_url` pointing at a fresh PostgreSQL database per test; the few that read
 the SQLite file have PostgreSQL versions below. Skipped unless JUPYTER_MUX_TEST_PG_URL is
 set (`bash .ci/postgres.sh` prints one).
@@ -22,7 +22,7 @@ from sqlalchemy import inspect as sa_inspect
 from jupyter_mux.errors import Conflict
 from jupyter_mux.store import ModelRecord, Store, TargetRecord, migrations
 
-from . import test_api, test_hardening, test_keys, test_migrations, test_store
+from . import test_api, test_hardening, test_keys, test_migrations, test_org, test_store
 from .pg import PG_URL, SKIP_REASON, Databases, pg_dump
 
 pytestmark = pytest.mark.skipif(not PG_URL, reason=SKIP_REASON)
@@ -66,6 +66,7 @@ REUSED = {
     **_reuse(test_migrations),
     **_reuse(test_hardening),
     **_reuse(test_keys),
+    **_reuse(test_org),
 }
 globals().update(REUSED)
 
@@ -77,6 +78,7 @@ alice = test_store.alice
 store = test_store.store
 admin_and_alice = test_hardening.admin_and_alice
 ollama = test_keys.ollama
+org = test_org.org
 mux_config = test_keys.mux_config  # no server key: test_keys counts the keys it makes
 two_workspaces = test_keys.two_workspaces
 flush = test_keys.flush

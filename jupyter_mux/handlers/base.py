@@ -15,8 +15,10 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from pydantic import BaseModel
 
 from ..errors import InvalidRequest, MuxError
+from ..openai_request import MuxRequest
 from ..proxy import Proxy
 from ..response_store import ResponseStore
+from ..routing import Rule, WorkspaceRoute
 from ..service import MuxService
 
 AUTH_RESOURCE = "jupyter_mux"
@@ -53,6 +55,12 @@ class Tenant(Protocol):
     service: MuxService
     proxy: Proxy
     responses: ResponseStore
+
+    async def admit(
+        self, user: User, rule: Rule, request: MuxRequest, size: int
+    ) -> tuple[Rule, str]: ...
+
+    def visible(self, user: User, route: WorkspaceRoute) -> WorkspaceRoute: ...
 
 
 class Tenants(Protocol):

@@ -121,6 +121,8 @@ class MuxHandler(BaseHandler):
             else:
                 message = "Internal error in jupyter-mux; see the server log."
             exc = MuxError(message, status=status_code, code=None)
+        if exc.retry_after is not None:
+            self.set_header("Retry-After", str(exc.retry_after))
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(DIALECTS[self.error_dialect()].error_body(exc)))
 
@@ -161,6 +163,11 @@ class RelayHandler(MuxHandler):
                 self.service.check_budget(self.mux_key)
             request = self.decode(route)
             rule = workspace_route.select(request, self.request.headers.get("X-Mux-File"))
+            hold = ""
+            if self._tenant is not None:  # the Hub service: its admin's policy
+                rule, hold = await self._tenant.admit(
+                    self.current_user, rule, request, len(self.request.body)
+                )
         except MuxError as exc:
             self.refused(workspace, exc)
             raise
@@ -176,6 +183,7 @@ class RelayHandler(MuxHandler):
                 sink=self,
                 workspace=workspace_route.name,
                 key=self.mux_key.id if self.mux_key is not None else "",
+                hold=hold,
             )
         except StreamClosedError:  # a write found the client gone
             self.log.debug("jupyter-mux: client went away; upstream request closed")
@@ -298,6 +306,8 @@ class ModelsHandler(MuxHandler):
     @authorized
     async def get(self, workspace: str | None, model: str | None = None) -> None:
         route = self.route(workspace)
+        if self._tenant is not None:
+            route = self._tenant.visible(self.current_user, route)
         anthropic = ANTHROPIC_VERSION in self.request.headers
         self.write_json(models_answer(route, model, anthropic=anthropic))
 

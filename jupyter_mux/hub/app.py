@@ -18,9 +18,10 @@ from urllib.parse import urlparse
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from jupyter_server.serverapp import ServerApp
+from pydantic import ValidationError
 from tornado import web
 from tornado.ioloop import PeriodicCallback
-from traitlets import Bool, default
+from traitlets import Bool, Dict, Float, Int, default
 
 from ..app import MuxApp
 from ..handlers.base import (
@@ -29,12 +30,17 @@ from ..handlers.base import (
     PROXY_KEY,
     RESPONSES_KEY,
     SERVICE_KEY,
+    STARTUP_ERROR_KEY,
     TENANTS_KEY,
 )
 from ..proxy import Proxy
 from ..response_store import ResponseStore
 from ..store import Store
-from .auth import USER_PROVIDERS_KEY, HubServiceAuthorizer, HubServiceIdentityProvider
+from ..store.org import Org, PolicyRecord
+from .auth import HubServiceAuthorizer, HubServiceIdentityProvider
+from .guard import Guard, utcnow
+from .handlers import HANDLERS as HUB_HANDLERS
+from .models import Policy
 from .tenants import Tenants, owner_of
 
 EXTENSION = "jupyter_mux.hub.app"
@@ -137,6 +143,30 @@ API key is their JupyterHub API token. See docs/deployment.md."""
         is a URL this service connects to from inside the Hub's network.""",
     )
 
+    policies = Dict(
+        config=True,
+        help="""The admin's policies: {"default": POLICY, "groups": {NAME: POLICY},
+        "users": {NAME: POLICY}}, each POLICY a dict of usd_per_day, usd_per_month,
+        group_usd_per_day, group_usd_per_month (groups only), allowed_models (globs over
+        "provider/model") and user_providers. They are rewritten at every start and
+        read-only over /mux/api/admin/policies, where admins add others. See
+        docs/deployment.md.""",
+    )
+
+    budget_output_tokens = Int(
+        4096,
+        config=True,
+        help="""The output a request without max_tokens is assumed to reach, for the hold it
+        takes on its user's budgets while in flight (docs/deployment.md, "Budgets").""",
+    )
+
+    budget_hold_seconds = Float(
+        3600,
+        config=True,
+        help="""How long a request's hold on budgets lasts if it is never settled (its
+        replica died): longer than any request may run.""",
+    )
+
     @default("open_browser")
     def _default_open_browser(self) -> bool:
         return False
@@ -171,18 +201,21 @@ API key is their JupyterHub API token. See docs/deployment.md."""
         # request would be refused. Jupyter's own check, made in `prepare` once the user is
         # known, still runs on every cookie-authenticated write (as in JupyterHub's servers).
         self.settings["xsrf_cookies"] = False
-        self.settings[USER_PROVIDERS_KEY] = self.allow_user_providers
         self.settings[KEY_HINT_KEY] = (
             "Missing or wrong API key: use your JupyterHub API token (from the Hub's token "
             "page), with access to this service, as the API key."
         )
+        if self.startup_error is None:
+            self._start_guard()
         if self.startup_error is not None:
+            self.settings[STARTUP_ERROR_KEY] = self.startup_error
             return
         # No request may fall back on the configuration owner's service.
         for key in (SERVICE_KEY, PROXY_KEY, RESPONSES_KEY):
             self.settings.pop(key)
         self.tenants = Tenants(
             self.service,
+            self.guard,
             lambda recorder: Proxy(
                 self.upstreams,
                 max_attempts=self.max_attempts,
@@ -205,6 +238,23 @@ API key is their JupyterHub API token. See docs/deployment.md."""
         if self.sync_interval > 0:
             self._syncer.start()
 
+    def _start_guard(self) -> None:
+        try:
+            records = list(config_policies(self.policies))
+            self.guard = Guard(
+                Org(self.service.store.engine),
+                self.service._executor,
+                config=records,
+                user_providers=self.allow_user_providers,
+                output_tokens=self.budget_output_tokens,
+                hold_seconds=self.budget_hold_seconds,
+                log=self.log,
+            )
+            self.guard.start()
+        except (ValueError, TypeError) as exc:
+            self.startup_error = f"jupyter-mux could not start: {exc}"
+            self.log.critical(self.startup_error)
+
     async def stop_extension(self) -> None:
         """The users' last usage is written before the store closes."""
         if self.startup_error is None:
@@ -215,7 +265,7 @@ API key is their JupyterHub API token. See docs/deployment.md."""
 
     def initialize_handlers(self) -> None:
         super().initialize_handlers()
-        self.handlers.insert(0, (r"/?", LandingHandler))
+        self.handlers[:0] = [(r"/?", LandingHandler), *HUB_HANDLERS]
 
     def _announce(self) -> None:
         self.log.info(
@@ -223,6 +273,39 @@ API key is their JupyterHub API token. See docs/deployment.md."""
             "the API keys)",
             self.serverapp.base_url,
         )
+
+
+def config_policies(config: dict[str, Any]) -> list[PolicyRecord]:
+    """`c.HubServiceApp.policies` as stored records; a wrong one stops the service's start
+    with what is wrong, rather than enforcing less than the admin wrote."""
+    unknown = set(config) - {"default", "groups", "users"}
+    if unknown:
+        raise ValueError(
+            f"c.HubServiceApp.policies has unknown keys {sorted(unknown)}; "
+            "it takes default, groups and users"
+        )
+    entries = [("default", "", config["default"])] if "default" in config else []
+    for scope in ("group", "user"):
+        named = config.get(scope + "s") or {}
+        if not isinstance(named, dict):
+            raise ValueError(f"c.HubServiceApp.policies['{scope}s'] must map names to policies")
+        entries += [(scope, str(name), body) for name, body in named.items()]
+    now = utcnow()
+    records = []
+    for scope, name, body in entries:
+        where = "default" if scope == "default" else f"{scope}s.{name}"
+        try:
+            policy = Policy.model_validate(body)
+        except ValidationError as exc:
+            raise ValueError(f"c.HubServiceApp.policies {where} is not valid: {exc}") from None
+        if scope != "group" and (policy.group_usd_per_day or policy.group_usd_per_month):
+            raise ValueError(
+                f"c.HubServiceApp.policies {where}: group_usd_per_* belong on a group's policy"
+            )
+        records.append(
+            PolicyRecord(scope, name, policy.model_dump(exclude_none=True), "config", now)
+        )
+    return records
 
 
 def main(argv: list[str] | None = None) -> None:

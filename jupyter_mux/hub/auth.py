@@ -11,7 +11,8 @@ organisation's keys:
 - nothing but the mux is reachable: the authorizer grants the `jupyter_mux` resource, and no
   other (contents, kernels, terminals, ...), to users with the service's access scope, so a
   Hub user can never run code in the process that can decrypt every key;
-- unless the admin allows it (`c.HubServiceApp.allow_user_providers`), users do not add,
+- unless the admin's policy allows it (`user_providers`, by default
+  `c.HubServiceApp.allow_user_providers`), users do not add,
   change, refresh or probe providers: a provider is a URL the service connects to from wherever it
   runs (inside the Hub's network), with discovery errors quoting what answered.
 """
@@ -25,9 +26,9 @@ from jupyterhub.singleuser.extension import JupyterHubIdentityProvider
 from tornado import web
 
 from ..handlers import api
-from ..handlers.base import AUTH_RESOURCE
+from ..handlers.base import AUTH_RESOURCE, TENANTS_KEY
+from .guard import Identity
 
-USER_PROVIDERS_KEY = "jupyter_mux_user_providers"
 # The management routes whose writes make the service connect to a URL a user chose, or
 # rewrite a provider (a refresh of a shared one would rebuild every user's routing table).
 PROVIDER_WRITES = (
@@ -55,7 +56,7 @@ class HubServiceAuthorizer(Authorizer):
         if (
             action == "write"
             and isinstance(handler, PROVIDER_WRITES)
-            and not handler.settings.get(USER_PROVIDERS_KEY)
+            and not handler.settings[TENANTS_KEY].guard.effective(Identity.of(user)).user_providers
         ):
             raise web.HTTPError(
                 403,

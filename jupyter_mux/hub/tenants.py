@@ -18,10 +18,13 @@ from dataclasses import dataclass
 from jupyter_server.auth.identity import User
 
 from ..errors import MuxError
+from ..openai_request import MuxRequest
 from ..proxy import Proxy
 from ..response_store import ResponseStore
+from ..routing import Rule, WorkspaceRoute
 from ..service import MuxService
 from ..usage import UsageRecorder
+from .guard import Guard, Identity
 
 
 @dataclass
@@ -30,6 +33,21 @@ class Tenant:
     proxy: Proxy
     responses: ResponseStore
     recorder: UsageRecorder
+    guard: Guard
+
+    async def admit(
+        self, user: User, rule: Rule, request: MuxRequest, size: int
+    ) -> tuple[Rule, str]:
+        """The admin's policy on a request about to be sent: the targets it allows, and a
+        hold on the user's budgets (its id, "" when none applies)."""
+        who = Identity.of(user)
+        rule = self.guard.allowed(who, rule)
+        hold = await self.guard.hold(who, rule, request.body, size, self.service.unit_price)
+        return rule, hold or ""
+
+    def visible(self, user: User, route: WorkspaceRoute) -> WorkspaceRoute:
+        """The workspace as `/v1/models` shows it: only models the policy allows."""
+        return self.guard.visible(Identity.of(user), route)
 
 
 def owner_of(user: User) -> str:
@@ -54,12 +72,14 @@ class Tenants:
     def __init__(
         self,
         base: MuxService,
+        guard: Guard,
         make_proxy: Callable[[UsageRecorder], Proxy],
         make_responses: Callable[[], ResponseStore],
         retention_days: int,
         log: logging.Logger,
     ) -> None:
         self.base = base
+        self.guard = guard
         self._make_proxy = make_proxy
         self._make_responses = make_responses
         self._retention_days = retention_days
@@ -71,6 +91,7 @@ class Tenants:
 
     async def get(self, user: User) -> Tenant:
         owner = owner_of(user)
+        self.guard.see(Identity.of(user))
         tenant = self._tenants.get(owner)
         if tenant is not None:
             return tenant
@@ -92,8 +113,16 @@ class Tenants:
             executor=self._executor,
         )
         await service.open()
-        recorder = UsageRecorder(service.record_usage, service.purge_usage, self._retention_days)
-        tenant = Tenant(service, self._make_proxy(recorder), self._make_responses(), recorder)
+        guard = self.guard
+        recorder = UsageRecorder(
+            service.record_usage,
+            service.purge_usage,
+            self._retention_days,
+            charge=lambda event: guard.spent(event, service.unit_price),
+        )
+        tenant = Tenant(
+            service, self._make_proxy(recorder), self._make_responses(), recorder, guard
+        )
         self._tenants[owner] = tenant
         self.log.info("jupyter-mux: serving Hub user %s", owner)
         return tenant
@@ -102,12 +131,14 @@ class Tenants:
         """Every tenant's usage, written in one pass (the service's periodic flush)."""
         for tenant in list(self._tenants.values()):
             await tenant.recorder.flush()
+        await self.guard.flush()
 
     async def sync(self) -> None:
         """Catch up with writes made for another user (a shared provider refreshed) or by
         another process on the database: one read of the revision, then a rebuild for the
         users whose tables are older."""
         await self.base.sync()
+        await self.guard.sync()
         for tenant in list(self._tenants.values()):
             if tenant.service.revision != self.base.revision:
                 await tenant.service.sync()

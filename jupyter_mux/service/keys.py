@@ -86,6 +86,10 @@ class Keys(ServiceBase):
         self._keys = {k.secret_hash: k for k in self.store.mux_keys()}
         self._prices = model_prices(snapshot)
 
+    def unit_price(self, provider: str, model: str) -> tuple[float, float] | None:
+        """Per-token (prompt, completion) USD of a model this owner routes to, if known."""
+        return self._prices.get((provider, model))
+
     def spend_from_usage(self) -> dict[str, float]:
         """Each key's spend counted from the usage rows (blocking)."""
         spent: dict[str, float] = {}

@@ -17,14 +17,18 @@ from sqlmodel import SQLModel
 from .tables import (
     OWNER_LENGTH,
     ActiveRow,
+    BudgetRow,
+    HoldRow,
     KeyRow,
+    MemberRow,
+    PolicyRow,
     ProviderRow,
     SchemaVersion,
     UsageRow,
     WorkspaceRow,
 )
 
-LATEST = 4
+LATEST = 5
 
 
 def _add_usage(conn: Connection) -> None:
@@ -70,10 +74,18 @@ def _add_keys(conn: Connection) -> None:
         )
 
 
+def _add_organisation(conn: Connection) -> None:
+    """Version 5: the Hub service's policies, its members' groups, and budgets with the
+    holds of requests in flight."""
+    for row in (PolicyRow, MemberRow, BudgetRow, HoldRow):
+        row.__table__.create(conn)  # type: ignore[attr-defined]
+
+
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _add_usage,
     3: _add_owners,
     4: _add_keys,
+    5: _add_organisation,
 }
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, UniqueConstraint
+from sqlalchemy import BigInteger, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 # Under JupyterHub every user's server shares one database: rows that belong to a user carry
@@ -150,3 +150,60 @@ class KeyRow(SQLModel, table=True):
     budget_usd: float | None = None
     created_at: datetime
     last_used_at: datetime | None = None
+
+
+# -- the Hub service's organisation (schema 5) ---------------------------------------------
+
+
+class PolicyRow(SQLModel, table=True):
+    """An admin's policy for everybody (`default`), a Hub group or a Hub user. The body is
+    the API's `Policy` as JSON: a policy gains fields without a schema change."""
+
+    __tablename__ = "mux_policy"
+
+    scope: str = Field(primary_key=True, max_length=16)  # default | group | user
+    name: str = Field(primary_key=True, max_length=OWNER_LENGTH)  # "" for default
+    body: str
+    # Written from the service's configuration at start (and read-only over the API) or
+    # over the admin API.
+    source: str = Field(default="api", max_length=8)
+    updated_at: datetime
+
+
+class MemberRow(SQLModel, table=True):
+    """What the Hub last said of a user who used the service: their groups (for usage and
+    budgets per group) and whether they are an admin."""
+
+    __tablename__ = "mux_member"
+
+    owner: str = Field(primary_key=True, max_length=OWNER_LENGTH)
+    groups_json: str = "[]"
+    admin: bool = False
+    seen_at: datetime
+
+
+class BudgetRow(SQLModel, table=True):
+    """What one budget has spent and holds for requests in flight in one period, in
+    micro-USD: integers, so that every replica's additions are exact."""
+
+    __tablename__ = "mux_budget"
+
+    scope: str = Field(primary_key=True, max_length=OWNER_LENGTH + 8)  # user:<n> | group:<n>
+    period: str = Field(primary_key=True, max_length=16)  # 2026-12-01 | 2026-12
+    spent: int = Field(default=0, sa_type=BigInteger)
+    held: int = Field(default=0, sa_type=BigInteger)
+
+
+class HoldRow(SQLModel, table=True):
+    """A request in flight's hold on its budgets, until its spend is known. A replica that
+    dies leaves its holds behind; they lapse at `expires_at`."""
+
+    __tablename__ = "mux_hold"
+
+    id: str = Field(primary_key=True, max_length=32)
+    # [[scope, period, micro-USD held], ...]
+    takes_json: str
+    expires_at: datetime = Field(index=True)
+    # Reclaimed after `expires_at`: its takes are no longer held, but its spend, should it
+    # still come, is counted against them.
+    lapsed: bool = False

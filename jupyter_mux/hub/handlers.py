@@ -1,0 +1,105 @@
+"""The Hub service's own routes (API.md section 6): what a user may use and has left
+(`/mux/api/me`), and the admin's policies, members and usage across users
+(`/mux/api/admin/...`, Hub admins only). Thin: parse, ask the guard, write."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+
+from ..errors import MuxError
+from ..handlers.base import TENANTS_KEY, ManagementHandler
+from ..models import parse
+from .guard import Guard, Identity
+from .models import AdminUsageQuery, Policy
+
+GROUP_OR_USER = r"(?P<scope>group|user)s/(?P<name>[^/]+)"
+
+
+class HubHandler(ManagementHandler):
+    @property
+    def guard(self) -> Guard:
+        return self.settings[TENANTS_KEY].guard
+
+    @property
+    def who(self) -> Identity:
+        return Identity.of(self.current_user)
+
+
+class MeHandler(HubHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.write_json(await self.guard.me(self.who))
+
+
+class AdminHandler(HubHandler):
+    """Only for the Hub's admins (the `admin` flag of their Hub user): everybody else gets
+    a 403 that says so."""
+
+    async def prepare(self) -> None:
+        await super().prepare()
+        if self.current_user and not self.who.admin:
+            raise MuxError(
+                "Only the Hub's admins can use /mux/api/admin/.", status=403, code="forbidden"
+            )
+
+
+class PoliciesHandler(AdminHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.write_json(self.guard.policies())
+
+
+class PolicyHandler(AdminHandler):
+    def _scope(self, scope: str | None, name: str | None) -> tuple[str, str]:
+        return (scope, web.url_unescape(name)) if scope and name else ("default", "")
+
+    @web.authenticated
+    @authorized
+    async def put(self, scope: str | None = None, name: str | None = None) -> None:
+        policy = parse(Policy, self.json_body())
+        scope, name = self._scope(scope, name)
+        if scope != "group" and (policy.group_usd_per_day or policy.group_usd_per_month):
+            raise MuxError(
+                "group_usd_per_day and group_usd_per_month are budgets of a group's members "
+                "together: set them on a group's policy.",
+                status=400,
+                code="invalid_request",
+            )
+        self.write_json(await self.guard.put_policy(scope, name, policy))
+
+    @web.authenticated
+    @authorized
+    async def delete(self, scope: str | None = None, name: str | None = None) -> None:
+        await self.guard.delete_policy(*self._scope(scope, name))
+        self.set_status(204)
+        self.finish()
+
+
+class MembersHandler(AdminHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.write_json(await self.guard.members())
+
+
+class AdminUsageHandler(AdminHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        query = parse(AdminUsageQuery, self.query_fields())
+        self.write_json(await self.guard.usage(query))
+
+
+HANDLERS: list[tuple[str, Any]] = [
+    (r"/mux/api/me", MeHandler),
+    (r"/mux/api/admin/policies", PoliciesHandler),
+    (r"/mux/api/admin/policies/default", PolicyHandler),
+    (rf"/mux/api/admin/policies/{GROUP_OR_USER}", PolicyHandler),
+    (r"/mux/api/admin/members", MembersHandler),
+    (r"/mux/api/admin/usage", AdminUsageHandler),
+]
