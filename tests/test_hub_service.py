@@ -199,75 +199,91 @@ def _wait(what: str, check: Any, proc: subprocess.Popen, log: Path) -> None:
     pytest.fail(f"timed out waiting for {what}:\n{log.read_text()[-5000:]}")
 
 
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
-    tmp = tmp_path_factory.mktemp("hub")
+@contextlib.contextmanager
+def running_hub(
+    tmp: Path,
+    upstream: FakeOllama,
+    write_config: Any = write_service_config,
+    extra_hub_config: str = "",
+) -> Iterator[tuple[Hub, dict[str, int]]]:
+    """A Hub on loopback with the mux as its managed service, configured by
+    `write_config(path, db, key, endpoint)`; stopped (with its service) on exit."""
     ports = {name: free_port() for name in ("proxy", "proxy_api", "hub", "service")}
     admin_token = secrets.token_hex(16)
-    with FakeOllama() as upstream:
-        config, key = tmp / "mux_config.py", Fernet.generate_key().decode()
-        write_service_config(config, tmp / "mux" / "mux.sqlite", key, upstream.endpoint)
-        command = [sys.executable, "-m", "jupyter_mux", "hub-service", f"--config={config}"]
-        if hasattr(os, "geteuid") and os.geteuid() == 0:
-            command.append("--allow-root")
-        hub_config = tmp / "jupyterhub_config.py"
-        # The Hub gives a managed service only a few of its own variables: these keep
-        # Jupyter's files in the test's directory.
-        service_env = {
-            f"JUPYTER_{kind.upper()}_DIR": str(tmp / f"service-{kind}")
-            for kind in ("config", "data", "runtime")
-        }
-        server_args = ["--allow-root"] if "--allow-root" in command else []
-        hub_config.write_text(
-            _hub_config(tmp, ports, admin_token, command, service_env, server_args, BOT_TOKEN)
+    config, key = tmp / "mux_config.py", Fernet.generate_key().decode()
+    write_config(config, tmp / "mux" / "mux.sqlite", key, upstream.endpoint)
+    command = [sys.executable, "-m", "jupyter_mux", "hub-service", f"--config={config}"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")
+    hub_config = tmp / "jupyterhub_config.py"
+    # The Hub gives a managed service only a few of its own variables: these keep
+    # Jupyter's files in the test's directory.
+    service_env = {
+        f"JUPYTER_{kind.upper()}_DIR": str(tmp / f"service-{kind}")
+        for kind in ("config", "data", "runtime")
+    }
+    server_args = ["--allow-root"] if "--allow-root" in command else []
+    hub_config.write_text(
+        _hub_config(tmp, ports, admin_token, command, service_env, server_args, BOT_TOKEN)
+        + extra_hub_config
+    )
+    log = tmp / "jupyterhub.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "JPY_"))}
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parents[1]), env.get("PYTHONPATH", "")])
+    env["JUPYTER_CONFIG_DIR"] = str(tmp / "jupyter-config")
+    env["JUPYTER_DATA_DIR"] = str(tmp / "jupyter-data")
+    env["JUPYTER_RUNTIME_DIR"] = str(tmp / "jupyter-runtime")
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jupyterhub", "-f", str(hub_config)],
+            cwd=tmp,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
-        log = tmp / "jupyterhub.log"
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "JPY_"))}
-        env["PYTHONPATH"] = os.pathsep.join(
-            [str(Path(__file__).parents[1]), env.get("PYTHONPATH", "")]
+    try:
+        url = f"http://127.0.0.1:{ports['proxy']}"
+        hub = Hub(url, admin_token, log, upstream, tmp / "service-runtime", config, key)
+        _wait(
+            "the Hub's API",
+            lambda: httpx.get(f"{url}/hub/api/", timeout=2).status_code == 200,
+            proc,
+            log,
         )
-        env["JUPYTER_CONFIG_DIR"] = str(tmp / "jupyter-config")
-        env["JUPYTER_DATA_DIR"] = str(tmp / "jupyter-data")
-        env["JUPYTER_RUNTIME_DIR"] = str(tmp / "jupyter-runtime")
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "jupyterhub", "-f", str(hub_config)],
-                cwd=tmp,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+        probe = hub.token_for("admin")
+        _wait(
+            "the mux service",
+            lambda: (
+                httpx.get(
+                    f"{hub.mux_v1}/models",
+                    headers={"Authorization": f"token {probe}"},
+                    timeout=5,
+                ).status_code
+                == 200
+            ),
+            proc,
+            log,
+        )
+        yield hub, ports
+    finally:
+        proc.terminate()  # the Hub stops its managed service and its proxy
         try:
-            url = f"http://127.0.0.1:{ports['proxy']}"
-            hub = Hub(url, admin_token, log, upstream, tmp / "service-runtime", config, key)
-            _wait(
-                "the Hub's API",
-                lambda: httpx.get(f"{url}/hub/api/", timeout=2).status_code == 200,
-                proc,
-                log,
-            )
-            probe = hub.token_for("admin")
-            _wait(
-                "the mux service",
-                lambda: (
-                    httpx.get(
-                        f"{hub.mux_v1}/models",
-                        headers={"Authorization": f"token {probe}"},
-                        timeout=5,
-                    ).status_code
-                    == 200
-                ),
-                proc,
-                log,
-            )
-            yield hub
-        finally:
-            proc.terminate()  # the Hub stops its managed service and its proxy
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    with (
+        FakeOllama() as upstream,
+        running_hub(tmp_path_factory.mktemp("hub"), upstream) as (
+            hub,
+            _,
+        ),
+    ):
+        yield hub
 
 
 @pytest.fixture(scope="module")

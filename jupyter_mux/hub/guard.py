@@ -118,6 +118,7 @@ class Guard:
         self._members: dict[str, Identity] = {}  # as last written
         self._spends: list[tuple[str, int]] = []
         self._sizes: dict[str, int] = {}  # request bytes by open hold, for `spent`
+        self._settling: asyncio.Future[None] | None = None
         self._last_reclaim = 0.0
 
     async def _db(self, fn: Any, *args: Any) -> Any:
@@ -233,15 +234,25 @@ class Guard:
         else:
             amount = 0.0
         self._spends.append((hold, to_micro(amount)))
+        # Settled at once, off the request path, rather than at the next periodic flush:
+        # until then the hold keeps its worst case from the user's next requests.
+        if self._settling is None or self._settling.done():
+            self._settling = asyncio.ensure_future(self.settle())
 
-    async def flush(self) -> None:
-        spends, self._spends = self._spends, []
-        if spends:
+    async def settle(self) -> None:
+        """Every spend not yet settled, in one transaction per batch."""
+        while self._spends:
+            spends, self._spends = self._spends, []
             try:
                 await self._db(self.org.settle, spends)
             except Exception:  # kept for the next flush: a spend is never dropped
                 self._spends[:0] = spends
                 self.log.exception("jupyter-mux: could not settle %d budget holds", len(spends))
+                return
+
+    async def flush(self) -> None:
+        """The periodic pass: spends left over (a failed write) and lapsed holds."""
+        await self.settle()
         now = self.clock()
         if now.timestamp() - self._last_reclaim > 60:
             self._last_reclaim = now.timestamp()

@@ -11,7 +11,7 @@ from tornado import web
 
 from ..errors import MuxError
 from ..handlers.base import TENANTS_KEY, ManagementHandler
-from ..models import parse
+from ..models import PriceIn, parse
 from .guard import Guard, Identity
 from .models import AdminUsageQuery, Policy
 
@@ -56,7 +56,7 @@ class PoliciesHandler(AdminHandler):
 
 class PolicyHandler(AdminHandler):
     def _scope(self, scope: str | None, name: str | None) -> tuple[str, str]:
-        return (scope, web.url_unescape(name)) if scope and name else ("default", "")
+        return (scope, name) if scope and name else ("default", "")
 
     @web.authenticated
     @authorized
@@ -87,6 +87,19 @@ class MembersHandler(AdminHandler):
         self.write_json(await self.guard.members())
 
 
+class SharedPricesHandler(AdminHandler):
+    """Prices of a shared provider's models: every user's costs, so the admin's to set."""
+
+    @web.authenticated
+    @authorized
+    async def put(self, name: str) -> None:
+        body = parse(PriceIn, self.json_body())
+        tenants = self.settings[TENANTS_KEY]
+        models = await tenants.base.set_price(name, body)
+        await tenants.sync()  # every user's routing and costs here at once
+        self.write_json(models)
+
+
 class AdminUsageHandler(AdminHandler):
     @web.authenticated
     @authorized
@@ -101,5 +114,6 @@ HANDLERS: list[tuple[str, Any]] = [
     (r"/mux/api/admin/policies/default", PolicyHandler),
     (rf"/mux/api/admin/policies/{GROUP_OR_USER}", PolicyHandler),
     (r"/mux/api/admin/members", MembersHandler),
+    (r"/mux/api/admin/providers/(?P<name>[^/]+)/prices", SharedPricesHandler),
     (r"/mux/api/admin/usage", AdminUsageHandler),
 ]

@@ -1,0 +1,456 @@
+"""The Hub service's admin policy under a real JupyterHub: budgets that hold (429 in every
+dialect, streams counted, a new period restoring access, two replicas counting once),
+allowed models, own providers per group, and the admin's API and usage across users.
+
+One Hub for the module (as tests/test_hub_service.py starts it), with group `staff`
+(alice) and the service's policies in its configuration file:
+- everybody: 1 USD a day, only `ollama/llama3.2:1b`, no own providers;
+- staff: 1,000 USD a day each, 10,000 a month together, every model, own providers;
+- carol: 0.01 USD a day, which one request spends.
+The database is PostgreSQL when JUPYTER_MUX_TEST_PG_URL is set (the replica test needs it),
+else SQLite. Prices are set by the admin over the API: 10,000 USD per million tokens, so
+every token costs a cent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+
+from .fake_ollama import FakeOllama
+from .pg import PG_URL, Databases
+from .servers import free_port
+from .test_hub_service import (
+    ALICE_MODEL,
+    BOB_MODEL,
+    START_TIMEOUT,
+    Hub,
+    api,
+    running_hub,
+)
+
+pytest.importorskip("jupyterhub", reason="the Hub service needs jupyterhub (the hub extra)")
+pytestmark = pytest.mark.skipif(
+    __import__("shutil").which("configurable-http-proxy") is None,
+    reason="configurable-http-proxy is not on PATH: npm install -g configurable-http-proxy",
+)
+
+PRICE = {"prompt_per_million": 10_000, "completion_per_million": 10_000}
+POLICIES = {
+    "default": {"usd_per_day": 1.0, "allowed_models": [f"ollama/{ALICE_MODEL}"]},
+    "groups": {
+        "staff": {
+            "usd_per_day": 1000.0,
+            "group_usd_per_month": 10000.0,
+            "allowed_models": ["*"],
+            "user_providers": True,
+        }
+    },
+    "users": {"carol": {"usd_per_day": 0.01}},
+}
+CHAT = {"model": "x", "messages": [{"role": "user", "content": "hello there"}]}
+
+
+@pytest.fixture(scope="module")
+def policed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Hub, str, dict]]:
+    tmp = tmp_path_factory.mktemp("policy")
+    databases = Databases() if PG_URL else None
+    db_url = databases.create("hub") if databases else f"sqlite:///{tmp / 'mux' / 'mux.sqlite'}"
+
+    def write_config(path: Path, _db: Path, key: str, endpoint: str) -> None:
+        path.write_text(
+            f"""
+c.MuxApp.db_url = {db_url!r}
+c.MuxApp.encryption_key = {key!r}
+c.MuxApp.sync_interval = 0.5
+c.MuxApp.providers = [{{"name": "ollama", "type": "ollama", "endpoint": {endpoint!r}}}]
+c.HubServiceApp.policies = {POLICIES!r}
+"""
+        )
+
+    groups = '\nc.JupyterHub.load_groups = {"staff": {"users": ["alice"]}}\n'
+    try:
+        with (
+            FakeOllama() as upstream,
+            running_hub(tmp, upstream, write_config, groups) as (hub, ports),
+        ):
+            yield hub, db_url, ports
+    finally:
+        if databases:
+            databases.drop_all()
+
+
+@pytest.fixture(scope="module")
+def hub(policed: tuple[Hub, str, dict]) -> Hub:
+    return policed[0]
+
+
+@pytest.fixture(scope="module")
+def users(hub: Hub) -> dict[str, str]:
+    """Tokens of alice, bob, carol and admin; each user's default workspace on a model, and
+    the admin's prices on the shared provider."""
+    tokens = {user: hub.token_for(user) for user in ("alice", "bob", "carol", "admin")}
+    for model in (ALICE_MODEL, BOB_MODEL):
+        priced = api(
+            hub,
+            tokens["admin"],
+            "PUT",
+            "mux/api/admin/providers/ollama/prices",
+            json={"model": model, **PRICE},
+        )
+        assert priced.status_code == 200, priced.text
+    for user, model in (("alice", BOB_MODEL), ("bob", BOB_MODEL), ("carol", ALICE_MODEL)):
+        answer = api(
+            hub,
+            tokens[user],
+            "PATCH",
+            "mux/api/workspaces/default",
+            json={"preferred": {"provider": "ollama", "model": model}},
+        )
+        assert answer.status_code == 200, answer.text
+    return tokens
+
+
+def today() -> Any:
+    """Budgets' days are UTC days."""
+    return datetime.now(timezone.utc).date()
+
+
+def me(hub: Hub, token: str) -> dict[str, Any]:
+    answer = api(hub, token, "GET", "mux/api/me")
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def settled(hub: Hub, token: str) -> dict[str, Any]:
+    """The user's budgets once nothing is held (spends are settled once a second)."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        found = me(hub, token)
+        if all(b["held_usd"] == 0 for b in found["budgets"]):
+            return found
+        assert time.monotonic() < deadline, found
+        time.sleep(0.2)
+
+
+def usage_of(hub: Hub, token: str, requests: int) -> dict[str, Any]:
+    """The user's usage totals once at least `requests` are written (once a second)."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        totals = api(hub, token, "GET", "mux/api/usage").json()["totals"]
+        if totals["requests"] >= requests:
+            return totals
+        assert time.monotonic() < deadline, totals
+        time.sleep(0.2)
+
+
+def _requests(hub: Hub) -> list[tuple[str, dict[str, Any], dict[str, str]]]:
+    """One request per dialect, streamed where the dialect streams."""
+    prompt = [{"role": "user", "content": "hello there"}]
+    anthropic = {"anthropic-version": "2023-06-01"}
+    return [
+        ("mux/v1/chat/completions", {**CHAT}, {}),
+        ("mux/v1/chat/completions", {**CHAT, "stream": True}, {}),
+        ("mux/v1/responses", {"model": "x", "input": "hello there", "stream": True}, {}),
+        ("mux/v1/responses", {"model": "x", "input": "hello there"}, {}),
+        ("mux/v1/messages", {"model": "x", "max_tokens": 32, "messages": prompt}, anthropic),
+        (
+            "mux/v1/messages",
+            {"model": "x", "max_tokens": 32, "messages": prompt, "stream": True},
+            anthropic,
+        ),
+    ]
+
+
+def test_a_user_sees_their_policy_and_budgets(hub: Hub, users: dict[str, str]) -> None:
+    alice = me(hub, users["alice"])
+    assert alice["groups"] == ["staff"] and not alice["admin"]
+    assert alice["policy"] == {
+        "usd_per_day": 1000.0,
+        "usd_per_month": None,
+        "allowed_models": ["*"],
+        "user_providers": True,
+    }
+    labels = sorted(b["budget"] for b in alice["budgets"])
+    assert labels == ["group staff usd_per_month", "user alice usd_per_day"]
+    bob = me(hub, users["bob"])
+    assert bob["groups"] == [] and bob["policy"]["allowed_models"] == [f"ollama/{ALICE_MODEL}"]
+    assert [b["budget"] for b in bob["budgets"]] == ["user bob usd_per_day"]
+    assert me(hub, users["admin"])["admin"] is True
+
+
+def test_only_allowed_models_serve_and_are_listed(hub: Hub, users: dict[str, str]) -> None:
+    bob, alice = users["bob"], users["alice"]
+    refused = api(hub, bob, "POST", "mux/v1/chat/completions", json=CHAT)
+    assert refused.status_code == 403, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "model_not_allowed"
+    assert f"ollama/{BOB_MODEL}" in error["message"] and ALICE_MODEL in error["message"]
+    listed = api(hub, bob, "GET", "mux/v1/models").json()["data"]
+    assert [m["id"] for m in listed] == [] or all(BOB_MODEL not in m["id"] for m in listed)
+    # A rule with a fallback the policy allows serves from it.
+    rules = [
+        {
+            "kind": "catch_all",
+            "targets": [
+                {"provider": "ollama", "model": BOB_MODEL},
+                {"provider": "ollama", "model": ALICE_MODEL},
+            ],
+        }
+    ]
+    assert api(hub, bob, "PUT", "mux/api/workspaces/default/rules", json=rules).status_code == 200
+    try:
+        served = api(hub, bob, "POST", "mux/v1/chat/completions", json=CHAT)
+        assert served.status_code == 200, served.text
+        assert served.headers["X-Mux-Model"] == ALICE_MODEL
+        listed = api(hub, bob, "GET", "mux/v1/models").json()["data"]
+        assert {m["id"] for m in listed} >= {ALICE_MODEL} and BOB_MODEL not in {
+            m["id"] for m in listed
+        }
+    finally:
+        rules[0]["targets"] = rules[0]["targets"][:1]
+        api(hub, bob, "PUT", "mux/api/workspaces/default/rules", json=rules)
+    # Staff may use every model.
+    assert api(hub, alice, "POST", "mux/v1/chat/completions", json=CHAT).status_code == 200
+
+
+def test_own_providers_follow_the_group_policy(hub: Hub, users: dict[str, str]) -> None:
+    provider = {"name": "mine", "type": "ollama", "endpoint": hub.upstream.endpoint}
+    refused = api(hub, users["bob"], "POST", "mux/api/providers", json=provider)
+    assert refused.status_code == 403 and "administrator" in refused.json()["message"]
+    made = api(hub, users["alice"], "POST", "mux/api/providers", json=provider)
+    assert made.status_code == 201, made.text
+    assert api(hub, users["alice"], "DELETE", "mux/api/providers/mine").status_code == 204
+
+
+def test_a_spent_budget_answers_429_in_every_dialect_until_the_next_period(
+    policed: tuple[Hub, str, dict], users: dict[str, str]
+) -> None:
+    hub, db_url, _ = policed
+    carol = users["carol"]
+    first = api(hub, carol, "POST", "mux/v1/chat/completions", json=CHAT)
+    assert first.status_code == 200, first.text
+    spent = settled(hub, carol)["budgets"][0]
+    assert spent["budget"] == "user carol usd_per_day" and spent["spent_usd"] >= 0.01
+    for path, body, headers in _requests(hub):
+        refused = api(hub, carol, "POST", path, json=body, headers=headers)
+        assert refused.status_code == 429, (path, refused.text)
+        assert int(refused.headers["Retry-After"]) > 0
+        answer = refused.json()
+        if "messages" in path:
+            assert answer["type"] == "error" and answer["error"]["type"] == "rate_limit_error"
+            message = answer["error"]["message"]
+        else:
+            assert answer["error"]["code"] == "budget_exceeded"
+            message = answer["error"]["message"]
+        tomorrow = (today() + timedelta(days=1)).isoformat()
+        assert "user carol usd_per_day" in message and f"resets at {tomorrow}" in message
+    # The SDKs see it as their rate-limit error.
+    openai = pytest.importorskip("openai")
+    client = openai.OpenAI(base_url=hub.mux_v1, api_key=carol, max_retries=0)
+    with pytest.raises(openai.RateLimitError) as caught:
+        client.chat.completions.create(**CHAT)
+    assert caught.value.code == "budget_exceeded"
+    # The day passes: carol's counter for today becomes yesterday's.
+    engine = create_engine(db_url)
+    with engine.begin() as conn:
+        yesterday = (today() - timedelta(days=1)).isoformat()
+        moved = conn.execute(
+            text("UPDATE mux_budget SET period = :y WHERE scope = 'user:carol' AND period = :t"),
+            {"y": yesterday, "t": today().isoformat()},
+        )
+        assert moved.rowcount == 1
+    engine.dispose()
+    again = api(hub, carol, "POST", "mux/v1/chat/completions", json=CHAT)
+    assert again.status_code == 200, again.text
+
+
+def test_every_dialect_and_stream_is_counted_once(hub: Hub, users: dict[str, str]) -> None:
+    """alice's budget spend equals her usage's cost, request for request, streams included."""
+    alice = users["alice"]
+    before = settled(hub, alice)
+    requests_before = usage_of(hub, alice, 0)["requests"]
+    for path, body, headers in _requests(hub):
+        with httpx.stream(
+            "POST",
+            hub.service_url + path,
+            json=body,
+            headers={"Authorization": f"token {alice}", **headers},
+            timeout=30,
+        ) as answer:
+            assert answer.status_code == 200, (path, answer.read())
+            answer.read()
+    after = settled(hub, alice)
+    spent = {b["budget"]: b["spent_usd"] for b in after["budgets"]}
+    was = {b["budget"]: b["spent_usd"] for b in before["budgets"]}
+    grew = spent["user alice usd_per_day"] - was["user alice usd_per_day"]
+    assert grew > 0
+    # The group's month grew by the same spend: one request, counted on both budgets.
+    assert spent["group staff usd_per_month"] - was["group staff usd_per_month"] == pytest.approx(
+        grew
+    )
+    usage = usage_of(hub, alice, requests_before + len(_requests(hub)))
+    assert spent["user alice usd_per_day"] == pytest.approx(usage["cost"], abs=1e-5)
+
+
+def test_the_admin_api_is_for_admins(hub: Hub, users: dict[str, str]) -> None:
+    admin, bob = users["admin"], users["bob"]
+    for method, path, body in (
+        ("GET", "mux/api/admin/policies", None),
+        ("PUT", "mux/api/admin/policies/users/bob", {"usd_per_day": 5}),
+        ("GET", "mux/api/admin/usage", None),
+        ("GET", "mux/api/admin/members", None),
+        ("PUT", "mux/api/admin/providers/ollama/prices", {"model": ALICE_MODEL, **PRICE}),
+    ):
+        refused = api(hub, bob, method, path, json=body)
+        assert refused.status_code == 403, (path, refused.text)
+        assert "admins" in refused.json()["message"]
+    policies = api(hub, admin, "GET", "mux/api/admin/policies").json()
+    assert {(p["scope"], p["name"], p["source"]) for p in policies} == {
+        ("default", None, "config"),
+        ("group", "staff", "config"),
+        ("user", "carol", "config"),
+    }
+    # The configuration's policies are read-only here; others come and go.
+    config = api(hub, admin, "PUT", "mux/api/admin/policies/users/carol", json={})
+    assert config.status_code == 409 and "configuration" in config.json()["message"]
+    wrong = api(hub, admin, "PUT", "mux/api/admin/policies/users/bob", json={"usd_per_day": -1})
+    assert wrong.status_code == 400
+    pooled = api(
+        hub, admin, "PUT", "mux/api/admin/policies/users/bob", json={"group_usd_per_day": 1}
+    )
+    assert pooled.status_code == 400 and "group" in pooled.json()["message"]
+    made = api(
+        hub,
+        admin,
+        "PUT",
+        "mux/api/admin/policies/users/bob",
+        json={"allowed_models": ["ollama/*"], "usd_per_day": 2},
+    )
+    assert made.status_code == 200, made.text
+    assert made.json()["source"] == "api"
+    try:
+        assert me(hub, bob)["policy"]["allowed_models"] == ["ollama/*"]
+        answer = api(hub, bob, "POST", "mux/v1/chat/completions", json=CHAT)
+        assert answer.status_code == 200, answer.text
+    finally:
+        gone = api(hub, admin, "DELETE", "mux/api/admin/policies/users/bob")
+        assert gone.status_code == 204
+    assert api(hub, bob, "POST", "mux/v1/chat/completions", json=CHAT).status_code == 403
+    missing = api(hub, admin, "DELETE", "mux/api/admin/policies/users/bob")
+    assert missing.status_code == 404
+
+
+def test_the_admin_sees_usage_per_user_and_group(hub: Hub, users: dict[str, str]) -> None:
+    admin = users["admin"]
+    for user in ("alice", "carol"):
+        api(hub, users[user], "POST", "mux/v1/chat/completions", json=CHAT)
+    for token in (users["alice"], users["carol"]):
+        settled(hub, token)
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:  # usage rows are written once a second
+        by_user = api(hub, admin, "GET", "mux/api/admin/usage", params={"group_by": "user"})
+        assert by_user.status_code == 200, by_user.text
+        rows = {r["key"]: r for r in by_user.json()["rows"]}
+        if {"alice", "carol"} <= set(rows):
+            break
+        assert time.monotonic() < deadline, rows
+        time.sleep(0.2)
+    assert rows["alice"]["cost"] > 0
+    by_group = api(hub, admin, "GET", "mux/api/admin/usage", params={"group_by": "group"}).json()
+    groups = {r["key"]: r for r in by_group["rows"]}
+    assert groups["staff"]["requests"] == rows["alice"]["requests"]
+    assert groups["(no group)"]["requests"] == sum(
+        r["requests"] for k, r in rows.items() if k != "alice"
+    )
+    assert by_group["totals"]["requests"] == by_user.json()["totals"]["requests"]
+    only = api(hub, admin, "GET", "mux/api/admin/usage", params={"group": "staff"}).json()
+    assert [r["key"] for r in only["rows"]] == ["alice"]
+    bad = api(hub, admin, "GET", "mux/api/admin/usage", params={"group_by": "nope"})
+    assert bad.status_code == 400
+    members = {m["name"]: m for m in api(hub, admin, "GET", "mux/api/admin/members").json()}
+    assert members["alice"]["groups"] == ["staff"] and members["admin"]["admin"]
+    # A user sees only their own usage.
+    own = api(hub, users["carol"], "GET", "mux/api/usage").json()
+    assert own["totals"]["requests"] == rows["carol"]["requests"]
+
+
+@pytest.mark.skipif(not PG_URL, reason="replicas share PostgreSQL")
+def test_two_replicas_serving_parallel_streams_count_the_spend_once(
+    policed: tuple[Hub, str, dict], users: dict[str, str]
+) -> None:
+    """A second service process, as a Kubernetes Deployment's second pod runs it (the same
+    environment, another address), on the same database: alice's parallel streams through
+    both are each counted once against her budgets."""
+    hub = policed[0]
+    environ_file = Path(f"/proc/{hub.service_pid()}/environ")
+    if not environ_file.exists():
+        pytest.skip("reads the managed service's environment from /proc")
+    env = dict(
+        item.split("=", 1) for item in environ_file.read_bytes().decode().split("\0") if "=" in item
+    )
+    port = free_port()
+    env["JUPYTERHUB_SERVICE_URL"] = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "jupyter_mux", "hub-service", f"--config={hub.service_config}"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")
+    log = hub.service_config.parent / "replica.log"
+    with log.open("wb") as out:
+        replica = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    alice = users["alice"]
+    second = f"http://127.0.0.1:{port}/services/mux/"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            try:
+                ok = httpx.get(
+                    second + "mux/v1/models", headers={"Authorization": f"token {alice}"}
+                ).status_code
+            except httpx.HTTPError:
+                ok = 0
+            if ok == 200:
+                break
+            assert replica.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        before = settled(hub, alice)
+        usage_before = usage_of(hub, alice, 0)
+
+        def stream(n: int) -> int:
+            base = hub.service_url if n % 2 else second
+            with httpx.stream(
+                "POST",
+                base + "mux/v1/chat/completions",
+                json={**CHAT, "stream": True},
+                headers={"Authorization": f"token {alice}"},
+                timeout=60,
+            ) as answer:
+                answer.read()
+                return answer.status_code
+
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(stream, range(16)))
+        assert statuses == [200] * 16
+        # Both replicas' usage rows and settles land within a second or so.
+        usage = usage_of(hub, alice, usage_before["requests"] + 16)
+        after = settled(hub, alice)
+        assert usage["requests"] == usage_before["requests"] + 16
+        spent = {b["budget"]: b["spent_usd"] for b in after["budgets"]}
+        was = {b["budget"]: b["spent_usd"] for b in before["budgets"]}
+        grew = spent["user alice usd_per_day"] - was["user alice usd_per_day"]
+        assert grew == pytest.approx(usage["cost"] - usage_before["cost"], abs=1e-4)
+        assert json.dumps(after)  # the report stays well-formed with two writers
+    finally:
+        replica.terminate()
+        replica.wait(30)
