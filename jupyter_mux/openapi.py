@@ -10,6 +10,14 @@ from typing import Any
 from pydantic import BaseModel
 
 from ._version import __version__
+from .hub.models import (
+    AdminUsageOut,
+    BudgetOut,
+    MemberOut,
+    MeOut,
+    Policy,
+    PolicyOut,
+)
 from .models import (
     ActiveIn,
     ActiveOut,
@@ -50,7 +58,15 @@ MODELS: list[type[BaseModel]] = [
     KeyCreate,
     KeyCreated,
     KeyOut,
+    Policy,
+    PolicyOut,
+    BudgetOut,
+    MeOut,
+    MemberOut,
+    AdminUsageOut,
 ]
+# Paths served only by `jupyter-mux hub-service` (API.md section 6) carry this mark.
+HUB_ONLY = "x-jupyter-mux-hub-service"
 
 OPENAI_SCHEMAS: dict[str, Any] = {
     "AnthropicError": {
@@ -307,6 +323,84 @@ RELAY_ROUTES = (
 )
 
 
+def _hub_paths(bad: tuple[int, ...]) -> dict[str, Any]:
+    admin = (400, 403, 404, 409, 503)
+    group_by = {
+        "name": "group_by",
+        "in": "query",
+        "schema": {
+            "enum": ["user", "group", "provider", "model", "day", "workspace"],
+            "default": "user",
+        },
+    }
+    usage_parameters = [
+        _time_param("since", "From this time on."),
+        _time_param("until", "Before this time (exclusive)."),
+        group_by,
+        {"name": "user", "in": "query", "schema": {"type": "string"}},
+        {"name": "group", "in": "query", "schema": {"type": "string"}},
+    ]
+    scoped = [
+        {"name": "scope", "in": "path", "required": True, "schema": {"enum": ["group", "user"]}},
+        {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
+    ]
+    policy_ops = {
+        "put": _op(
+            "Set an API policy (a configuration file's policy is read-only: 409)",
+            200,
+            _ref("PolicyOut"),
+            "Policy",
+            admin,
+        ),
+        "delete": _op("Delete an API policy", 204, errors=admin),
+    }
+    paths: dict[str, Any] = {
+        "/mux/api/me": {
+            "get": _op(
+                "Who the caller is to the Hub service: groups, policy, budgets left",
+                200,
+                _ref("MeOut"),
+                errors=(503,),
+            ),
+        },
+        "/mux/api/admin/policies": {
+            "get": _op("Every policy (Hub admins)", 200, _list("PolicyOut"), errors=admin),
+        },
+        "/mux/api/admin/policies/default": dict(policy_ops),
+        "/mux/api/admin/policies/{scope}s/{name}": {"parameters": scoped, **policy_ops},
+        "/mux/api/admin/members": {
+            "get": _op(
+                "Every user the service has served: groups, policy, budgets (Hub admins)",
+                200,
+                _list("MemberOut"),
+                errors=admin,
+            ),
+        },
+        "/mux/api/admin/providers/{name}/prices": {
+            "parameters": [NAME],
+            "put": _op(
+                "Set or clear the price of a shared provider's model (Hub admins)",
+                200,
+                _list("ModelInfo"),
+                "PriceIn",
+                admin,
+            ),
+        },
+        "/mux/api/admin/usage": {
+            "get": _op(
+                "Usage across users, grouped (Hub admins)",
+                200,
+                _ref("AdminUsageOut"),
+                errors=admin,
+            )
+            | {"parameters": usage_parameters},
+        },
+    }
+    for path in paths.values():
+        path[HUB_ONLY] = True
+    return paths
+
+
 def build_spec() -> dict[str, Any]:
     schemas: dict[str, Any] = dict(OPENAI_SCHEMAS)
     for model in MODELS:
@@ -449,6 +543,7 @@ def build_spec() -> dict[str, Any]:
             "put": _op("Activate a workspace", 200, _ref("ActiveOut"), "ActiveIn", bad),
         },
     }
+    paths.update(_hub_paths(bad))
     return {
         "openapi": "3.1.0",
         "info": {

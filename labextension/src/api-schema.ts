@@ -127,6 +127,651 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/mux/api/admin/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every user the service has served: groups, policy, budgets (Hub admins) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["MemberOut"][];
+                    };
+                };
+                /** @description Error. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+                /** @description Error. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+                /** @description Error. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+                /** @description Error. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+                /** @description Error. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/mux/api/admin/policies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every policy (Hub admins) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PolicyOut"][];
+                    };
+                };
+                /** @description Error. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+                /** @description Error. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+                /** @description Error. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+                /** @description Error. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+                /** @description Error. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/mux/api/admin/policies/default": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Set an API policy (a configuration file's policy is read-only: 409) */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["Policy"];
+                };
+            };
+            responses: {
+                /** @description OK. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PolicyOut"];
+                    };
+                };
+                /** @description Error. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+                /** @description Error. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+                /** @description Error. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+                /** @description Error. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+                /** @description Error. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        /** Delete an API policy */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Done. */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Error. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+                /** @description Error. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+                /** @description Error. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+                /** @description Error. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+                /** @description Error. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/mux/api/admin/policies/{scope}s/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                scope: "group" | "user";
+                name: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        /** Set an API policy (a configuration file's policy is read-only: 409) */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    scope: "group" | "user";
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["Policy"];
+                };
+            };
+            responses: {
+                /** @description OK. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PolicyOut"];
+                    };
+                };
+                /** @description Error. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+                /** @description Error. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+                /** @description Error. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+                /** @description Error. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+                /** @description Error. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        /** Delete an API policy */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    scope: "group" | "user";
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Done. */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Error. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+                /** @description Error. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+                /** @description Error. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+                /** @description Error. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+                /** @description Error. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/mux/api/admin/providers/{name}/prices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        /** Set or clear the price of a shared provider's model (Hub admins) */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["PriceIn"];
+                };
+            };
+            responses: {
+                /** @description OK. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ModelInfo"][];
+                    };
+                };
+                /** @description Error. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+                /** @description Error. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+                /** @description Error. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+                /** @description Error. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+                /** @description Error. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/mux/api/admin/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Usage across users, grouped (Hub admins) */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description From this time on. An ISO 8601 time, or a date (its midnight); UTC unless it carries a zone. */
+                    since?: string;
+                    /** @description Before this time (exclusive). An ISO 8601 time, or a date (its midnight); UTC unless it carries a zone. */
+                    until?: string;
+                    group_by?: "user" | "group" | "provider" | "model" | "day" | "workspace";
+                    user?: string;
+                    group?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AdminUsageOut"];
+                    };
+                };
+                /** @description Error. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+                /** @description Error. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+                /** @description Error. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+                /** @description Error. */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+                /** @description Error. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/mux/api/keys": {
         parameters: {
             query?: never;
@@ -310,6 +955,60 @@ export interface paths {
                 };
             };
         };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/mux/api/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Who the caller is to the Hub service: groups, policy, budgets left */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["MeOut"];
+                    };
+                };
+                /** @description Error. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+                /** @description Error. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JupyterError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -3806,6 +4505,16 @@ export interface components {
             /** Name */
             name: string;
         };
+        /**
+         * AdminUsageOut
+         * @description As `/mux/api/usage`; with group_by=group a user in two groups counts in both rows
+         *     (the totals count them once), and users in none are under `(no group)`.
+         */
+        AdminUsageOut: {
+            /** Rows */
+            rows: components["schemas"]["UsageRowOut"][];
+            totals: components["schemas"]["UsageRowOut"];
+        };
         AnthropicError: {
             error: {
                 message: string;
@@ -3813,6 +4522,28 @@ export interface components {
             };
             /** @constant */
             type: "error";
+        };
+        /** BudgetOut */
+        BudgetOut: {
+            /**
+             * Budget
+             * @description Which budget, as errors name it: "user alice usd_per_day".
+             */
+            budget: string;
+            /**
+             * Held Usd
+             * @description Held for requests in flight.
+             */
+            held_usd: number;
+            /** Limit Usd */
+            limit_usd: number;
+            /**
+             * Resets At
+             * Format: date-time
+             */
+            resets_at: string;
+            /** Spent Usd */
+            spent_usd: number;
         };
         /** @description An OpenAI chat request; `model` is a placeholder, the workspace decides. Other fields pass through to the provider. */
         ChatRequest: {
@@ -3827,6 +4558,20 @@ export interface components {
             prompt: string | string[] | number[];
             stream?: boolean;
             suffix?: string;
+        };
+        /** EffectivePolicy */
+        EffectivePolicy: {
+            /**
+             * Allowed Models
+             * @description null: every model.
+             */
+            allowed_models: string[] | null;
+            /** Usd Per Day */
+            usd_per_day: number | null;
+            /** Usd Per Month */
+            usd_per_month: number | null;
+            /** User Providers */
+            user_providers: boolean;
         };
         JupyterError: {
             message?: string;
@@ -3923,6 +4668,38 @@ export interface components {
             /** Workspace */
             workspace: string | null;
         };
+        /**
+         * MeOut
+         * @description Who the caller is to the service, what they may use and what is left.
+         */
+        MeOut: {
+            /** Admin */
+            admin: boolean;
+            /** Budgets */
+            budgets: components["schemas"]["BudgetOut"][];
+            /** Groups */
+            groups: string[];
+            /** Name */
+            name: string;
+            policy: components["schemas"]["EffectivePolicy"];
+        };
+        /** MemberOut */
+        MemberOut: {
+            /** Admin */
+            admin: boolean;
+            /** Budgets */
+            budgets: components["schemas"]["BudgetOut"][];
+            /** Groups */
+            groups: string[];
+            /** Name */
+            name: string;
+            policy: components["schemas"]["EffectivePolicy"];
+            /**
+             * Seen At
+             * Format: date-time
+             */
+            seen_at: string;
+        };
         ModelInfo: {
             id: string;
         } & {
@@ -3946,6 +4723,74 @@ export interface components {
                 param: string | null;
                 type: string;
             };
+        };
+        /**
+         * Policy
+         * @description What the admin allows; a field left out (null) is decided by the next policy down:
+         *     a user's own, then their groups', then `default`.
+         */
+        Policy: {
+            /**
+             * Allowed Models
+             * @description Globs over "provider/model" a user may be served by; [] allows none.
+             * @default null
+             */
+            allowed_models?: string[] | null;
+            /**
+             * Group Usd Per Day
+             * @description Only on a group: all its members' spend together, per UTC day.
+             * @default null
+             */
+            group_usd_per_day?: number | null;
+            /**
+             * Group Usd Per Month
+             * @description Only on a group: all its members' spend together, per month.
+             * @default null
+             */
+            group_usd_per_month?: number | null;
+            /**
+             * Usd Per Day
+             * @description Each user's own spend per UTC day (on a group: each member's).
+             * @default null
+             */
+            usd_per_day?: number | null;
+            /**
+             * Usd Per Month
+             * @description Each user's own spend per UTC calendar month.
+             * @default null
+             */
+            usd_per_month?: number | null;
+            /**
+             * User Providers
+             * @description Whether users may add providers (and keys) of their own.
+             * @default null
+             */
+            user_providers?: boolean | null;
+        };
+        /** PolicyOut */
+        PolicyOut: {
+            /**
+             * Name
+             * @description The group's or user's name; null for default.
+             */
+            name: string | null;
+            policy: components["schemas"]["Policy"];
+            /**
+             * Scope
+             * @enum {string}
+             */
+            scope: "default" | "group" | "user";
+            /**
+             * Source
+             * @description `config`: set in the service's configuration file, read-only here.
+             * @enum {string}
+             */
+            source: "config" | "api";
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
         };
         /**
          * PriceIn
