@@ -191,6 +191,11 @@ class WorkspaceOut(BaseModel):
     preferred: TargetOut | None
     preferred_ok: bool
     problem: str | None
+    shared: bool = Field(
+        False,
+        description="Shared by the Hub service's admin: every user can use and activate it, "
+        "none can change it.",
+    )
 
 
 class ActiveOut(BaseModel):

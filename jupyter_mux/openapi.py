@@ -368,6 +368,30 @@ def _hub_paths(bad: tuple[int, ...]) -> dict[str, Any]:
         },
         "/mux/api/admin/policies/default": dict(policy_ops),
         "/mux/api/admin/policies/{scope}s/{name}": {"parameters": scoped, **policy_ops},
+        "/mux/api/admin/workspaces": {
+            "get": _op("Shared workspaces (Hub admins)", 200, _list("WorkspaceOut"), errors=admin),
+            "post": _op(
+                "Share a new workspace with every user",
+                201,
+                _ref("WorkspaceOut"),
+                "WorkspaceCreate",
+                admin,
+            ),
+        },
+        "/mux/api/admin/workspaces/{name}": {
+            "parameters": [NAME],
+            "get": _op("One shared workspace", 200, _ref("WorkspaceOut"), errors=admin),
+            "patch": _op(
+                "Change a shared workspace", 200, _ref("WorkspaceOut"), "WorkspaceUpdate", admin
+            ),
+            "delete": _op("Stop sharing a workspace", 204, errors=admin),
+        },
+        "/mux/api/admin/workspaces/{name}/rules": {
+            "parameters": [NAME],
+            "get": _op("A shared workspace's rules", 200, _list("RuleOut"), errors=admin),
+            "put": _op("Replace its rules atomically", 200, _list("RuleOut"), errors=admin)
+            | {"requestBody": {"required": True, **_json(_list("RuleIn"))}},
+        },
         "/mux/api/admin/members": {
             "get": _op(
                 "Every user the service has served: groups, policy, budgets (Hub admins)",

@@ -454,3 +454,48 @@ def test_two_replicas_serving_parallel_streams_count_the_spend_once(
     finally:
         replica.terminate()
         replica.wait(30)
+
+
+def test_shared_workspaces_are_everybodys_to_use_and_the_admins_to_change(
+    hub: Hub, users: dict[str, str]
+) -> None:
+    admin, bob = users["admin"], users["bob"]
+    shared = {"name": "cheap", "preferred": {"provider": "ollama", "model": ALICE_MODEL}}
+    made = api(hub, admin, "POST", "mux/api/admin/workspaces", json=shared)
+    assert made.status_code == 201, made.text
+    assert api(hub, bob, "POST", "mux/api/admin/workspaces", json=shared).status_code == 403
+    try:
+        listed = {w["name"]: w for w in api(hub, bob, "GET", "mux/api/workspaces").json()}
+        assert listed["cheap"]["shared"] and not listed["default"]["shared"]
+        # bob switches models by activating it, as with his own workspaces.
+        assert api(hub, bob, "PUT", "mux/api/active", json={"name": "cheap"}).status_code == 200
+        answer = api(hub, bob, "POST", "mux/v1/chat/completions", json=CHAT)
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["X-Mux-Workspace"] == "cheap"
+        assert answer.headers["X-Mux-Model"] == ALICE_MODEL
+        for method, path, body in (
+            ("PATCH", "mux/api/workspaces/cheap", {"description": "mine now"}),
+            ("PUT", "mux/api/workspaces/cheap/rules", [{"kind": "catch_all", "targets": []}]),
+            ("DELETE", "mux/api/workspaces/cheap", None),
+        ):
+            refused = api(hub, bob, method, path, json=body)
+            assert refused.status_code == 403, (path, refused.text)
+            assert "shared by the Hub's admin" in refused.json()["message"]
+        # The admin's change reaches bob's routing at once.
+        moved = api(
+            hub,
+            admin,
+            "PATCH",
+            "mux/api/admin/workspaces/cheap",
+            json={"preferred": {"provider": "ollama", "model": BOB_MODEL}},
+        )
+        assert moved.status_code == 200, moved.text
+        refused = api(hub, bob, "POST", "mux/v1/chat/completions", json=CHAT)
+        assert refused.status_code == 403  # bob's policy allows only ALICE_MODEL
+        assert refused.json()["error"]["code"] == "model_not_allowed"
+    finally:
+        gone = api(hub, admin, "DELETE", "mux/api/admin/workspaces/cheap")
+        assert gone.status_code == 204, gone.text
+    # Deleted while bob had it active: bob is back on his default.
+    assert api(hub, bob, "GET", "mux/api/active").json()["name"] == "default"
+    assert "cheap" not in {w["name"] for w in api(hub, bob, "GET", "mux/api/workspaces").json()}

@@ -335,3 +335,36 @@ def test_key_use_is_recorded_without_a_revision(store):
     used = datetime(2026, 11, 2, 8, 0, tzinfo=timezone.utc)
     store.touch_keys({"k1": used, "gone": used})
     assert store.mux_keys()[0].last_used_at == used and store.revision() == revision
+
+
+def test_a_hub_user_sees_the_admins_shared_workspaces_and_their_own_win(store):
+    """Under the Hub service (`sees_shared`), owner ""'s workspaces are every user's too:
+    listed and activatable; the user's own of the same name wins; a shared one deleted
+    while active leaves the user on their default."""
+    add_provider(store, "shared-p")
+    store.create_workspace("cheap", "the admin's", TargetRecord("shared-p", "m1"))
+    alice = store.for_owner("alice", sees_shared=True)
+    alice.initialize("check")
+    snap = alice.snapshot()
+    assert list(snap.workspaces) == ["cheap", "default"]
+    assert snap.workspaces["cheap"].shared and not snap.workspaces["default"].shared
+    alice.set_active("cheap")
+    assert alice.snapshot().active == "cheap"
+    assert alice.changes(["cheap"], [], workspace_order=True).workspace_order == [
+        "cheap",
+        "default",
+    ]
+    # A plain owner view (a user's own server on a shared database) sees only its own.
+    assert list(store.for_owner("bob").snapshot().workspaces) == []
+    # alice's own "cheap" hides the shared one.
+    alice.create_workspace("cheap", "mine", TargetRecord("shared-p", "m2"))
+    mine = alice.snapshot().workspaces["cheap"]
+    assert not mine.shared and mine.description == "mine"
+    alice.set_active("default")
+    alice.delete_workspace("cheap")
+    assert alice.snapshot().workspaces["cheap"].shared  # the shared one again
+    alice.set_active("cheap")
+    store.delete_workspace("cheap")
+    assert alice.snapshot().active == "default"
+    with pytest.raises(NotFound):
+        alice.set_active("cheap")

@@ -10,8 +10,10 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from ..errors import MuxError
+from ..handlers import api
 from ..handlers.base import TENANTS_KEY, ManagementHandler
 from ..models import PriceIn, parse
+from ..service import MuxService
 from .guard import Guard, Identity
 from .models import AdminUsageQuery, Policy
 
@@ -80,6 +82,46 @@ class PolicyHandler(AdminHandler):
         self.finish()
 
 
+class _ThenSync:
+    """The admin's service (owner ""), each call of which is followed by every tenant's
+    sync before the answer goes out: a shared workspace changed here routes every user's
+    next request (other replicas' at their next sync)."""
+
+    def __init__(self, tenants: Any) -> None:
+        self._tenants = tenants
+
+    def __getattr__(self, name: str) -> Any:
+        call = getattr(self._tenants.base, name)
+
+        async def then_sync(*args: Any, **kwargs: Any) -> Any:
+            result = await call(*args, **kwargs)
+            await self._tenants.sync()
+            return result
+
+        return then_sync
+
+
+class SharedWorkspaces(AdminHandler):
+    """The management API's workspace routes, on the admin's workspaces, which every user
+    sees as shared."""
+
+    @property
+    def service(self) -> MuxService:  # type: ignore[override]
+        return _ThenSync(self.settings[TENANTS_KEY])  # type: ignore[return-value]
+
+
+class SharedWorkspacesHandler(SharedWorkspaces, api.WorkspacesHandler):
+    pass
+
+
+class SharedWorkspaceHandler(SharedWorkspaces, api.WorkspaceHandler):
+    pass
+
+
+class SharedRulesHandler(SharedWorkspaces, api.RulesHandler):
+    pass
+
+
 class MembersHandler(AdminHandler):
     @web.authenticated
     @authorized
@@ -94,10 +136,8 @@ class SharedPricesHandler(AdminHandler):
     @authorized
     async def put(self, name: str) -> None:
         body = parse(PriceIn, self.json_body())
-        tenants = self.settings[TENANTS_KEY]
-        models = await tenants.base.set_price(name, body)
-        await tenants.sync()  # every user's routing and costs here at once
-        self.write_json(models)
+        # Every user's routing and costs here at once.
+        self.write_json(await _ThenSync(self.settings[TENANTS_KEY]).set_price(name, body))
 
 
 class AdminUsageHandler(AdminHandler):
@@ -114,6 +154,9 @@ HANDLERS: list[tuple[str, Any]] = [
     (r"/mux/api/admin/policies/default", PolicyHandler),
     (rf"/mux/api/admin/policies/{GROUP_OR_USER}", PolicyHandler),
     (r"/mux/api/admin/members", MembersHandler),
+    (r"/mux/api/admin/workspaces", SharedWorkspacesHandler),
+    (rf"/mux/api/admin/workspaces/{api.NAME}", SharedWorkspaceHandler),
+    (rf"/mux/api/admin/workspaces/{api.NAME}/rules", SharedRulesHandler),
     (r"/mux/api/admin/providers/(?P<name>[^/]+)/prices", SharedPricesHandler),
     (r"/mux/api/admin/usage", AdminUsageHandler),
 ]

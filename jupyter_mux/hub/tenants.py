@@ -105,7 +105,7 @@ class Tenants:
     async def _open(self, owner: str) -> Tenant:
         base = self.base
         service = MuxService(
-            base.store.for_owner(owner),
+            base.store.for_owner(owner, sees_shared=True),
             base.secrets,
             base.client,
             discovery_timeout=base.discovery_timeout,

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from ..errors import NotFound
+from ..errors import Forbidden, NotFound
 from ..routing import Resolved, RoutingTable, resolve, route
 from ..secrets import SecretBox
 from ..store import Changes, ProviderRecord, Snapshot, Store
@@ -209,6 +209,16 @@ def find_provider(snapshot: Snapshot, name: str) -> ProviderRecord:
 def check_workspace(snapshot: Snapshot, name: str) -> None:
     if name not in snapshot.workspaces:
         raise NotFound(f"No workspace named '{name}'.")
+
+
+def check_own_workspace(snapshot: Snapshot, name: str) -> None:
+    """A workspace this user may change: theirs, not one the Hub's admin shares."""
+    check_workspace(snapshot, name)
+    if snapshot.workspaces[name].shared:
+        raise Forbidden(
+            f"Workspace '{name}' is shared by the Hub's admin: you can use and activate it, "
+            "not change it. Export it and import it under another name to make your own."
+        )
 
 
 def _uses(workspace: Any, providers: tuple[str, ...]) -> bool:

@@ -66,4 +66,5 @@ def workspace_view(name: str, snapshot: Snapshot) -> WorkspaceOut:
         else None,
         preferred_ok=problem is None,
         problem=problem,
+        shared=workspace.shared,
     )

@@ -17,7 +17,7 @@ from ..models import (
     WorkspaceUpdate,
 )
 from ..store import KEEP, RuleRecord, Snapshot, TargetRecord
-from .base import ServiceBase, check_workspace
+from .base import ServiceBase, check_own_workspace, check_workspace
 from .views import rules_view, workspace_view
 
 # What `request_type` rules match (MuxRequest.request_type): "chat" covers chat, Responses
@@ -49,7 +49,7 @@ class Workspaces(ServiceBase):
 
     async def update_workspace(self, name: str, body: WorkspaceUpdate) -> WorkspaceOut:
         snapshot = await self._snapshot()
-        check_workspace(snapshot, name)
+        check_own_workspace(snapshot, name)
         preferred = (
             checked_target(body.preferred, snapshot)
             if "preferred" in body.model_fields_set
@@ -72,7 +72,7 @@ class Workspaces(ServiceBase):
 
     async def set_rules(self, name: str, rules: list[RuleIn]) -> list[RuleOut]:
         snapshot = await self._snapshot()
-        check_workspace(snapshot, name)
+        check_own_workspace(snapshot, name)
         records = checked_rules(rules, snapshot)
         snapshot = await self._write(self.store.replace_rules, name, records, workspaces=(name,))
         return rules_view(snapshot.workspaces[name].rules, snapshot)
@@ -127,6 +127,7 @@ class Workspaces(ServiceBase):
         return workspace_view(body.name, state)
 
     async def delete_workspace(self, name: str) -> None:
+        check_own_workspace(await self._snapshot(), name)
         await self._write(self.store.delete_workspace, name, workspaces=(name,))
 
     async def get_active(self) -> str:

@@ -47,6 +47,8 @@ class WorkspaceRecord:
     name: str
     description: str
     rules: tuple[RuleRecord, ...]
+    # The Hub service admin's, seen by every user and changed by none (store.sees_shared).
+    shared: bool = False
 
     @property
     def preferred(self) -> TargetRecord | None:

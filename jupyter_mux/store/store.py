@@ -96,6 +96,9 @@ class Store:
         # The Hub service is the only writer of its database: its configuration's shared
         # providers are rewritten at every start, however many users the database serves.
         self.config_is_truth = config_is_truth
+        # Under the Hub service, a user also sees the workspaces of owner "" (the admin's,
+        # shared): their own of the same name wins, and they can activate, not change, them.
+        self.sees_shared = False
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
@@ -159,12 +162,20 @@ class Store:
     def dispose(self) -> None:
         self.engine.dispose()
 
-    def for_owner(self, owner: str) -> Store:
+    def for_owner(self, owner: str, *, sees_shared: bool = False) -> Store:
         """The same database, on the same engine and connection pool, as another owner
         sees it: the Hub service serves every user from one process."""
         view = copy.copy(self)
         view.owner = owner
+        view.sees_shared = sees_shared and owner != ""
         return view
+
+    def _seen(self) -> Any:
+        """The workspaces this owner sees: their own, and the shared ones where they see
+        those."""
+        if self.sees_shared:
+            return or_(WorkspaceRow.owner == self.owner, WorkspaceRow.owner == "")  # type: ignore[arg-type]
+        return WorkspaceRow.owner == self.owner
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -192,10 +203,12 @@ class Store:
                 workspaces=self._workspaces(s, workspaces) if workspaces else {},
                 providers=self._providers(s, providers) if providers else {},
                 workspace_order=list(
-                    s.exec(
-                        select(WorkspaceRow.name)
-                        .where(WorkspaceRow.owner == self.owner)
-                        .order_by(WorkspaceRow.name)
+                    dict.fromkeys(
+                        s.exec(
+                            select(WorkspaceRow.name)
+                            .where(self._seen())
+                            .order_by(WorkspaceRow.name)
+                        )
                     )
                 )
                 if workspace_order
@@ -250,7 +263,7 @@ class Store:
         }
 
     def _workspaces(self, s: Session, names: list[str] | None = None) -> dict[str, WorkspaceRecord]:
-        mine = WorkspaceRow.owner == self.owner
+        mine = self._seen()
         if names is not None:
             mine = and_(mine, WorkspaceRow.name.in_(names))  # type: ignore[attr-defined]
         rule_ids = self._my_rule_ids(mine)
@@ -270,14 +283,28 @@ class Store:
             rules.setdefault(r.workspace_id, []).append(
                 RuleRecord(r.kind, r.pattern, tuple(targets.get(r.id, ())))
             )
+        # A user's own workspace comes after a shared one of the same name, and wins.
+        rows = s.exec(
+            select(WorkspaceRow).where(mine).order_by(WorkspaceRow.name, WorkspaceRow.owner)
+        )
         return {
-            w.name: WorkspaceRecord(w.name, w.description, tuple(rules.get(w.id, ())))
-            for w in s.exec(select(WorkspaceRow).where(mine).order_by(WorkspaceRow.name))
+            w.name: WorkspaceRecord(
+                w.name, w.description, tuple(rules.get(w.id, ())), w.owner != self.owner
+            )
+            for w in rows
         }
 
     def _active(self, s: Session) -> str:
         active = s.get(ActiveRow, self.owner)
-        return active.workspace if active else DEFAULT_WORKSPACE
+        if active is None:
+            return DEFAULT_WORKSPACE
+        if self.sees_shared and not self._sees(s, active.workspace):
+            return DEFAULT_WORKSPACE  # a shared workspace the admin has since deleted
+        return active.workspace
+
+    def _sees(self, s: Session, name: str) -> bool:
+        seen = select(WorkspaceRow.name).where(self._seen(), WorkspaceRow.name == name)
+        return s.exec(seen).first() is not None
 
     # -- providers -------------------------------------------------------------------------
 
@@ -547,7 +574,8 @@ class Store:
 
     def set_active(self, name: str) -> None:
         with self._write() as s:
-            self._workspace(s, name)
+            if not self._sees(s, name):
+                raise NotFound(f"No workspace named '{name}'.")
             s.merge(ActiveRow(owner=self.owner, workspace=name))
 
     # -- usage -----------------------------------------------------------------------------
