@@ -341,6 +341,23 @@ def test_each_user_gets_answers_in_anthropic_messages(
     assert model in message.content[0].text
 
 
+@pytest.mark.parametrize(("user", "model"), [("alice", ALICE_MODEL), ("bob", BOB_MODEL)])
+def test_each_user_gets_answers_in_responses_and_embeddings(
+    hub: Hub, configured: dict[str, str], user: str, model: str
+) -> None:
+    openai = pytest.importorskip("openai")
+    client = openai.OpenAI(base_url=hub.mux_v1, api_key=configured[user])
+    answer = client.responses.create(model="anything", input="hi")
+    assert model in answer.output_text
+    again = client.responses.create(model="anything", input="again", previous_response_id=answer.id)
+    assert model in again.output_text
+    events = list(client.responses.create(model="anything", input="hi", stream=True))
+    assert events[-1].type == "response.completed"
+    assert model in events[-1].response.output_text
+    vectors = client.embeddings.create(model="anything", input=["one", "two"])
+    assert len(vectors.data) == 2 and vectors.data[0].embedding
+
+
 def test_users_do_not_see_each_others_workspaces(hub: Hub, configured: dict[str, str]) -> None:
     alice, bob = configured["alice"], configured["bob"]
     made = api(hub, alice, "POST", "mux/api/workspaces", json={"name": "alice-only"})
