@@ -499,3 +499,49 @@ def test_shared_workspaces_are_everybodys_to_use_and_the_admins_to_change(
     # Deleted while bob had it active: bob is back on his default.
     assert api(hub, bob, "GET", "mux/api/active").json()["name"] == "default"
     assert "cheap" not in {w["name"] for w in api(hub, bob, "GET", "mux/api/workspaces").json()}
+
+
+def test_a_users_mux_key_works_under_their_policy_and_reaches_only_the_mux(
+    hub: Hub, users: dict[str, str]
+) -> None:
+    """A scoped mux key made by a user through the service authenticates the mux routes as
+    that user (their workspace pin, their policy and budgets, its own budget), nothing else,
+    and stops at revocation."""
+    alice = users["alice"]
+    made = api(
+        hub,
+        alice,
+        "POST",
+        "mux/api/keys",
+        json={"name": "agent", "workspace": "default", "budget_usd": 1000},
+    )
+    assert made.status_code == 201, made.text
+    key = made.json()
+    openai = pytest.importorskip("openai")
+    client = openai.OpenAI(base_url=hub.mux_v1, api_key=key["secret"], max_retries=0)
+    answer = client.chat.completions.create(**CHAT)
+    assert BOB_MODEL in answer.choices[0].message.content  # alice's default: staff may
+    anthropic = pytest.importorskip("anthropic")
+    message = anthropic.Anthropic(
+        base_url=hub.service_url + "mux", api_key=key["secret"], max_retries=0
+    ).messages.create(model="x", max_tokens=16, messages=[{"role": "user", "content": "hi"}])
+    assert BOB_MODEL in message.content[0].text
+    # Pinned: another workspace is refused.
+    pinned = api(hub, key["secret"], "POST", "mux/w/other/v1/chat/completions", json=CHAT)
+    assert pinned.status_code == 403, pinned.text
+    # Nothing but the mux: not the management API, not the admin API, not the service's page.
+    for path in ("mux/api/workspaces", "mux/api/keys", "mux/api/me", "mux/api/admin/usage"):
+        assert api(hub, key["secret"], "GET", path).status_code in (401, 403), path
+    # Its spend counts for the key and for alice's budgets alike.
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        listed = {k["id"]: k for k in api(hub, alice, "GET", "mux/api/keys").json()}
+        if listed[key["id"]]["spent_usd"] > 0 and listed[key["id"]]["last_used_at"]:
+            break
+        assert time.monotonic() < deadline, listed
+        time.sleep(0.2)
+    settled(hub, alice)
+    revoked = api(hub, alice, "DELETE", f"mux/api/keys/{key['id']}")
+    assert revoked.status_code == 204
+    with pytest.raises(openai.AuthenticationError):
+        client.chat.completions.create(**CHAT)

@@ -24,7 +24,7 @@ from ..openai_request import MuxRequest, json_object, parse_request
 from ..proxy import Exchange
 from ..routing import Target, WorkspaceRoute
 from ..store import KeyRecord
-from .base import KEY_HINT_KEY, PROXY_KEY, SERVICE_KEY, BaseHandler
+from .base import KEY_HINT_KEY, PROXY_KEY, SERVICE_KEY, TENANTS_KEY, BaseHandler
 
 PINNED = r"/mux(?:/w/(?P<workspace>[^/]+))?/v1"
 # Anthropic's clients send their API version with every request.
@@ -72,7 +72,11 @@ class MuxHandler(BaseHandler):
         headers = self.request.headers
         if "Authorization" not in headers and headers.get("x-api-key"):
             headers["Authorization"] = f"Bearer {headers['x-api-key']}"
-        self._take_mux_key()
+        tenants = self.settings.get(TENANTS_KEY)
+        if tenants is None:
+            self._take_mux_key()
+        else:
+            await self._take_tenants_mux_key(tenants)
         try:
             await super().prepare()
         except web.HTTPError as exc:
@@ -98,6 +102,16 @@ class MuxHandler(BaseHandler):
         if key is not None:
             self.mux_key = key
             self._jupyter_current_user = User(username=f"mux-key-{key.id}", name=key.name)
+            self._token_authenticated = True
+
+    async def _take_tenants_mux_key(self, tenants: Any) -> None:
+        """The Hub service: a mux key belongs to one of many users, whose tenant serves it."""
+        scheme, _, secret = self.request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer":
+            return
+        found = await tenants.for_key(secret.strip())
+        if found is not None:
+            self._tenant, self.mux_key, self._jupyter_current_user = found
             self._token_authenticated = True
 
     @property

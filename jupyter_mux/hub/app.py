@@ -173,9 +173,7 @@ API key is their JupyterHub API token. See docs/deployment.md."""
 
     @default("export_env")
     def _default_export_env(self) -> bool:
-        # No kernels or terminals run here; and mux keys are not served yet. (The trait
-        # comes with mux keys; without it this default is unused.)
-        return False
+        return False  # no kernels or terminals run here
 
     @default("user")
     def _default_user(self) -> str:
@@ -203,7 +201,7 @@ API key is their JupyterHub API token. See docs/deployment.md."""
         self.settings["xsrf_cookies"] = False
         self.settings[KEY_HINT_KEY] = (
             "Missing or wrong API key: use your JupyterHub API token (from the Hub's token "
-            "page), with access to this service, as the API key."
+            "page), with access to this service, or a mux key you made, as the API key."
         )
         if self.startup_error is None:
             self._start_guard()
@@ -227,6 +225,7 @@ API key is their JupyterHub API token. See docs/deployment.md."""
             self.usage_retention_days,
             self.log,
         )
+        self.tenants.load_keys()
         self.settings[TENANTS_KEY] = self.tenants
         # The extension's own timers serve owner "", whom no request reaches; these serve
         # the users.

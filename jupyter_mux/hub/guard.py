@@ -160,6 +160,15 @@ class Guard:
             future = self._executor.submit(self.org.see_member, member)
             future.add_done_callback(self._log_failure)
 
+    async def identity(self, owner: str) -> Identity:
+        """A user as the Hub last described them (for a request made with their mux key,
+        which the Hub does not know): their groups; never an admin."""
+        who = self._members.get(owner)
+        if who is None:
+            member = await self._db(self.org.member, owner)
+            who = Identity(owner, member.groups if member else (), False)
+        return Identity(who.name, who.groups, False)
+
     def _log_failure(self, future: Any) -> None:
         if future.exception() is not None:
             self.log.error("jupyter-mux: could not write a member: %s", future.exception())

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from jupyter_server.auth.identity import User
 
@@ -23,7 +24,9 @@ from ..proxy import Proxy
 from ..response_store import ResponseStore
 from ..routing import Rule, WorkspaceRoute
 from ..service import MuxService
-from ..usage import UsageRecorder
+from ..service.keys import KEY_PREFIX, hash_secret
+from ..store import KeyRecord
+from ..usage import UsageEvent, UsageRecorder
 from .guard import Guard, Identity
 
 
@@ -87,11 +90,14 @@ class Tenants:
         # One store thread for every user, as for one: this process's writes never race.
         self._executor: ThreadPoolExecutor = base._executor
         self._tenants: dict[str, Tenant] = {}
+        self._key_owners: dict[str, str] = {}
         self._opening: dict[str, asyncio.Task[Tenant]] = {}
 
     async def get(self, user: User) -> Tenant:
-        owner = owner_of(user)
         self.guard.see(Identity.of(user))
+        return await self.tenant(owner_of(user))
+
+    async def tenant(self, owner: str) -> Tenant:
         tenant = self._tenants.get(owner)
         if tenant is not None:
             return tenant
@@ -101,6 +107,9 @@ class Tenants:
             task = self._opening[owner] = asyncio.ensure_future(self._open(owner))
             task.add_done_callback(lambda _: self._opening.pop(owner, None))
         return await asyncio.shield(task)
+
+    async def _db(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     async def _open(self, owner: str) -> Tenant:
         base = self.base
@@ -112,13 +121,16 @@ class Tenants:
             log=base.log,
             executor=self._executor,
         )
+        service.on_keys = self._index_keys
         await service.open()
         guard = self.guard
+
+        def charge(event: UsageEvent) -> None:
+            service.charge(event)  # the mux key's own budget, if it has one
+            guard.spent(event, service.unit_price)
+
         recorder = UsageRecorder(
-            service.record_usage,
-            service.purge_usage,
-            self._retention_days,
-            charge=lambda event: guard.spent(event, service.unit_price),
+            service.record_usage, service.purge_usage, self._retention_days, charge=charge
         )
         tenant = Tenant(
             service, self._make_proxy(recorder), self._make_responses(), recorder, guard
@@ -127,17 +139,52 @@ class Tenants:
         self.log.info("jupyter-mux: serving Hub user %s", owner)
         return tenant
 
+    # -- mux keys: whose key a request carries, before anything else is known ----------------
+
+    def load_keys(self) -> None:
+        """Blocking, at start: every user's keys, by the secret's hash."""
+        self._key_owners = self.base.store.key_owners()
+
+    def _index_keys(self, owner: str, hashes: list[str]) -> None:
+        """An owner's keys as just read (on the store's thread): the index is replaced,
+        never changed in place, so the loop always reads a whole one."""
+        index = {h: o for h, o in self._key_owners.items() if o != owner}
+        index.update(dict.fromkeys(hashes, owner))
+        self._key_owners = index
+
+    async def for_key(self, secret: str) -> tuple[Tenant, KeyRecord, User] | None:
+        """The tenant, key and user of a mux key; None when it is none. The user is the
+        key's owner as the Hub last described them, never an admin: a key reaches only
+        the mux routes, under its owner's policy and budgets."""
+        if not secret.startswith(KEY_PREFIX):
+            return None
+        owner = self._key_owners.get(hash_secret(secret))
+        if owner is None:
+            return None
+        tenant = await self.tenant(owner)
+        key = tenant.service.key_for(secret)  # an expired key: a 401 saying so
+        if key is None:
+            return None
+        who = await self.guard.identity(owner)
+        user = User(username=owner, name=key.name)
+        user.hub_user = {"kind": "user", "name": owner, "groups": list(who.groups)}  # type: ignore[attr-defined]
+        return tenant, key, user
+
     async def flush(self) -> None:
         """Every tenant's usage, written in one pass (the service's periodic flush)."""
         for tenant in list(self._tenants.values()):
             await tenant.recorder.flush()
+            await tenant.service.flush_key_use()
         await self.guard.flush()
 
     async def sync(self) -> None:
         """Catch up with writes made for another user (a shared provider refreshed) or by
         another process on the database: one read of the revision, then a rebuild for the
         users whose tables are older."""
+        revision = self.base.revision
         await self.base.sync()
+        if self.base.revision != revision:  # perhaps keys made or revoked on a replica
+            self._key_owners = await self._db(self.base.store.key_owners)
         await self.guard.sync()
         for tenant in list(self._tenants.values()):
             if tenant.service.revision != self.base.revision:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -82,9 +83,15 @@ class Keys(ServiceBase):
         self._load_keys(snapshot)
         return snapshot
 
+    # Told each owner's key hashes whenever they are read again (the Hub service's index
+    # of every user's keys, hub/tenants.py). Called on the store's thread.
+    on_keys: Callable[[str, list[str]], None] | None = None
+
     def _load_keys(self, snapshot: Snapshot) -> None:
         self._keys = {k.secret_hash: k for k in self.store.mux_keys()}
         self._prices = model_prices(snapshot)
+        if self.on_keys is not None:
+            self.on_keys(self.store.owner, list(self._keys))
 
     def unit_price(self, provider: str, model: str) -> tuple[float, float] | None:
         """Per-token (prompt, completion) USD of a model this owner routes to, if known."""

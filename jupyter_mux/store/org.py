@@ -162,11 +162,21 @@ class Org:
                     update(MemberRow).where(MemberRow.owner == member.owner).values(**values)
                 )
 
+    def member(self, owner: str) -> Member | None:
+        found = self._members(MemberRow.owner == owner)
+        return found[0] if found else None
+
     def members(self) -> list[Member]:
+        return self._members(None)
+
+    def _members(self, where: Any) -> list[Member]:
+        query = select(MemberRow).order_by(MemberRow.owner)
+        if where is not None:
+            query = query.where(where)
         with self.engine.connect() as conn:
             return [
                 Member(r.owner, tuple(json.loads(r.groups_json)), r.admin, r.seen_at)
-                for r in conn.execute(select(MemberRow).order_by(MemberRow.owner))
+                for r in conn.execute(query)
             ]
 
     # -- budgets ----------------------------------------------------------------------------

@@ -637,6 +637,12 @@ class Store:
             )
             return [_key_record(row) for row in rows]
 
+    def key_owners(self) -> dict[str, str]:
+        """Every owner's keys, by the secret's hash: the Hub service finds whose key a
+        request carries before it knows the user."""
+        with self._session() as s:
+            return dict(s.exec(select(KeyRow.secret_hash, KeyRow.owner)).all())
+
     def add_key(self, key: KeyRecord, *, replacing: str | None = None) -> None:
         """Store a new key; with `replacing`, the owner's keys of that name go in the same
         transaction (the server's own key, made anew at every start)."""
