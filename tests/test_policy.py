@@ -99,3 +99,15 @@ def test_a_wrong_configured_policy_stops_the_start_with_what_is_wrong() -> None:
     ):
         with pytest.raises(ValueError, match=says.replace("[", r"\[").replace("]", r"\]")):
             config_policies(wrong)
+
+
+def test_amounts_in_messages_never_read_as_zero_when_they_are_not() -> None:
+    from jupyter_mux.hub.guard import usd
+
+    assert [usd(x) for x in (0, 0.001, 0.5, 12.345, 0.0000123)] == [
+        "0.00",
+        "0.001",
+        "0.50",
+        "12.35",
+        "0.000012",
+    ]

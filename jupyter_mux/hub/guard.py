@@ -28,6 +28,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from jupyter_server.auth.identity import User
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import MuxError, NotFound
 from ..models import UsageRowOut
@@ -75,15 +76,20 @@ class BudgetExceeded(MuxError):
     code = "budget_exceeded"
 
     def __init__(self, budget: Budget, spent: int, held: int, now: datetime) -> None:
-        held_part = f", {held / MICRO:.2f} USD more held by requests in flight" if held else ""
+        held_part = f", {usd(held / MICRO)} USD more held by requests in flight" if held else ""
         super().__init__(
-            f"Budget exceeded: {budget.label} is {budget.limit_usd:.2f} USD and "
-            f"{spent / MICRO:.2f} USD is spent{held_part}. It resets at "
+            f"Budget exceeded: {budget.label} is {usd(budget.limit_usd)} USD and "
+            f"{usd(spent / MICRO)} USD is spent{held_part}. It resets at "
             f"{budget.resets_at.strftime('%Y-%m-%dT%H:%M:%SZ')}. Ask the Hub's admin for a "
             "larger budget, or use a cheaper model."
         )
         self.resets_at = budget.resets_at
         self.retry_after = max(1, math.ceil((budget.resets_at - now).total_seconds()))
+
+
+def usd(amount: float) -> str:
+    """Cents, or as many decimals as a small amount needs to not read as zero."""
+    return f"{amount:.2f}" if amount >= 0.01 or amount == 0 else f"{amount:.6f}".rstrip("0")
 
 
 class ModelNotAllowed(MuxError):
@@ -215,9 +221,19 @@ class Guard:
         )
         hold_id = secrets.token_hex(16)
         takes = [Take(b.scope, b.period, b.limit) for b in budgets]
-        refused = await self._db(
-            self.org.hold, hold_id, takes, to_micro(worst), self.clock() + self._hold_for
-        )
+        try:
+            refused = await self._db(
+                self.org.hold, hold_id, takes, to_micro(worst), self.clock() + self._hold_for
+            )
+        except SQLAlchemyError as exc:
+            # Without the database no budget can be checked: refuse rather than overspend.
+            self.log.error("jupyter-mux: could not hold budgets: %s", exc)
+            raise MuxError(
+                "The mux service cannot check your budget right now (its database did not "
+                "answer); try again shortly.",
+                status=503,
+                code="budget_unavailable",
+            ) from None
         if refused is not None:
             budget = next(
                 b for b in budgets if (b.scope, b.period) == (refused.scope, refused.period)
