@@ -209,6 +209,7 @@ async def test_workspace_lifecycle(api, upstream):
         "preferred": {"provider": "p", "model": "rec-model"},
         "preferred_ok": True,
         "problem": None,
+        "shared": False,  # only the Hub service's admin shares workspaces
     }
     await api.ok("PUT", "active", {"name": "secret-project"})
     renamed = await api.ok("PATCH", "workspaces/secret-project", {"name": "sp"})
