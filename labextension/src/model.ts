@@ -54,10 +54,10 @@ export type IUsageQuery =
 
 /** One window of the watched usage: the user's own, or all users' (Hub admins). */
 function fetchUsage(query: IUsageQuery, since: Date, until?: Date): Promise<IUsage> {
-  const window = { since: since.toISOString(), until: until?.toISOString() };
+  const span = { since: since.toISOString(), until: until?.toISOString() };
   return query.scope === 'all'
-    ? api.getAdminUsage({ ...window, group_by: query.by })
-    : api.getUsage({ ...window, group_by: query.by });
+    ? api.getAdminUsage({ ...span, group_by: query.by })
+    : api.getUsage({ ...span, group_by: query.by });
 }
 
 export class MuxModel {
