@@ -14,6 +14,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlparse
 
 import httpx
 import pytest
@@ -313,7 +314,11 @@ def test_manage_everything_in_the_main_view(
     for prov, model in (("shared", "tiny-a"), (provider, "tiny-b")):
         price = {"model": model, "prompt_per_million": 1000, "completion_per_million": 2000}
         lab.api_ok("PUT", f"providers/{prov}/prices", price)
-    view.get_by_role("tab", name="Usage").click()
+    # A plain server has no Hub service: /mux/api/me answers 404, so no budgets, no switch
+    # to all users' usage (tests/test_ui_hub.py has those).
+    with page.expect_response(lambda r: urlparse(r.url).path.endswith("/mux/api/me")) as me:
+        view.get_by_role("tab", name="Usage").click()
+    assert me.value.status == 404
     table = view.get_by_role("table", name="Usage by workspace")
     expect(table.locator(f'tr[data-usage-key="{alpha}"] td').first).to_have_text("2")
     expect(table.locator(f'tr[data-usage-key="{beta}"] td').first).to_have_text("1")
@@ -328,6 +333,11 @@ def test_manage_everything_in_the_main_view(
     by_model = view.get_by_role("table", name="Usage by model")
     expect(by_model.locator('tr[data-usage-key="tiny-b"]')).to_be_visible()
     expect(view.get_by_role("img", name="Tokens over time by model")).to_be_visible()
+    expect(view.get_by_label("By", exact=True).locator("option")).to_have_text(
+        ["Workspace", "Model"]
+    )
+    expect(view.get_by_role("list", name="Budgets")).to_have_count(0)
+    expect(view.get_by_role("button", name="All users")).to_have_count(0)
     assert_nothing_cut_off(page, "#jupyter-mux-view")
     shot("usage-by-model")
 

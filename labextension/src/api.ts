@@ -10,6 +10,8 @@ import { ServerConnection } from '@jupyterlab/services';
 import { editableRules } from './helpers/rules';
 import type {
   IActive,
+  IAdminUsageQuery,
+  IMe,
   IModelInfo,
   IProbe,
   IProvider,
@@ -171,16 +173,30 @@ export const putRules = (workspace: string, rules: IRule[]): Promise<IRule[]> =>
     editableRules(rules)
   );
 
-/** Usage totals grouped by workspace, provider, model or day. */
-export const getUsage = (query: IUsageQuery = {}): Promise<IUsage> => {
+/** The set fields of a query, as URL parameters. */
+function queryParams(query: Record<string, string | undefined>): URLSearchParams {
   const params = new URLSearchParams();
   for (const [k, v] of Object.entries(query)) {
     if (v) {
       params.set(k, v);
     }
   }
-  return request('GET', 'usage', undefined, params);
-};
+  return params;
+}
+
+/** Usage totals grouped by workspace, provider, model or day. */
+export const getUsage = (query: IUsageQuery = {}): Promise<IUsage> =>
+  request('GET', 'usage', undefined, queryParams(query));
+
+/**
+ * Who the user is to the JupyterHub service: admin or not, their groups, policy and
+ * budgets. A plain (non-Hub) server answers 404.
+ */
+export const getMe = (): Promise<IMe> => request('GET', 'me');
+
+/** Usage of every user of the JupyterHub service, grouped (Hub admins only; else 403). */
+export const getAdminUsage = (query: IAdminUsageQuery = {}): Promise<IUsage> =>
+  request('GET', 'admin/usage', undefined, queryParams(query));
 
 /** The scoped mux keys (never their secrets). */
 export const listKeys = (): Promise<IKey[]> => request('GET', 'keys');

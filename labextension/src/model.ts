@@ -5,8 +5,10 @@
  * not answer and stands by while the page is hidden. `changed` fires only on real changes.
  *
  * Usage is fetched only while a view watches it (`watchUsage`), and less often than the
- * rest, since a chart over time is one query per bucket. The mux keys are polled with the
- * rest, but only while a view watches them (`watchKeys`: the Keys and Connect tabs).
+ * rest, since a chart over time is one query per bucket. With it comes, under a JupyterHub
+ * service, who the user is there (`me`: their budgets, and whether they are a Hub admin,
+ * who may watch all users' usage). The mux keys are polled with the rest, but only while
+ * a view watches them (`watchKeys`: the Keys and Connect tabs).
  */
 import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
@@ -22,12 +24,15 @@ import {
   UsageRange
 } from './helpers/usage';
 import type {
+  AdminUsageGroupBy,
+  IMe,
   IProbe,
   IProvider,
   IProviderCreate,
   IProviderType,
   IProviderUpdate,
   IRule,
+  IUsage,
   IKey,
   IKeyCreate,
   IKeyCreated,
@@ -42,9 +47,17 @@ export const POLL_MAX_MS = 30_000;
 /** Usage is refreshed at most this often (plus at once when its query changes). */
 export const USAGE_INTERVAL_MS = 10_000;
 
-export interface IUsageQuery {
-  range: UsageRange;
-  by: UsageBreakdown;
+/** The user's own usage (the default), or every user's (Hub admins, `scope: 'all'`). */
+export type IUsageQuery =
+  | { range: UsageRange; by: UsageBreakdown; scope?: 'mine' }
+  | { range: UsageRange; by: AdminUsageGroupBy; scope: 'all' };
+
+/** One window of the watched usage: the user's own, or all users' (Hub admins). */
+function fetchUsage(query: IUsageQuery, since: Date, until?: Date): Promise<IUsage> {
+  const span = { since: since.toISOString(), until: until?.toISOString() };
+  return query.scope === 'all'
+    ? api.getAdminUsage({ ...span, group_by: query.by })
+    : api.getUsage({ ...span, group_by: query.by });
 }
 
 export class MuxModel {
@@ -93,9 +106,9 @@ export class MuxModel {
     return this._error;
   }
 
-  /** The watched usage over time, once fetched. */
+  /** The watched usage over time, once fetched for the current query. */
   get usage(): IUsageSeries | null {
-    return this._usage;
+    return sameData(this._usageOf, this._usageQuery) ? this._usage : null;
   }
 
   get usageError(): string | null {
@@ -104,6 +117,14 @@ export class MuxModel {
 
   get usageQuery(): IUsageQuery {
     return this._usageQuery;
+  }
+
+  /**
+   * Who the user is to the JupyterHub service (their budgets; whether they are a Hub
+   * admin), fetched with usage; null on a plain server, and before the first answer.
+   */
+  get me(): IMe | null {
+    return this._me;
   }
 
   /** The mux keys as last fetched (never their secrets), or null before the first answer. */
@@ -164,7 +185,7 @@ export class MuxModel {
    */
   watchUsage(query: IUsageQuery): () => void {
     this._usageWatchers++;
-    if (!sameData(query, this._usageQuery) || !this._usage) {
+    if (!sameData(query, this._usageQuery) || !this.usage) {
       this._usageQuery = query;
       void this.refreshUsage();
     }
@@ -243,27 +264,63 @@ export class MuxModel {
     }
   }
 
-  /** Fetch the watched usage now. */
+  /** Fetch the watched usage now (and `me`, on a Hub service). */
   async refreshUsage(): Promise<void> {
+    await Promise.all([this._refreshUsage(), this.refreshMe()]);
+  }
+
+  /**
+   * Ask the JupyterHub service who the user is. A plain server answers 404, once: it is
+   * not asked again. Other failures keep the last answer (usage says what went wrong).
+   */
+  refreshMe(): Promise<void> {
+    if (!this._meInflight) {
+      this._meInflight = this._refreshMe().finally(() => {
+        this._meInflight = null;
+      });
+    }
+    return this._meInflight;
+  }
+
+  private async _refreshMe(): Promise<void> {
+    if (this._plainServer) {
+      return;
+    }
+    try {
+      const me = await api.getMe();
+      if (!sameData(me, this._me)) {
+        this._me = me;
+        this._emit();
+      }
+    } catch (e) {
+      if (e instanceof api.MuxApiError && e.status === 404) {
+        this._plainServer = true;
+        if (this._me) {
+          this._me = null;
+          this._emit();
+        }
+      }
+    }
+  }
+
+  private async _refreshUsage(): Promise<void> {
     const query = this._usageQuery;
     const now = new Date();
     const buckets = usageBuckets(query.range, now);
-    const group_by = query.by;
     this._usageFetchedAt = Date.now();
     try {
       const [whole, ...perBucket] = await Promise.all([
-        api.getUsage({ group_by, since: buckets[0].since.toISOString() }),
-        ...buckets.map(b =>
-          api.getUsage({ group_by, since: b.since.toISOString(), until: b.until.toISOString() })
-        )
+        fetchUsage(query, buckets[0].since),
+        ...buckets.map(b => fetchUsage(query, b.since, b.until))
       ]);
       if (!sameData(query, this._usageQuery)) {
         return; // a newer query is on its way
       }
       const labels = buckets.map(b => bucketLabel(query.range, b));
       const usage = usageSeries(labels, perBucket, whole);
-      if (!sameData(usage, this._usage) || this._usageError) {
+      if (!sameData(usage, this._usage) || !sameData(query, this._usageOf) || this._usageError) {
         this._usage = usage;
+        this._usageOf = query;
         this._usageError = null;
         this._emit();
       }
@@ -418,8 +475,12 @@ export class MuxModel {
   private _inflight: Promise<void> | null = null;
   private _disposed = false;
   private _usage: IUsageSeries | null = null;
+  private _usageOf: IUsageQuery | null = null;
   private _usageError: string | null = null;
-  private _usageQuery: IUsageQuery = { range: 'day', by: 'workspace' };
+  private _usageQuery: IUsageQuery = { range: 'day', by: 'workspace', scope: 'mine' };
+  private _me: IMe | null = null;
+  private _plainServer = false;
+  private _meInflight: Promise<void> | null = null;
   private _usageWatchers = 0;
   private _usageFetchedAt = 0;
   private _keys: IKey[] | null = null;

@@ -32,6 +32,15 @@ export interface IUsage {
 export type IUsageQuery = NonNullable<paths['/mux/api/usage']['get']['parameters']['query']>;
 export type UsageGroupBy = NonNullable<IUsageQuery['group_by']>;
 
+// The JupyterHub service's own routes (API.md section 6; a plain server answers 404): who
+// the user is to the service, with their budgets, and usage across users (Hub admins).
+export type IMe = Required<Schemas['MeOut']>;
+export type IBudget = Required<Schemas['BudgetOut']>;
+export type IAdminUsageQuery = NonNullable<
+  paths['/mux/api/admin/usage']['get']['parameters']['query']
+>;
+export type AdminUsageGroupBy = NonNullable<IAdminUsageQuery['group_by']>;
+
 // Scoped mux keys (API.md section 5): a key as listed (never its secret), the body of
 // POST /mux/api/keys, and its answer (the key and its secret, shown this once).
 export type IKey = Required<Schemas['KeyOut']>;

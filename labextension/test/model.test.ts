@@ -1,6 +1,9 @@
 import { describe, beforeEach, expect, it, vi } from 'vitest';
 
-vi.mock('../src/api', () => ({
+vi.mock('../src/api', async () => ({
+  MuxApiError: (await vi.importActual<typeof import('../src/api')>('../src/api')).MuxApiError,
+  getMe: vi.fn(),
+  getAdminUsage: vi.fn(),
   listProviderTypes: vi.fn(),
   listProviders: vi.fn(),
   listWorkspaces: vi.fn(),
@@ -13,6 +16,7 @@ vi.mock('../src/api', () => ({
 }));
 
 import * as api from '../src/api';
+import { MuxApiError } from '../src/api';
 import { MuxModel } from '../src/model';
 
 const mocked = api as unknown as Record<string, ReturnType<typeof vi.fn>>;
@@ -67,6 +71,7 @@ describe('MuxModel', () => {
     mocked.listProviders.mockResolvedValue([]);
     mocked.listWorkspaces.mockResolvedValue(workspaces('a'));
     mocked.getUsage.mockResolvedValue({ rows: [], totals: usageRow('') });
+    mocked.getMe.mockRejectedValue(new MuxApiError(404, 'Not Found'));
   });
 
   it('signals only when the data changed', async () => {
@@ -205,6 +210,52 @@ describe('MuxModel', () => {
     await model.refreshUsage();
     expect(model.usageError).toBe('bad query');
     expect(model.usage).not.toBeNull();
+    stop();
+  });
+
+  it('asks a plain server who the user is once: a 404 means no Hub service', async () => {
+    const model = new MuxModel();
+    const stop = model.watchUsage({ range: 'day', by: 'workspace' });
+    await model.refreshUsage();
+    await model.refreshUsage();
+    expect(mocked.getMe).toHaveBeenCalledTimes(1);
+    expect(model.me).toBeNull();
+    expect(mocked.getAdminUsage).not.toHaveBeenCalled();
+    stop();
+  });
+
+  it("fetches a Hub admin's budgets with usage, and all users' usage when asked", async () => {
+    const me = {
+      name: 'admin',
+      admin: true,
+      groups: [],
+      policy: { usd_per_day: 1, usd_per_month: null, allowed_models: null, user_providers: false },
+      budgets: [
+        {
+          budget: 'user admin usd_per_day',
+          limit_usd: 1,
+          spent_usd: 0.25,
+          held_usd: 0,
+          resets_at: '2030-01-02T00:00:00Z'
+        }
+      ]
+    };
+    mocked.getMe.mockResolvedValue(me);
+    mocked.getAdminUsage.mockResolvedValue({ rows: [usageRow('alice')], totals: usageRow('') });
+    const model = new MuxModel();
+    const stop = model.watchUsage({ range: 'hour', by: 'workspace', scope: 'mine' });
+    await model.refreshUsage();
+    expect(model.me).toEqual(me);
+    expect(mocked.getAdminUsage).not.toHaveBeenCalled();
+
+    model.setUsageQuery({ range: 'hour', by: 'group', scope: 'all' });
+    // Until all users' usage answers, the user's own is not shown as theirs.
+    expect(model.usage).toBeNull();
+    await model.refreshUsage();
+    const calls = mocked.getAdminUsage.mock.calls.slice(-13).map(c => c[0]);
+    expect(calls.every(q => q.group_by === 'group')).toBe(true);
+    expect(calls[0].until).toBeUndefined();
+    expect(model.usage?.rows.map(r => r.key)).toEqual(['alice']);
     stop();
   });
 });

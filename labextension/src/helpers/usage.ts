@@ -3,7 +3,7 @@
  * is one window per bucket (the same query with `since`/`until`) plus one for the whole
  * range; these pure functions cut the range into buckets and assemble the answers.
  */
-import type { IUsage, IUsageRow } from '../types';
+import type { AdminUsageGroupBy, IUsage, IUsageRow } from '../types';
 import type { Trans } from './trans';
 
 export type UsageRange = 'hour' | 'day' | 'week' | 'month';
@@ -12,6 +12,15 @@ export type UsageBreakdown = 'workspace' | 'model';
 
 export const USAGE_RANGES: UsageRange[] = ['hour', 'day', 'week', 'month'];
 export const USAGE_BREAKDOWNS: UsageBreakdown[] = ['workspace', 'model'];
+/** How all users' usage breaks down (Hub admins): every grouping of the admin usage API. */
+export const ADMIN_USAGE_BREAKDOWNS: AdminUsageGroupBy[] = [
+  'user',
+  'group',
+  'provider',
+  'model',
+  'day',
+  'workspace'
+];
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -38,8 +47,24 @@ export function usageRangeLabel(range: UsageRange, trans: Trans): string {
   }
 }
 
-export function usageBreakdownLabel(by: UsageBreakdown, trans: Trans): string {
-  return by === 'workspace' ? trans.__('Workspace') : trans.__('Model');
+export function usageBreakdownLabel(
+  by: UsageBreakdown | AdminUsageGroupBy,
+  trans: Trans
+): string {
+  switch (by) {
+    case 'workspace':
+      return trans.__('Workspace');
+    case 'model':
+      return trans.__('Model');
+    case 'user':
+      return trans.__('User');
+    case 'group':
+      return trans.__('Group');
+    case 'provider':
+      return trans.__('Provider');
+    case 'day':
+      return trans.__('Day');
+  }
 }
 
 export interface IBucket {

@@ -1,7 +1,9 @@
 import { HTMLSelect } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
+import { sameData } from '../helpers/data';
 import {
+  ADMIN_USAGE_BREAKDOWNS,
   formatCost,
   knownSpend,
   formatCount,
@@ -13,8 +15,9 @@ import {
   usageRangeLabel
 } from '../helpers/usage';
 import type { Trans } from '../helpers/trans';
-import type { MuxModel } from '../model';
-import type { IUsageRow } from '../types';
+import type { IUsageQuery, MuxModel } from '../model';
+import type { AdminUsageGroupBy, IUsageRow } from '../types';
+import { Budgets } from './Budgets';
 import { ErrorText, MuxButton, useModel, useTrans } from './common';
 import { UsageChart } from './UsageChart';
 
@@ -29,20 +32,36 @@ function spendText(rows: IUsageRow[], trans: Trans): string {
 
 /**
  * Usage of the mux over time: totals, spend and tokens per workspace or model, and a
- * table of the whole range. Fetched through the model while this view is shown.
+ * table of the whole range. Fetched through the model while this view is shown. Under a
+ * JupyterHub service it also shows the user's budgets and, to a Hub admin, all users'
+ * usage ("All users"), by user, group, provider, model, day or workspace.
  */
 export function UsageView(props: { model: MuxModel }): JSX.Element {
   const trans = useTrans();
   const { model } = props;
   useModel(model);
-  const [range, setRange] = React.useState<UsageRange>(model.usageQuery.range);
-  const [by, setBy] = React.useState<UsageBreakdown>(model.usageQuery.by);
+  const last = model.usageQuery;
+  const [range, setRange] = React.useState<UsageRange>(last.range);
+  const [scope, setScope] = React.useState(last.scope ?? 'mine');
+  const [mineBy, setMineBy] = React.useState<UsageBreakdown>(
+    last.scope === 'all' ? 'workspace' : last.by
+  );
+  const [allBy, setAllBy] = React.useState<AdminUsageGroupBy>(
+    last.scope === 'all' ? last.by : 'user'
+  );
+  const me = model.me;
+  const all = !!me?.admin && scope === 'all';
+  const query = React.useMemo<IUsageQuery>(
+    () => (all ? { range, by: allBy, scope: 'all' } : { range, by: mineBy, scope: 'mine' }),
+    [all, range, allBy, mineBy]
+  );
+  const by = query.by;
 
-  React.useEffect(() => model.watchUsage({ range, by }), [model]);
-  React.useEffect(() => model.setUsageQuery({ range, by }), [range, by]);
+  React.useEffect(() => model.watchUsage(query), [model]);
+  React.useEffect(() => model.setUsageQuery(query), [query]);
 
   const usage = model.usage;
-  const shown = usage && model.usageQuery.range === range && model.usageQuery.by === by;
+  const shown = usage && sameData(model.usageQuery, query);
   const totals = usage?.totals;
   const byLabel = usageBreakdownLabel(by, trans);
   const costUnknown = !!usage?.lines.some(l => l.costUnknown);
@@ -53,7 +72,26 @@ export function UsageView(props: { model: MuxModel }): JSX.Element {
       <div className="jp-mux-section-head">
         <h2 id="jp-mux-usage-title">{trans.__('Usage')}</h2>
       </div>
+      {me && <Budgets budgets={me.budgets} />}
       <div className="jp-mux-inline-form" role="group" aria-label={trans.__('Usage options')}>
+        {me?.admin && (
+          <div className="jp-mux-scope" role="group" aria-label={trans.__('Whose usage')}>
+            <MuxButton
+              kind={all ? 'reject' : 'accept'}
+              aria-pressed={!all}
+              onClick={() => setScope('mine')}
+            >
+              {trans.__('Mine')}
+            </MuxButton>
+            <MuxButton
+              kind={all ? 'accept' : 'reject'}
+              aria-pressed={all}
+              onClick={() => setScope('all')}
+            >
+              {trans.__('All users')}
+            </MuxButton>
+          </div>
+        )}
         <label htmlFor="jp-mux-usage-range">{trans.__('Period')}</label>
         <HTMLSelect
           id="jp-mux-usage-range"
@@ -70,9 +108,13 @@ export function UsageView(props: { model: MuxModel }): JSX.Element {
         <HTMLSelect
           id="jp-mux-usage-by"
           value={by}
-          onChange={e => setBy(e.currentTarget.value as UsageBreakdown)}
+          onChange={e =>
+            all
+              ? setAllBy(e.currentTarget.value as AdminUsageGroupBy)
+              : setMineBy(e.currentTarget.value as UsageBreakdown)
+          }
         >
-          {USAGE_BREAKDOWNS.map(b => (
+          {(all ? ADMIN_USAGE_BREAKDOWNS : USAGE_BREAKDOWNS).map(b => (
             <option key={b} value={b}>
               {usageBreakdownLabel(b, trans)}
             </option>

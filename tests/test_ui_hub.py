@@ -1,0 +1,263 @@
+"""The usage tab under a real JupyterHub (issue 15): a Hub admin sees every user's usage,
+by user and by group, as charts and a table in the lab panel; a user sees their budgets
+and only their own usage.
+
+The Hub is tests/test_hub_policy.py's (its policies, group `staff` with alice, a priced
+model on the shared provider); the admin's and bob's own servers run JupyterLab in remote
+mode with this checkout's lab extension (linked into each user's Jupyter data directory).
+Debian's Chromium signs in through the Hub's login form (DummyAuthenticator: any
+password), as a person would, and opens `/user/<name>/lab`. Screenshots in
+test-artifacts/ui/."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+from .test_hub_policy import (  # noqa: F401 (policed: a fixture, found by name)
+    CHAT,
+    PRICE,
+    policed,
+    settled,
+)
+from .test_hub_service import ALICE_MODEL, BOB_MODEL, START_TIMEOUT, Hub, api
+from .ui.browser import (  # noqa: F401 (fixtures, found by name)
+    Shots,
+    assert_buttons_look_like_jupyterlab,
+    assert_nothing_cut_off,
+    browser,
+    close_clients,
+    expect,
+    jp_asyncio_loop,
+    jp_server_cleanup,
+    sync_api,
+)
+from .ui.lab import CHROMIUM, installed_extension
+
+pytest.importorskip("jupyterhub", reason="the Hub service needs jupyterhub (the hub extra)")
+pytestmark = [
+    pytest.mark.skipif(
+        __import__("shutil").which("configurable-http-proxy") is None,
+        reason="configurable-http-proxy is not on PATH: npm install -g configurable-http-proxy",
+    ),
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} missing (apt-get install chromium)"
+    ),
+    pytest.mark.skipif(
+        installed_extension() is None,
+        reason="the lab extension is not built: pip install -e . (or jlpm build in labextension/)",
+    ),
+]
+
+# Requests each user makes before the browser looks: alice is in group staff, bob and
+# carol in none (carol's 0.01 USD a day allows one).
+REQUESTS = {"alice": 2, "bob": 1, "carol": 1}
+
+
+@pytest.fixture(scope="module")
+def hub(policed: tuple[Hub, str, dict]) -> Hub:
+    return policed[0]
+
+
+def _wait_for(what: str, check: Any) -> Any:
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        found = check()
+        if found:
+            return found
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.3)
+
+
+def _prepare_home(hub: Hub, user: str) -> None:
+    """The user's home (the spawner's `home/<user>`): this checkout's lab extension in
+    their Jupyter data directory (it wins over the installed copy), no news prompt, and
+    the app exposed to the page."""
+    home = hub.service_config.parent / "home" / user
+    extensions = home / ".local" / "share" / "jupyter" / "labextensions"
+    extensions.mkdir(parents=True, exist_ok=True)
+    extension = installed_extension()
+    assert extension is not None
+    (extensions / "jupyter-mux").symlink_to(extension)
+    config = home / ".jupyter"
+    (config / "labconfig").mkdir(parents=True, exist_ok=True)
+    (config / "labconfig" / "page_config.json").write_text(
+        json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}})
+    )
+    (config / "jupyter_server_config.json").write_text(
+        json.dumps({"LabApp": {"expose_app_in_browser": True}})
+    )
+
+
+@pytest.fixture(scope="module")
+def servers(hub: Hub) -> Iterator[list[str]]:
+    """The admin's and bob's own servers, started through the Hub's API, in remote mode."""
+    users = ["admin", "bob"]
+    for user in users:
+        _prepare_home(hub, user)
+        started = hub.hub_api("POST", f"users/{user}/server")
+        assert started.status_code in (201, 202), started.text
+    for user in users:
+
+        def ready(user: str = user) -> bool:
+            server = hub.hub_api("GET", f"users/{user}").json().get("servers", {}).get("")
+            return bool(server and server.get("ready"))
+
+        _wait_for(f"{user}'s server", ready)
+    try:
+        yield users
+    finally:
+        for user in users:
+            hub.hub_api("DELETE", f"users/{user}/server")
+
+
+@pytest.fixture(scope="module")
+def usage(hub: Hub) -> dict[str, dict[str, Any]]:
+    """Each user's default workspace on a model their policy allows, the admin's prices on
+    the shared provider, `REQUESTS` made; the admin's usage by user once it counts them."""
+    tokens = {user: hub.token_for(user) for user in ("alice", "bob", "carol", "admin")}
+    for model in (ALICE_MODEL, BOB_MODEL):
+        priced = api(
+            hub,
+            tokens["admin"],
+            "PUT",
+            "mux/api/admin/providers/ollama/prices",
+            json={"model": model, **PRICE},
+        )
+        assert priced.status_code == 200, priced.text
+    for user, model in (("alice", BOB_MODEL), ("bob", ALICE_MODEL), ("carol", ALICE_MODEL)):
+        preferred = {"preferred": {"provider": "ollama", "model": model}}
+        answer = api(hub, tokens[user], "PATCH", "mux/api/workspaces/default", json=preferred)
+        assert answer.status_code == 200, answer.text
+        for _ in range(REQUESTS[user]):
+            served = api(hub, tokens[user], "POST", "mux/v1/chat/completions", json=CHAT)
+            assert served.status_code == 200, served.text
+
+    def counted() -> dict[str, dict[str, Any]] | None:
+        answer = api(hub, tokens["admin"], "GET", "mux/api/admin/usage?group_by=user")
+        assert answer.status_code == 200, answer.text
+        rows = {r["key"]: r for r in answer.json()["rows"]}
+        done = all(rows.get(u, {}).get("requests") == n for u, n in REQUESTS.items())
+        return rows if done else None
+
+    return _wait_for("the usage rows", counted)  # written once a second
+
+
+def sign_in(browser: Browser, hub: Hub, user: str) -> Page:
+    """A new browser signed in through the Hub's login form, on the user's JupyterLab."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    page.goto(f"{hub.url}/hub/login")
+    page.get_by_label("Username:").fill(user)
+    page.get_by_label("Password:").fill("any password")
+    page.locator("#login_submit").click()
+    expect(page).not_to_have_url(re.compile(r"/hub/login"))
+    # The server sends the browser through the Hub's OAuth and back.
+    page.goto(f"{hub.url}/user/{user}/lab")
+    expect(page.locator("#jp-main-statusbar")).to_be_visible(timeout=90_000)
+    return page
+
+
+def open_usage(page: Page) -> Any:
+    page.locator('.jp-SideBar [data-id="jupyter-mux-panel"]').click()
+    page.locator("#jupyter-mux-panel").get_by_role("button", name="Open Model Mux").click()
+    view = page.locator("#jupyter-mux-view")
+    view.get_by_role("tab", name="Usage").click()
+    return view
+
+
+def test_a_hub_admin_sees_all_users_usage_by_user_and_group(
+    browser: Browser, hub: Hub, servers: list[str], usage: dict[str, dict[str, Any]]
+) -> None:
+    page = sign_in(browser, hub, "admin")
+    shot = Shots(page, "hub-admin")
+    try:
+        view = open_usage(page)
+        mine = view.get_by_role("button", name="Mine", exact=True)
+        everyone = view.get_by_role("button", name="All users", exact=True)
+        expect(mine).to_have_attribute("aria-pressed", "true")
+        # The admin made no request: their own usage is empty.
+        expect(view.get_by_text("No requests in this period yet.")).to_be_visible()
+        assert_nothing_cut_off(page, "#jupyter-mux-view")
+        assert_buttons_look_like_jupyterlab(page, "#jupyter-mux-view")
+        shot("mine")
+
+        everyone.click()
+        expect(everyone).to_have_attribute("aria-pressed", "true")
+        by = view.get_by_label("By", exact=True)
+        expect(by.locator("option")).to_have_text(
+            ["User", "Group", "Provider", "Model", "Day", "Workspace"]
+        )
+        expect(by).to_have_value("user")
+        table = view.get_by_role("table", name="Usage by user")
+        for user, n in REQUESTS.items():
+            expect(table.locator(f'tr[data-usage-key="{user}"] td').first).to_have_text(str(n))
+        expect(table.locator("tfoot td").first).to_have_text(str(sum(REQUESTS.values())))
+        expect(view.get_by_role("img", name="Spend over time by user")).to_be_visible()
+        expect(view.get_by_role("img", name="Tokens over time by user")).to_be_visible()
+        # Spend: every token is priced (a cent each).
+        spend = sum(row["cost"] for row in usage.values())
+        assert spend > 0.01
+        expect(view.get_by_role("definition").last).to_have_text(f"${spend:.2f}")
+        assert_nothing_cut_off(page, "#jupyter-mux-view")
+        shot("all-by-user")
+
+        by.select_option("group")
+        groups = view.get_by_role("table", name="Usage by group")
+        expect(groups.locator('tr[data-usage-key="staff"] td').first).to_have_text(
+            str(REQUESTS["alice"])
+        )
+        expect(groups.locator('tr[data-usage-key="(no group)"] td').first).to_have_text(
+            str(REQUESTS["bob"] + REQUESTS["carol"])
+        )
+        expect(view.get_by_role("img", name="Tokens over time by group")).to_be_visible()
+        assert_nothing_cut_off(page, "#jupyter-mux-view")
+        shot("all-by-group")
+
+        # Back to their own usage: the breakdowns of one's own usage again.
+        mine.click()
+        expect(by.locator("option")).to_have_text(["Workspace", "Model"])
+        expect(view.get_by_text("No requests in this period yet.")).to_be_visible()
+    finally:
+        page.context.close()
+
+
+def test_a_user_sees_their_budgets_and_only_their_own_usage(
+    browser: Browser, hub: Hub, servers: list[str], usage: dict[str, dict[str, Any]]
+) -> None:
+    page = sign_in(browser, hub, "bob")
+    shot = Shots(page, "hub-user")
+    try:
+        view = open_usage(page)
+        budgets = view.get_by_role("list", name="Budgets")
+        budget = budgets.locator('li[data-budget="user bob usd_per_day"]')
+        expect(budget).to_contain_text("Your spend today")
+        # The default policy: 1 USD a day, of which bob's one request spent some.
+        spent = settled(hub, hub.token_for("bob"))["budgets"][0]["spent_usd"]
+        assert 0 < spent < 1 and spent == pytest.approx(usage["bob"]["cost"], abs=1e-5)
+        expect(budget).to_contain_text(f"${spent:.2f} of $1.00")
+        expect(budget.locator("[role=meter]")).to_have_attribute(
+            "aria-valuenow", re.compile(r"^[1-9]\d?$")
+        )
+        expect(budget).to_contain_text("resets ")
+        expect(budgets.locator("li")).to_have_count(1)
+        # Only his own usage, and no way to everyone's.
+        table = view.get_by_role("table", name="Usage by workspace")
+        expect(table.locator('tr[data-usage-key="default"] td').first).to_have_text("1")
+        expect(table.locator("tbody tr")).to_have_count(1)
+        expect(view.get_by_role("button", name="All users")).to_have_count(0)
+        expect(view.get_by_role("group", name="Whose usage")).to_have_count(0)
+        assert_nothing_cut_off(page, "#jupyter-mux-view")
+        shot("budgets")
+    finally:
+        page.context.close()
