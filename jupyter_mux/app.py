@@ -381,8 +381,12 @@ class MuxApp(ExtensionApp):
             self.hub_service_url,
             connect_timeout=self.connect_timeout,
             read_timeout=self.read_timeout,
+            max_connections=self.max_connections_per_provider,
             log=self.log,
         )
+        # The server is the same Jupyter server, with the same start-up objects in the
+        # collector's way (freeze_gc), whether the mux is here or forwarded.
+        IOLoop.current().add_callback(self._announce)
         self.settings[remote.REMOTE_KEY] = self.remote
         self.startup_error = self.remote.check()
         if self.startup_error is not None:
