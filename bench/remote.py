@@ -17,7 +17,9 @@ run.py). Columns, each a way for a client to reach the upstream:
 
 Rows: p50 and p99 at one connection of whole (non-streamed) chat answers, by wrk as in
 run.py, and the first streamed chunk's p50, one stream at a time (run.stream_timings), each
-with what it adds over direct. Rounds take turns as in run.py. Run alone:
+with what it adds over direct; and the CPU time per request of the mux processes each
+request passes (the local server; the user's server and the service), from /proc. Rounds
+take turns as in run.py. Run alone:
 python bench/remote.py (starts its own upstream and local mux; BENCH_SECONDS, BENCH_ROUNDS,
 BENCH_STREAMS as in run.py).
 """
@@ -25,6 +27,7 @@ BENCH_STREAMS as in run.py).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import shutil
@@ -126,9 +129,22 @@ def _until(what: str, check: Any, proc: subprocess.Popen, log: Path) -> None:
     raise RuntimeError(f"timed out waiting for {what}:\n{log.read_text()[-5000:]}")
 
 
-def start_hub(stack: contextlib.ExitStack, tmp: Path, up_port: int) -> list[Any]:
+def cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU time the processes used so far (/proc, clock ticks)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / ticks
+
+
+def start_hub(
+    stack: contextlib.ExitStack, tmp: Path, up_port: int
+) -> tuple[list[Any], dict[str, int]]:
     """The Hub, its proxy, the service and the user's server in remote mode, stopped with
-    `stack`; the four Hub targets (run.Target), the user's Hub token in their headers."""
+    `stack`: the four Hub targets (run.Target), the user's Hub token in their headers, and
+    the pids of the user's server and the service."""
     import run  # bench/run.py: process(), free_port(), Target
     from cryptography.fernet import Fernet
 
@@ -220,12 +236,23 @@ c.MuxApp.providers = [
                 f"{target.name} ({target.url}) answered {answer.status_code}: "
                 f"{answer.text[:500]}\n{log.read_text()[-5000:]}"
             )
-    return targets
+    # The user's server from the spawner's state (admin sees it); the service from the
+    # runtime file Jupyter writes at its start.
+    state = hub_api("GET", f"users/{USER}").json()["servers"][""]["state"]
+    (info,) = (tmp / "service-runtime").glob("jpserver-*.json")
+    pids = {"server": int(state["pid"]), "service": int(json.loads(info.read_text())["pid"])}
+    return targets, pids
 
 
-def measure(stack: contextlib.ExitStack, tmp: Path, up_port: int, local: Any) -> list[Any]:
-    """Start the Hub side in `tmp` (stopped with `stack`) and measure every column: the
-    targets (run.Target) with their wrk runs at one connection and stream timings."""
+def measure(tmp: Path, up_port: int, local: Any, local_pid: int) -> list[Any]:
+    """Start the Hub side in `tmp`, measure every column and stop the Hub side again (the
+    rest of run.py does not share the cores with it): the targets (run.Target) with their
+    wrk runs at one connection, stream timings, and in `streams["cpu"]` and
+    `streams["server_cpu"]` the CPU per request (us) of the mux processes on the way and of
+    the user's server alone. `local` is run.py's mux target, `local_pid` its process.
+
+    CPU time, unlike latency, hardly moves with what else runs on the machine: it says
+    where the remote hop's cost goes when the latencies are noisy."""
     import asyncio
 
     import run
@@ -235,15 +262,32 @@ def measure(stack: contextlib.ExitStack, tmp: Path, up_port: int, local: Any) ->
     streams = int(os.environ.get("BENCH_STREAMS", "200"))
     direct = run.Target("direct", f"http://127.0.0.1:{up_port}/v1/chat/completions", {})
     local = run.Target("local", local.url, local.headers)
-    targets = [direct, local, *start_hub(stack, tmp, up_port)]
-    for target in targets:
-        run.wrk(target.url, 1, min(seconds, 2), target.headers)  # warm-up
-        target.runs[1] = []
-    for _ in range(rounds):
+    with contextlib.ExitStack() as stack:
+        hub_targets, pids = start_hub(stack, tmp, up_port)
+        targets = [direct, local, *hub_targets]
+        server, service = [pids["server"]], [pids["service"]]
+        on_the_way = {"local": [local_pid], "remote": server + service}
+        on_the_way |= {"remote+proxy": server + service, "service+proxy": service}
+        on_the_way["service"] = service
+        used: dict[str, list[float]] = {t.name: [0.0, 0.0, 0.0] for t in targets}
         for target in targets:
-            target.runs[1].append(run.wrk(target.url, 1, seconds, target.headers))
-    for target in targets:
-        target.streams = asyncio.run(run.stream_timings(target.url, target.headers, streams))
+            run.wrk(target.url, 1, min(seconds, 2), target.headers)  # warm-up
+            target.runs[1] = []
+        for _ in range(rounds):  # taking turns, as run.measure
+            for target in targets:
+                mine = on_the_way.get(target.name, [])
+                before = cpu_seconds(mine), cpu_seconds(server)
+                result = run.wrk(target.url, 1, seconds, target.headers)
+                target.runs[1].append(result)
+                spent = used[target.name]
+                spent[0] += cpu_seconds(mine) - before[0]
+                spent[1] += cpu_seconds(server) - before[1]
+                spent[2] += result["requests"]
+        for target in targets:
+            target.streams = asyncio.run(run.stream_timings(target.url, target.headers, streams))
+            cpu, server_cpu, requests = used[target.name]
+            target.streams["cpu"] = cpu / max(requests, 1) * 1e6
+            target.streams["server_cpu"] = server_cpu / max(requests, 1) * 1e6
     return targets
 
 
@@ -264,6 +308,14 @@ def print_rows(targets: list[Any]) -> None:
     first = [t.streams["ttft_p50"] for t in targets]
     row("first chunk p50 ms", [f"{ms:.2f}" for ms in first])
     row("  added first chunk ms", ["-"] + [f"{ms - first[0]:.2f}" for ms in first[1:]])
+    row(
+        "mux CPU us/request",
+        ["-"] + [f"{t.streams['cpu']:.0f}" for t in targets[1:]],
+    )
+    row(
+        "  of it the user's server",
+        ["-", "-"] + [f"{t.streams['server_cpu']:.0f}" for t in targets[2:4]] + ["-", "-"],
+    )
     row("requests", [f"{sum(r['requests'] for r in t.runs[1]):,.0f}" for t in targets])
     row("non-2xx answers", [f"{t.errors():.0f}" for t in targets])
 
@@ -277,8 +329,8 @@ def main() -> None:
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (apt-get install wrk)")
     with contextlib.ExitStack() as stack:
-        up_port, tmp, _mux, through = run.start_servers(stack)
-        targets = measure(stack, tmp / "hub", up_port, through)
+        up_port, tmp, mux, through = run.start_servers(stack)
+        targets = measure(tmp / "hub", up_port, through, mux.pid)
     print_rows(targets)
 
 
