@@ -30,6 +30,7 @@ from typing import Any
 
 import dialects  # bench/dialects.py: `python bench/run.py` puts bench/ on the path
 import httpx
+import remote
 import responsive
 import scale
 
@@ -472,6 +473,14 @@ def main() -> None:
         responsive_rows = responsive.measure(
             server, through_mux.headers, TOKEN, through_mux.url, targets[0].url
         )
+        remote_rows, why = None, remote.unavailable()
+        if os.environ.get("BENCH_REMOTE", "1") == "0":
+            why = "BENCH_REMOTE=0"
+        if why is None:
+            print("remote mode: a JupyterHub, its mux service, a user's server ...", flush=True)
+            remote_rows = remote.measure(tmp / "hub", up_port, through_mux, mux.pid)
+        else:
+            print(f"note: remote mode section left out: {why}")
         print(f"long run: {long_requests:,} requests through the mux ...", flush=True)
         rss = long_run(mux, through_mux, long_requests)
         # Last: it leaves thousands of workspaces in the store.
@@ -495,6 +504,8 @@ def main() -> None:
         f"  every 10 s: {trace}"
     )
     responsive.print_rows(responsive_rows)
+    if remote_rows is not None:
+        remote.print_rows(remote_rows)
     scale.print_rows(scale_rows)
     print_import_times(imports)
     print_file_scan()

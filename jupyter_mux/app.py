@@ -201,9 +201,10 @@ class MuxApp(ExtensionApp):
         OPENAI_API_KEY, and ANTHROPIC_BASE_URL and ANTHROPIC_AUTH_TOKEN, pointing at this
         server's mux with a mux key the server makes for itself at every start (replacing
         the one it made before), so that OpenAI() and anthropic.Anthropic() with no
-        arguments, and command-line tools, use the mux. Each family is left alone where
-        any of its variables (ANTHROPIC_API_KEY included) is already set in the server's
-        environment.""",
+        arguments, and command-line tools, use the mux. In remote mode (hub_service) the
+        key is the server's own JUPYTERHUB_API_TOKEN, which kernels inherit anyway: no
+        new secret. Each family is left alone where any of its variables
+        (ANTHROPIC_API_KEY included) is already set in the server's environment.""",
     )
 
     hub_service = Unicode(
@@ -334,7 +335,10 @@ class MuxApp(ExtensionApp):
     def _export_env(self, secret: str) -> None:
         """Runs once the server is bound (its port known), before any kernel or terminal
         can be started: both inherit this process's environment (jupyter_server gives a
-        kernel `os.environ` plus its session name, terminado copies `os.environ`)."""
+        kernel `os.environ` plus its session name, terminado copies `os.environ`).
+
+        The base URL is this server's own `/mux` in remote mode too, not the service's:
+        the server forwards as its user, so clients need no route to the Hub's proxy."""
         base = local_mux_url(self.serverapp)
         if base is None:
             self.log.info("jupyter-mux: served on a UNIX socket; no AI variables exported")
@@ -359,6 +363,13 @@ class MuxApp(ExtensionApp):
                 base,
             )
 
+    def _unexport_env(self) -> None:
+        """Only what this server exported, and only while it is still its value."""
+        for name, value in self._exported.items():
+            if os.environ.get(name) == value:
+                del os.environ[name]
+        self._exported = {}
+
     def make_store(self) -> Store:
         return Store(self.db_url, owner=self.user)
 
@@ -370,8 +381,12 @@ class MuxApp(ExtensionApp):
             self.hub_service_url,
             connect_timeout=self.connect_timeout,
             read_timeout=self.read_timeout,
+            max_connections=self.max_connections_per_provider,
             log=self.log,
         )
+        # The server is the same Jupyter server, with the same start-up objects in the
+        # collector's way (freeze_gc), whether the mux is here or forwarded.
+        IOLoop.current().add_callback(self._announce)
         self.settings[remote.REMOTE_KEY] = self.remote
         self.startup_error = self.remote.check()
         if self.startup_error is not None:
@@ -381,6 +396,13 @@ class MuxApp(ExtensionApp):
         self.log.info(
             "jupyter-mux: remote mode: /mux/ forwarded to the Hub service '%s'", self.hub_service
         )
+        if self.export_env:
+            # The server's Hub token is its user's: this server accepts it (with the
+            # `access:servers!server` scope of the Hub's `server` role) and forwards the
+            # request with it anyway. Kernels already inherit it as JUPYTERHUB_API_TOKEN,
+            # so pointing the SDKs' variables at it hands them nothing they did not hold;
+            # a mux key would need a store this server does not have.
+            IOLoop.current().add_callback(self._export_env, self.remote.token)
 
     def initialize_handlers(self) -> None:
         if self.hub_service:
@@ -410,6 +432,7 @@ class MuxApp(ExtensionApp):
     recorder: UsageRecorder | None = None
 
     async def stop_extension(self) -> None:
+        self._unexport_env()
         if self.remote is not None:
             await self.remote.aclose()
             return
@@ -417,11 +440,6 @@ class MuxApp(ExtensionApp):
             self._flusher.stop()
             self._syncer.stop()
             await self.recorder.flush()
-        # Only what this server exported, and only while it is still its value.
-        for name, value in self._exported.items():
-            if os.environ.get(name) == value:
-                del os.environ[name]
-        self._exported = {}
         if self._demo is not None:
             self._demo.stop()
         await self.upstreams.aclose()

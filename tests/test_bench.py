@@ -35,7 +35,8 @@ def table_row(output: str, label: str) -> list[str]:
 def test_benchmark_runs_and_prints_its_table(tmp_path):
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "run.py")],
-        env={**os.environ, **SMALL, "TMPDIR": str(tmp_path)},
+        # The remote mode section (a JupyterHub) has its own test below.
+        env={**os.environ, **SMALL, "BENCH_REMOTE": "0", "TMPDIR": str(tmp_path)},
         capture_output=True,
         text=True,
         timeout=600,
@@ -54,3 +55,33 @@ def test_benchmark_runs_and_prints_its_table(tmp_path):
     assert re.search(r"import jupyter_mux, fresh interpreter: median \d+ ms", output), output
     assert re.search(r"while 100 mux streams\s+[\d,]+\s+[\d.]+\s+[\d.]+", output), output
     assert re.search(r"5,000 workspaces\s+[\d.]+\s+[\d.]+", output), output
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="the benchmark needs Debian's wrk")
+@pytest.mark.skipif(
+    shutil.which("configurable-http-proxy") is None,
+    reason="the remote mode benchmark needs configurable-http-proxy (npm)",
+)
+def test_remote_mode_benchmark_runs_and_prints_its_table(tmp_path):
+    """`bench/remote.py` alone: a JupyterHub with the mux service and a user's server in
+    remote mode beside the local extension; every column answered every request."""
+    pytest.importorskip("jupyterhub", reason="the remote mode benchmark needs jupyterhub")
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "remote.py")],
+        env={**os.environ, **SMALL, "TMPDIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    columns = ["direct", "local", "remote", "remote+proxy", "service+proxy", "service"]
+    assert table_row(output, "remote mode") == columns
+    for label in ("p50 ms, 1 conn", "p99 ms, 1 conn", "first chunk p50 ms"):
+        values = [float(v) for v in table_row(output, label)]
+        assert len(values) == len(columns) and all(v > 0 for v in values), label
+    for label in ("added p50 ms", "added first chunk ms"):
+        assert len(table_row(output, "  " + label)) == len(columns), label
+    requests = [float(v.replace(",", "")) for v in table_row(output, "requests")]
+    assert len(requests) == len(columns) and all(n > 0 for n in requests)
+    assert table_row(output, "non-2xx answers") == ["0"] * len(columns)

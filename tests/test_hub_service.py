@@ -11,6 +11,7 @@ that may access the service.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import json
@@ -587,6 +588,137 @@ def test_remote_mode_users_server_forwards_to_the_service(
         for key in (configured["bob"], "wrong"):
             refused = http_get(server + "mux/v1/models", headers={"Authorization": f"token {key}"})
             assert refused.status_code in (401, 403)
+    finally:
+        hub.hub_api("DELETE", "users/alice/server")
+
+
+KERNEL_CODE = """
+import json, os, anthropic, openai, jupyter_mux
+ask = [{"role": "user", "content": "hi"}]
+chat = openai.OpenAI(max_retries=0, timeout=60).chat.completions.create(
+    model="anything", messages=ask)
+message = anthropic.Anthropic(max_retries=0, timeout=60).messages.create(
+    model="anything", max_tokens=64, messages=ask)
+helper = jupyter_mux.openai_client(max_retries=0, timeout=60).chat.completions.create(
+    model="anything", messages=ask)
+print(json.dumps({"environ": dict(os.environ), "openai": chat.choices[0].message.content,
+                  "anthropic": message.content[0].text,
+                  "helper": helper.choices[0].message.content}))
+"""
+
+
+def _start_server(hub: Hub, user: str) -> None:
+    """Start `user`'s default server and wait until the Hub calls it ready (a stop an
+    earlier test asked for may still be pending: the Hub answers 400 until it is done)."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        started = hub.hub_api("POST", f"users/{user}/server")
+        if started.status_code in (201, 202):
+            break
+        assert started.status_code == 400 and time.monotonic() < deadline, started.text
+        time.sleep(0.5)
+    while not _ready(hub, user):
+        assert time.monotonic() < deadline, hub.log.read_text()[-5000:]
+        time.sleep(0.5)
+
+
+async def _execute(ws_url: str, token: str, code: str) -> tuple[str, str]:
+    """Run `code` in a kernel over its websocket, as a notebook does (Jupyter's messaging
+    protocol, JSON frames): the reply's status and everything the kernel printed."""
+    from tornado.httpclient import HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    request = HTTPRequest(
+        ws_url, headers={"Authorization": f"token {token}"}, request_timeout=START_TIMEOUT
+    )
+    conn = await websocket_connect(request)
+    msg_id, session = secrets.token_hex(8), secrets.token_hex(8)
+    header = {
+        "msg_id": msg_id,
+        "msg_type": "execute_request",
+        "session": session,
+        "username": "test",
+        "version": "5.3",
+        "date": "",
+    }
+    content = {"code": code, "silent": False, "store_history": False, "allow_stdin": False}
+    conn.write_message(
+        json.dumps(
+            {
+                "header": header,
+                "parent_header": {},
+                "metadata": {},
+                "content": {**content, "user_expressions": {}, "stop_on_error": True},
+                "channel": "shell",
+                "buffers": [],
+            }
+        )
+    )
+    printed: list[str] = []
+    status, idle = None, False
+    try:
+        while status is None or not idle:  # the reply and the end of the output
+            raw = await conn.read_message()
+            assert raw is not None, "".join(printed)  # the kernel's socket closed
+            msg = json.loads(raw)
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            kind = msg["header"]["msg_type"]
+            if kind == "stream":
+                printed.append(msg["content"]["text"])
+            elif kind == "error":
+                printed.append("\n".join(msg["content"]["traceback"]))
+            elif kind == "execute_reply":
+                status = msg["content"]["status"]
+            elif kind == "status" and msg["content"]["execution_state"] == "idle":
+                idle = True
+    finally:
+        conn.close()
+    return status, "".join(printed)
+
+
+def test_remote_mode_kernels_are_pre_wired_with_the_servers_hub_token(
+    hub: Hub, configured: dict[str, str], jp_asyncio_loop: Any
+) -> None:
+    """A kernel of alice's remote-mode server, started and run through the server's REST
+    API and websocket as a notebook does, answers with OpenAI(), Anthropic() and
+    jupyter_mux.openai_client() given no arguments: its variables point at the server's
+    own /mux with the server's Hub token, which the kernel held anyway, and nothing of the
+    service's secrets is among them.
+
+    Placed before the restart test, which must stay last: it leaves the service's only
+    provider pointing at an upstream that is gone once it ends."""
+    alice = configured["alice"]
+    _start_server(hub, "alice")
+    server = f"{hub.url}/user/alice/"
+    headers = {"Authorization": f"token {alice}"}
+    try:
+        started = http_post(server + "api/kernels", json={}, headers=headers)
+        assert started.status_code == 201, started.text
+        kernel = started.json()["id"]
+        ws_url = server.replace("http", "ws", 1) + f"api/kernels/{kernel}/channels"
+        status, printed = jp_asyncio_loop.run_until_complete(
+            asyncio.wait_for(_execute(ws_url, alice, KERNEL_CODE), 300)
+        )
+        assert status == "ok", printed
+        seen = json.loads(printed.strip().splitlines()[-1])
+        environ = seen["environ"]
+        assert environ["OPENAI_BASE_URL"] == environ["JUPYTERHUB_SERVICE_URL"] + "mux/v1"
+        assert environ["OPENAI_BASE_URL"].endswith("/user/alice/mux/v1")
+        assert environ["ANTHROPIC_BASE_URL"] == environ["JUPYTERHUB_SERVICE_URL"] + "mux"
+        assert environ["OPENAI_API_KEY"] == environ["JUPYTERHUB_API_TOKEN"]
+        assert environ["ANTHROPIC_AUTH_TOKEN"] == environ["JUPYTERHUB_API_TOKEN"]
+        assert not environ["OPENAI_API_KEY"].startswith("mux-")  # no store, no mux key
+        # The service's secrets stay in its own configuration and environment.
+        values = "\n".join(f"{k}={v}" for k, v in environ.items())
+        db = hub.service_config.parent / "mux" / "mux.sqlite"
+        for secret in (hub.encryption_key, str(db), "sqlite:", "postgresql"):
+            assert secret not in values, secret
+        assert not any(k.startswith("JUPYTER_MUX_ENCRYPTION") for k in environ)
+        assert ALICE_MODEL in seen["openai"]
+        assert ALICE_MODEL in seen["anthropic"]
+        assert ALICE_MODEL in seen["helper"]  # jupyter_mux.openai_client() reads them too
+        http_delete(server + f"api/kernels/{kernel}", headers=headers)
     finally:
         hub.hub_api("DELETE", "users/alice/server")
 

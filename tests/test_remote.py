@@ -8,6 +8,7 @@ refuses the server or does not answer."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +18,14 @@ from .loopback import LoopbackHandler, LoopbackServer
 
 SERVER_TOKEN = "the-servers-hub-token"
 PREFIX = "/services/mux/"
+# The variables of the two client families export_env sets (app.OPENAI_ENV, ANTHROPIC_ENV).
+FAMILIES = (
+    "OPENAI_BASE_URL",
+    "OPENAI_API_KEY",
+    "ANTHROPIC_BASE_URL",
+    "ANTHROPIC_AUTH_TOKEN",
+    "ANTHROPIC_API_KEY",
+)
 
 
 class FakeService(LoopbackServer):
@@ -91,14 +100,37 @@ def server_token() -> str:
 
 
 @pytest.fixture
+def users_env() -> dict[str, str]:
+    """AI variables the user set before the server started; override to set some."""
+    return {}
+
+
+@pytest.fixture
+def export_env() -> bool:
+    return True
+
+
+@pytest.fixture
 def mux_config(
-    service: FakeService, server_token: str, monkeypatch: pytest.MonkeyPatch
+    service: FakeService,
+    server_token: str,
+    users_env: dict[str, str],
+    export_env: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> dict[str, Any]:
+    for name in FAMILIES:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in users_env.items():
+        monkeypatch.setenv(name, value)
     if server_token:
         monkeypatch.setenv("JUPYTERHUB_API_TOKEN", server_token)
     else:
         monkeypatch.delenv("JUPYTERHUB_API_TOKEN", raising=False)
-    return {"hub_service": "mux", "hub_service_url": service.endpoint + PREFIX}
+    return {
+        "hub_service": "mux",
+        "hub_service_url": service.endpoint + PREFIX,
+        "export_env": export_env,
+    }
 
 
 async def test_requests_go_out_with_the_servers_hub_token_only(
@@ -182,3 +214,37 @@ async def test_without_a_hub_token_remote_mode_is_a_503(jp_fetch: Any, server_to
     answer = await jp_fetch("mux", "v1", "models", raise_error=False)
     assert answer.code == 503
     assert "JUPYTERHUB_API_TOKEN" in json.loads(answer.body)["error"]["message"]
+
+
+async def test_kernels_get_this_servers_mux_and_its_hub_token(
+    jp_fetch: Any, server_url: str
+) -> None:
+    """Remote mode pre-wires kernels too, with nothing they did not hold: the base URL is
+    this server's (which forwards), the key the Hub token they inherit anyway."""
+    await jp_fetch("mux", "v1", "models")  # the server is up and its callbacks have run
+    assert os.environ["OPENAI_BASE_URL"] == server_url + "mux/v1"
+    assert os.environ["OPENAI_API_KEY"] == SERVER_TOKEN
+    assert os.environ["ANTHROPIC_BASE_URL"] == server_url + "mux"
+    assert os.environ["ANTHROPIC_AUTH_TOKEN"] == SERVER_TOKEN
+
+
+@pytest.mark.parametrize("users_env", [{"ANTHROPIC_API_KEY": "sk-ant-users-own"}])
+async def test_a_users_own_family_is_left_alone(jp_fetch: Any, users_env: dict[str, str]) -> None:
+    await jp_fetch("mux", "v1", "models")
+    assert os.environ["OPENAI_API_KEY"] == SERVER_TOKEN
+    assert os.environ["ANTHROPIC_API_KEY"] == "sk-ant-users-own"
+    assert "ANTHROPIC_BASE_URL" not in os.environ and "ANTHROPIC_AUTH_TOKEN" not in os.environ
+
+
+@pytest.mark.parametrize("export_env", [False])
+async def test_export_env_off_exports_nothing(jp_fetch: Any, export_env: bool) -> None:
+    await jp_fetch("mux", "v1", "models")
+    assert not any(name in os.environ for name in FAMILIES)
+
+
+@pytest.mark.parametrize("server_token", [""])
+async def test_without_a_hub_token_nothing_is_exported(jp_fetch: Any, server_token: str) -> None:
+    """A server that cannot forward gives kernels no URL that would only answer 503."""
+    answer = await jp_fetch("mux", "v1", "models", raise_error=False)
+    assert answer.code == 503
+    assert not any(name in os.environ for name in FAMILIES)

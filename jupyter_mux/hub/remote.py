@@ -24,6 +24,7 @@ from tornado.iostream import StreamClosedError
 from ..errors import MuxError
 from ..handlers.base import AUTH_ARGUMENTS, STARTUP_ERROR_KEY
 from ..handlers.mux import NotFoundHandler
+from ..proxy import UNSENT_RESENDS, Upstreams, unsent
 
 REMOTE_KEY = "jupyter_mux_remote"
 # What a client says about its request besides its key; everything else stays here.
@@ -58,6 +59,7 @@ class Remote:
         *,
         connect_timeout: float,
         read_timeout: float,
+        max_connections: int = 100,
         log: logging.Logger,
     ) -> None:
         self.name = name
@@ -65,9 +67,11 @@ class Remote:
         self.token = os.environ.get("JUPYTERHUB_API_TOKEN", "")
         self.api_url = os.environ.get("JUPYTERHUB_API_URL", "").rstrip("/")
         self.log = log
-        self.client = httpx.AsyncClient(
-            timeout=httpx.Timeout(read_timeout, connect=connect_timeout)
-        )
+        # The mux's own pool (httpx's API on aiohttp's transport), as for providers: the
+        # forwarding hop is on every request, and httpx's own transport and cookie jar cost
+        # it about twice as much (bench/README.md, remote mode). One service: one host.
+        self.upstreams = Upstreams(connect_timeout, read_timeout, 0, max_connections)
+        self.client = self.upstreams.client  # the cold path: finding the service
         self._lookup: asyncio.Task[str] | None = None
 
     def check(self) -> str | None:
@@ -118,8 +122,32 @@ class Remote:
             code="hub_service_unavailable",
         )
 
+    def request(
+        self, method: str, url: str, headers: dict[str, str], body: bytes | None
+    ) -> httpx.Request:
+        return httpx.Request(
+            method,
+            url,
+            headers=headers,
+            content=body,
+            extensions={"timeout": self.upstreams.timeout.as_dict()},
+        )
+
+    async def send(self, request: httpx.Request) -> httpx.Response:
+        """Straight to the transport, as the proxy sends to providers: no cookie jar (the
+        service's cookies are no business of this server's other requests), redirects or
+        auth hooks. A pooled connection the service closed as the request went out is
+        retried on a fresh one, as the proxy does: nothing of it reached the service."""
+        for _ in range(UNSENT_RESENDS):
+            try:
+                return await self.upstreams.transport.handle_async_request(request)
+            except httpx.HTTPError as exc:
+                if not unsent(exc):
+                    raise
+        return await self.upstreams.transport.handle_async_request(request)
+
     async def aclose(self) -> None:
-        await self.client.aclose()
+        await self.upstreams.aclose()
 
 
 class ForwardHandler(NotFoundHandler):
@@ -184,9 +212,10 @@ class ForwardHandler(NotFoundHandler):
         body = self.request.body if self.request.method in ("POST", "PUT", "PATCH") else None
         self._forwarding = asyncio.current_task()
         try:
-            async with remote.client.stream(
-                self.request.method or "GET", url, headers=headers, content=body
-            ) as answer:
+            answer = await remote.send(
+                remote.request(self.request.method or "GET", url, headers, body)
+            )
+            try:
                 if answer.status_code == 401:
                     await self._refused(answer)
                 self.set_status(answer.status_code)
@@ -198,6 +227,8 @@ class ForwardHandler(NotFoundHandler):
                     self.write(chunk)
                     if streaming:
                         await self.flush()
+            finally:
+                await answer.aclose()
         except httpx.HTTPError as exc:
             if self._headers_written:
                 raise  # a stream cut mid-way: the client sees it end early
