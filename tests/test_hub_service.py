@@ -584,6 +584,26 @@ def test_remote_mode_users_server_forwards_to_the_service(
         assert bobs.status_code == 404
         gone = http_delete(server + "mux/api/workspaces/from-server", headers=headers)
         assert gone.status_code == 204
+        # A mux key alice makes through her server works there too, on the mux routes
+        # only: the server passes it on for the service to check.
+        made = http_post(server + "mux/api/keys", json={"name": "agent"}, headers=headers)
+        assert made.status_code == 201, made.text
+        key = made.json()
+        with_key = openai.OpenAI(base_url=server + "mux/v1", api_key=key["secret"])
+        answer = with_key.chat.completions.create(
+            model="anything", messages=[{"role": "user", "content": "hi"}]
+        )
+        assert ALICE_MODEL in answer.choices[0].message.content
+        for path in ("mux/api/workspaces", "api/contents"):
+            denied = http_get(server + path, headers={"Authorization": f"Bearer {key['secret']}"})
+            assert denied.status_code in (401, 403), (path, denied.text)
+        assert http_delete(server + f"mux/api/keys/{key['id']}", headers=headers).status_code == 204
+        revoked = http_post(
+            server + "mux/v1/chat/completions",
+            json={"model": "x", "messages": [{"role": "user", "content": "hi"}]},
+            headers={"Authorization": f"Bearer {key['secret']}"},
+        )
+        assert revoked.status_code == 401 and revoked.json()["error"]["code"] == "invalid_api_key"
         # bob's token does not open alice's server, nor does none.
         for key in (configured["bob"], "wrong"):
             refused = http_get(server + "mux/v1/models", headers={"Authorization": f"token {key}"})

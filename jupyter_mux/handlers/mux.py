@@ -52,7 +52,7 @@ class _KeyAuthorizer(Authorizer):
 
 
 @functools.cache
-def _key_auth() -> tuple[_KeyIdentity, _KeyAuthorizer]:
+def key_auth() -> tuple[_KeyIdentity, _KeyAuthorizer]:
     identity = _KeyIdentity(token="")
     return identity, _KeyAuthorizer(identity_provider=identity)
 
@@ -116,11 +116,11 @@ class MuxHandler(BaseHandler):
 
     @property
     def identity_provider(self) -> IdentityProvider:
-        return _key_auth()[0] if self.mux_key is not None else super().identity_provider
+        return key_auth()[0] if self.mux_key is not None else super().identity_provider
 
     @property
     def authorizer(self) -> Authorizer:
-        return _key_auth()[1] if self.mux_key is not None else super().authorizer
+        return key_auth()[1] if self.mux_key is not None else super().authorizer
 
     def error_dialect(self) -> str:
         if self.dialect == "messages" or ANTHROPIC_VERSION in self.request.headers:

@@ -6,7 +6,8 @@ provider key, database or encryption key.
 The server authenticates the request as always (its Jupyter token, or the browser's cookie
 and XSRF token), then sends it on with its own Hub API token (`JUPYTERHUB_API_TOKEN`, whose
 owner is the server's user) in place of the client's credentials, and streams the answer
-back as it comes. It needs no `jupyterhub` package.
+back as it comes. A mux key (API section 5) is the one credential passed on as the client
+sent it, on the mux routes only: the service checks it. It needs no `jupyterhub` package.
 """
 
 from __future__ import annotations
@@ -17,14 +18,17 @@ import os
 from urllib.parse import urlencode
 
 import httpx
+from jupyter_server.auth.authorizer import Authorizer
 from jupyter_server.auth.decorator import authorized
+from jupyter_server.auth.identity import IdentityProvider, User
 from tornado import web
 from tornado.iostream import StreamClosedError
 
 from ..errors import MuxError
 from ..handlers.base import AUTH_ARGUMENTS, STARTUP_ERROR_KEY
-from ..handlers.mux import NotFoundHandler
+from ..handlers.mux import NotFoundHandler, key_auth
 from ..proxy import UNSENT_RESENDS, Upstreams, unsent
+from ..service.keys import KEY_PREFIX
 
 REMOTE_KEY = "jupyter_mux_remote"
 # What a client says about its request besides its key; everything else stays here.
@@ -155,11 +159,29 @@ class ForwardHandler(NotFoundHandler):
     dialect's, or Jupyter's for `/mux/api/`)."""
 
     _forwarding: asyncio.Task | None = None
+    # A mux key the client sent (API section 5): the service's to check, so it goes on as
+    # the client's own credential, on the mux routes only (never the management API).
+    _client_key: str | None = None
 
     async def prepare(self) -> None:
+        headers = self.request.headers
+        scheme, _, secret = headers.get("Authorization", "").partition(" ")
+        secret = secret.strip() if scheme.lower() == "bearer" else headers.get("x-api-key", "")
+        if secret.startswith(KEY_PREFIX) and not self.path_kwargs["path"].startswith("api/"):
+            self._client_key = secret
+            self._jupyter_current_user = User(username="mux-key", name="a mux key")
+            self._token_authenticated = True
         # The mux routes' authentication and 401, without NotFoundHandler's 404: its
         # error shapes are what this class takes from it.
         await super(NotFoundHandler, self).prepare()
+
+    @property
+    def identity_provider(self) -> IdentityProvider:
+        return key_auth()[0] if self._client_key else super().identity_provider
+
+    @property
+    def authorizer(self) -> Authorizer:
+        return key_auth()[1] if self._client_key else super().authorizer
 
     @property
     def remote(self) -> Remote:
@@ -207,7 +229,9 @@ class ForwardHandler(NotFoundHandler):
             for name in FORWARDED_REQUEST_HEADERS
             if name in self.request.headers
         }
-        headers["Authorization"] = f"token {remote.token}"
+        headers["Authorization"] = (
+            f"Bearer {self._client_key}" if self._client_key else f"token {remote.token}"
+        )
         headers["Accept-Encoding"] = "identity"  # the bytes go out as they come in
         body = self.request.body if self.request.method in ("POST", "PUT", "PATCH") else None
         self._forwarding = asyncio.current_task()
@@ -216,7 +240,7 @@ class ForwardHandler(NotFoundHandler):
                 remote.request(self.request.method or "GET", url, headers, body)
             )
             try:
-                if answer.status_code == 401:
+                if answer.status_code == 401 and not self._client_key:
                     await self._refused(answer)
                 self.set_status(answer.status_code)
                 for name in FORWARDED_ANSWER_HEADERS:
