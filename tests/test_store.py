@@ -368,3 +368,25 @@ def test_a_hub_user_sees_the_admins_shared_workspaces_and_their_own_win(store):
     assert alice.snapshot().active == "default"
     with pytest.raises(NotFound):
         alice.set_active("cheap")
+
+
+def test_a_hub_users_revision_moves_with_their_writes_and_the_shared_ones_only(store):
+    """The Hub service rebuilds a user's routing when their revision moves: their own
+    writes and the admin's (shared rows) move it, other users' do not."""
+    alice = store.for_owner("alice", sees_shared=True)
+    bob = store.for_owner("bob", sees_shared=True)
+    alice.initialize("check")
+    bob.initialize("check")
+    before = alice.revision()
+    bob.create_workspace("bobs", "", None)
+    assert alice.revision() == before
+    alice.create_workspace("alices", "", None)
+    assert alice.revision() == alice.after_one_write(before)
+    mine = alice.revision()
+    store.create_workspace("shared", "", None)  # the admin's: every user's view moves
+    assert alice.revision() != mine and alice.after_one_write(mine) != alice.revision()
+    revisions = store.owner_revisions()
+    assert set(revisions) >= {"", "alice", "bob"}
+    assert alice.revision() == f"{revisions['alice']}.{revisions['']}"
+    # A plain server's view keeps the database's one revision.
+    assert store.after_one_write(store.revision()) == str(int(store.revision()) + 1)

@@ -91,6 +91,7 @@ class Tenants:
         self._executor: ThreadPoolExecutor = base._executor
         self._tenants: dict[str, Tenant] = {}
         self._key_owners: dict[str, str] = {}
+        self._revisions: dict[str, int] = {}
         self._opening: dict[str, asyncio.Task[Tenant]] = {}
 
     async def get(self, user: User) -> Tenant:
@@ -178,14 +179,17 @@ class Tenants:
         await self.guard.flush()
 
     async def sync(self) -> None:
-        """Catch up with writes made for another user (a shared provider refreshed) or by
-        another process on the database: one read of the revision, then a rebuild for the
-        users whose tables are older."""
-        revision = self.base.revision
+        """Catch up with the shared rows' changes (a shared provider refreshed, a shared
+        workspace changed) and with other replicas' writes: one read of every owner's
+        revision, then a rebuild only for the users whose own or shared rows changed, so
+        one user's write costs the others nothing."""
         await self.base.sync()
-        if self.base.revision != revision:  # perhaps keys made or revoked on a replica
+        revisions = await self._db(self.base.store.owner_revisions)
+        if revisions != self._revisions:  # perhaps keys made or revoked on a replica
             self._key_owners = await self._db(self.base.store.key_owners)
+            self._revisions = revisions
         await self.guard.sync()
-        for tenant in list(self._tenants.values()):
-            if tenant.service.revision != self.base.revision:
+        shared = revisions.get("", 0)
+        for owner, tenant in list(self._tenants.items()):
+            if tenant.service.revision != f"{revisions.get(owner, 0)}.{shared}":
                 await tenant.service.sync()

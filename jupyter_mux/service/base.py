@@ -142,7 +142,7 @@ class ServiceBase:
             workspace_order=any(n not in state.workspaces for n in workspaces),
             provider_order=any(n not in state.providers for n in providers),
         )
-        if not before.isdigit() or changes.revision != str(int(before) + 1):
+        if changes.revision != self.store.after_one_write(before):
             # Another server wrote since this one last looked: read it all.
             return self._load()
         return self._patch(changes, names, providers)

@@ -21,6 +21,7 @@ from .tables import (
     HoldRow,
     KeyRow,
     MemberRow,
+    OwnerRevision,
     PolicyRow,
     ProviderRow,
     SchemaVersion,
@@ -75,9 +76,9 @@ def _add_keys(conn: Connection) -> None:
 
 
 def _add_organisation(conn: Connection) -> None:
-    """Version 5: the Hub service's policies, its members' groups, and budgets with the
-    holds of requests in flight."""
-    for row in (PolicyRow, MemberRow, BudgetRow, HoldRow):
+    """Version 5: the Hub service's policies, its members' groups, budgets with the holds
+    of requests in flight, and each owner's own revision."""
+    for row in (PolicyRow, MemberRow, BudgetRow, HoldRow, OwnerRevision):
         row.__table__.create(conn)  # type: ignore[attr-defined]
 
 

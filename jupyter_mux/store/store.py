@@ -40,6 +40,7 @@ from .tables import (
     ActiveRow,
     KeyRow,
     ModelRow,
+    OwnerRevision,
     ProviderRow,
     RuleRow,
     Setting,
@@ -127,16 +128,34 @@ class Store:
             s.merge(
                 Setting(key=REVISION_KEY, value=str(int(revision.value) + 1 if revision else 1))
             )
+            own = s.get(OwnerRevision, self.owner)
+            s.merge(OwnerRevision(owner=self.owner, revision=own.revision + 1 if own else 1))
             yield s
 
     def revision(self) -> str:
         with self._session() as s:
             return self._revision(s)
 
-    @staticmethod
-    def _revision(s: Session) -> str:
+    def _revision(self, s: Session) -> str:
+        """The database's revision; for a Hub user's view (`sees_shared`), theirs and the
+        shared rows' ("12.3"), which other users' writes leave alone."""
+        if self.sees_shared:
+            own, shared = s.get(OwnerRevision, self.owner), s.get(OwnerRevision, "")
+            return f"{own.revision if own else 0}.{shared.revision if shared else 0}"
         row = s.get(Setting, REVISION_KEY)
         return row.value if row else "0"
+
+    def after_one_write(self, before: str) -> str | None:
+        """The revision one write of this view makes of `before` (None: not a revision)."""
+        own, dot, shared = before.partition(".")
+        if not own.isdigit() or (self.sees_shared and not shared.isdigit()):
+            return None
+        return f"{int(own) + 1}{dot}{shared}"
+
+    def owner_revisions(self) -> dict[str, int]:
+        """Every owner's revision: one read tells the Hub service whose tables are stale."""
+        with self._session() as s:
+            return dict(s.exec(select(OwnerRevision.owner, OwnerRevision.revision)).all())
 
     # -- lifecycle -------------------------------------------------------------------------
 

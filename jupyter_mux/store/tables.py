@@ -155,6 +155,17 @@ class KeyRow(SQLModel, table=True):
 # -- the Hub service's organisation (schema 5) ---------------------------------------------
 
 
+class OwnerRevision(SQLModel, table=True):
+    """Each owner's own revision, bumped with the database's by their writes: the Hub
+    service rebuilds a user's routing only when their rows, or the shared ones (owner ""),
+    changed, however many other users write."""
+
+    __tablename__ = "mux_owner_revision"
+
+    owner: str = Field(primary_key=True, max_length=OWNER_LENGTH)
+    revision: int = Field(default=0, sa_type=BigInteger)
+
+
 class PolicyRow(SQLModel, table=True):
     """An admin's policy for everybody (`default`), a Hub group or a Hub user. The body is
     the API's `Policy` as JSON: a policy gains fields without a schema change."""
