@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -106,3 +107,17 @@ async def test_a_mux_key_finds_its_owners_tenant(tmp_path: Path) -> None:
         assert await made.for_key("not a key") is None
         await owner.revoke_key(created.id)
         assert await made.for_key(created.secret) is None
+
+
+async def test_idle_tenants_are_let_go_unless_a_request_is_using_them(tmp_path: Path) -> None:
+    async with open_tenants(tmp_path) as (made, _):
+        busy = await made.tenant(USERS[0])
+        busy.inflight = 1  # a stream still running
+        await busy.service.create_workspace(WorkspaceCreate(name="kept"))
+        closed = await made.close_idle(60, now=time.monotonic() + 3600)
+        assert sorted(closed) == sorted(USERS[1:])
+        assert await made.tenant(USERS[0]) is busy
+        again = await made.tenant(USERS[1])
+        assert again is not None and "default" in again.service.routing.workspaces
+        # Used just now: nothing is idle.
+        assert await made.close_idle(60) == []

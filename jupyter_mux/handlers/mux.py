@@ -209,6 +209,8 @@ class RelayHandler(MuxHandler):
             return
         finally:
             self._relaying = None
+            if self._tenant is not None:
+                self._tenant.done()
         self.finish()
         self.served(request, served)
 

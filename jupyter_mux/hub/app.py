@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from typing import Any
 from urllib.parse import urlparse
 
@@ -167,6 +168,14 @@ API key is their JupyterHub API token. See docs/deployment.md."""
         replica died): longer than any request may run.""",
     )
 
+    tenant_idle_seconds = Float(
+        3600,
+        config=True,
+        help="""A user's routing table and kept Responses answers leave memory after this
+        long without a request (their next request reads them again); 0 keeps them until
+        the service stops.""",
+    )
+
     @default("open_browser")
     def _default_open_browser(self) -> bool:
         return False
@@ -231,11 +240,22 @@ API key is their JupyterHub API token. See docs/deployment.md."""
         # the users.
         self._flusher.stop()
         self._syncer.stop()
-        self._flusher = PeriodicCallback(self.tenants.flush, 1000)
+        self._flusher = PeriodicCallback(self._flush_tenants, 1000)
         self._flusher.start()
         self._syncer = PeriodicCallback(self.tenants.sync, max(self.sync_interval, 0.1) * 1000)
         if self.sync_interval > 0:
             self._syncer.start()
+
+    _last_idle_check = 0.0
+
+    async def _flush_tenants(self) -> None:
+        await self.tenants.flush()
+        now = time.monotonic()
+        if self.tenant_idle_seconds > 0 and now - self._last_idle_check > 60:
+            self._last_idle_check = now
+            closed = await self.tenants.close_idle(self.tenant_idle_seconds, now)
+            if closed:
+                self.log.info("jupyter-mux: %d idle users' tables let go", len(closed))
 
     def _start_guard(self) -> None:
         try:

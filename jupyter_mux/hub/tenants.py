@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from jupyter_server.auth.identity import User
@@ -37,6 +38,8 @@ class Tenant:
     responses: ResponseStore
     recorder: UsageRecorder
     guard: Guard
+    used: float = field(default_factory=time.monotonic)  # when a request last found it
+    inflight: int = 0  # requests admitted and not yet done
 
     async def admit(
         self, user: User, rule: Rule, request: MuxRequest, size: int
@@ -46,7 +49,12 @@ class Tenant:
         who = Identity.of(user)
         rule = self.guard.allowed(who, rule)
         hold = await self.guard.hold(who, rule, request.body, size, self.service.unit_price)
+        self.inflight += 1
         return rule, hold or ""
+
+    def done(self) -> None:
+        """An admitted request ended: its usage is in the recorder."""
+        self.inflight -= 1
 
     def visible(self, user: User, route: WorkspaceRoute) -> WorkspaceRoute:
         """The workspace as `/v1/models` shows it: only models the policy allows."""
@@ -101,6 +109,7 @@ class Tenants:
     async def tenant(self, owner: str) -> Tenant:
         tenant = self._tenants.get(owner)
         if tenant is not None:
+            tenant.used = time.monotonic()
             return tenant
         # Parallel first requests of one user open their tenant once.
         task = self._opening.get(owner)
@@ -170,6 +179,22 @@ class Tenants:
         user = User(username=owner, name=key.name)
         user.hub_user = {"kind": "user", "name": owner, "groups": list(who.groups)}  # type: ignore[attr-defined]
         return tenant, key, user
+
+    async def close_idle(self, idle_for: float, now: float | None = None) -> list[str]:
+        """Let go of the tenants no request has found for `idle_for` seconds and none is
+        using: their usage and key use written first. Their next request opens them again
+        from the database; only their kept Responses answers are gone."""
+        now = time.monotonic() if now is None else now
+        idle = [
+            owner
+            for owner, t in self._tenants.items()
+            if now - t.used > idle_for and t.inflight == 0
+        ]
+        for owner in idle:
+            tenant = self._tenants.pop(owner)
+            await tenant.recorder.flush()
+            await tenant.service.flush_key_use()
+        return idle
 
     async def flush(self) -> None:
         """Every tenant's usage, written in one pass (the service's periodic flush)."""
