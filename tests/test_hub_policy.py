@@ -97,10 +97,9 @@ def hub(policed: tuple[Hub, str, dict]) -> Hub:
     return policed[0]
 
 
-@pytest.fixture(scope="module")
-def users(hub: Hub) -> dict[str, str]:
-    """Tokens of alice, bob, carol and admin; each user's default workspace on a model, and
-    the admin's prices on the shared provider."""
+def prepare_users(hub: Hub, models: dict[str, str]) -> dict[str, str]:
+    """Tokens of alice, bob, carol and admin; the admin's prices on the shared provider;
+    each user in `models` with their default workspace on that model."""
     tokens = {user: hub.token_for(user) for user in ("alice", "bob", "carol", "admin")}
     for model in (ALICE_MODEL, BOB_MODEL):
         priced = api(
@@ -111,16 +110,17 @@ def users(hub: Hub) -> dict[str, str]:
             json={"model": model, **PRICE},
         )
         assert priced.status_code == 200, priced.text
-    for user, model in (("alice", BOB_MODEL), ("bob", BOB_MODEL), ("carol", ALICE_MODEL)):
-        answer = api(
-            hub,
-            tokens[user],
-            "PATCH",
-            "mux/api/workspaces/default",
-            json={"preferred": {"provider": "ollama", "model": model}},
-        )
+    for user, model in models.items():
+        preferred = {"preferred": {"provider": "ollama", "model": model}}
+        answer = api(hub, tokens[user], "PATCH", "mux/api/workspaces/default", json=preferred)
         assert answer.status_code == 200, answer.text
     return tokens
+
+
+@pytest.fixture(scope="module")
+def users(hub: Hub) -> dict[str, str]:
+    """bob's default model is one his policy does not allow (the allowed-models test)."""
+    return prepare_users(hub, {"alice": BOB_MODEL, "bob": BOB_MODEL, "carol": ALICE_MODEL})
 
 
 def today() -> Any:

@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 
 from .test_hub_policy import (  # noqa: F401 (policed: a fixture, found by name)
     CHAT,
-    PRICE,
     policed,
+    prepare_users,
     settled,
 )
 from .test_hub_service import ALICE_MODEL, BOB_MODEL, START_TIMEOUT, Hub, api
@@ -124,20 +124,9 @@ def servers(hub: Hub) -> Iterator[list[str]]:
 def usage(hub: Hub) -> dict[str, dict[str, Any]]:
     """Each user's default workspace on a model their policy allows, the admin's prices on
     the shared provider, `REQUESTS` made; the admin's usage by user once it counts them."""
-    tokens = {user: hub.token_for(user) for user in ("alice", "bob", "carol", "admin")}
-    for model in (ALICE_MODEL, BOB_MODEL):
-        priced = api(
-            hub,
-            tokens["admin"],
-            "PUT",
-            "mux/api/admin/providers/ollama/prices",
-            json={"model": model, **PRICE},
-        )
-        assert priced.status_code == 200, priced.text
-    for user, model in (("alice", BOB_MODEL), ("bob", ALICE_MODEL), ("carol", ALICE_MODEL)):
-        preferred = {"preferred": {"provider": "ollama", "model": model}}
-        answer = api(hub, tokens[user], "PATCH", "mux/api/workspaces/default", json=preferred)
-        assert answer.status_code == 200, answer.text
+    models = {"alice": BOB_MODEL, "bob": ALICE_MODEL, "carol": ALICE_MODEL}
+    tokens = prepare_users(hub, models)
+    for user in models:
         for _ in range(REQUESTS[user]):
             served = api(hub, tokens[user], "POST", "mux/v1/chat/completions", json=CHAT)
             assert served.status_code == 200, served.text

@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, case, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from .store import usage_totals_query
 from .tables import (
     BudgetRow,
     HoldRow,
@@ -307,21 +308,7 @@ class Org:
             key = UsageRow.owner
         else:
             key = getattr(UsageRow, group_by)
-        errors = func.sum(case((UsageRow.status >= 400, 1), else_=0))
-        query = (
-            select(
-                key,
-                UsageRow.owner,
-                UsageRow.provider,
-                UsageRow.model,
-                func.count(),
-                errors,
-                func.sum(UsageRow.prompt_tokens),
-                func.sum(UsageRow.completion_tokens),
-            )
-            .where(UsageRow.owner != "")
-            .group_by(key, UsageRow.owner, UsageRow.provider, UsageRow.model)
-        )
+        query = usage_totals_query(key, UsageRow.owner).where(UsageRow.owner != "")
         if since is not None:
             query = query.where(UsageRow.ts >= since)
         if until is not None:

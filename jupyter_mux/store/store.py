@@ -618,20 +618,7 @@ class Store:
         """(key, provider, model, requests, errors, prompt_tokens, completion_tokens) per
         group; provider and model ride along so the caller can price each part."""
         key = func.date(UsageRow.ts) if group_by == "day" else getattr(UsageRow, group_by)
-        errors = func.sum(case((UsageRow.status >= 400, 1), else_=0))
-        query = (
-            select(
-                key,
-                UsageRow.provider,
-                UsageRow.model,
-                func.count(),
-                errors,
-                func.sum(UsageRow.prompt_tokens),
-                func.sum(UsageRow.completion_tokens),
-            )
-            .where(UsageRow.owner == self.owner)
-            .group_by(key, UsageRow.provider, UsageRow.model)
-        )
+        query = usage_totals_query(key).where(UsageRow.owner == self.owner)
         if since is not None:
             query = query.where(UsageRow.ts >= since)
         if until is not None:
@@ -779,6 +766,21 @@ class Store:
             first = TargetRow(rule_id=rule.id, position=0, provider_name="", model="")
         first.provider_name, first.model = preferred.provider, preferred.model
         s.add(first)
+
+
+def usage_totals_query(*keys: Any) -> Any:
+    """(keys..., provider, model, requests, errors, prompt, completion) grouped by the keys,
+    provider and model: the parts a caller prices one by one."""
+    errors = func.sum(case((UsageRow.status >= 400, 1), else_=0))
+    return select(
+        *keys,
+        UsageRow.provider,
+        UsageRow.model,
+        func.count(),
+        errors,
+        func.sum(UsageRow.prompt_tokens),
+        func.sum(UsageRow.completion_tokens),
+    ).group_by(*keys, UsageRow.provider, UsageRow.model)
 
 
 def _utc(value: datetime | None) -> datetime | None:
