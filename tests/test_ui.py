@@ -246,6 +246,10 @@ def test_manage_everything_in_the_main_view(
         )
     ws = view.locator(f'li[data-workspace="{alpha}"]')
     expect(sidebar.locator(f'li[data-workspace="{beta}"]')).to_contain_text(f"{provider}/tiny-b")
+    # A plain server shares no workspace (tests/test_ui_hub.py has the Hub's shared ones).
+    assert not any(w["shared"] for w in lab.api_ok("GET", "workspaces"))
+    expect(page.locator(".jp-mux-badge-shared")).to_have_count(0)
+    expect(ws.get_by_role("button", name=f"Rename workspace {alpha}")).to_be_enabled()
     assert_nothing_cut_off(page, "#jupyter-mux-view")
     shot("workspaces")
 

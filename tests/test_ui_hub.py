@@ -1,6 +1,7 @@
-"""The usage tab under a real JupyterHub (issue 15): a Hub admin sees every user's usage,
-by user and by group, as charts and a table in the lab panel; a user sees their budgets
-and only their own usage.
+"""The lab panel under a real JupyterHub. The usage tab (issue 15): a Hub admin sees every
+user's usage, by user and by group, as charts and a table; a user sees their budgets and
+only their own usage. The workspaces tab: a workspace the admin shares is marked, and a
+user activates it but has no control that would change it.
 
 The Hub is tests/test_hub_policy.py's (its policies, group `staff` with alice, a priced
 model on the shared provider); the admin's and bob's own servers run JupyterLab in remote
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import pytest
 
 if TYPE_CHECKING:
@@ -157,11 +159,12 @@ def sign_in(browser: Browser, hub: Hub, user: str) -> Page:
     return page
 
 
-def open_usage(page: Page) -> Any:
+def open_view(page: Page, tab: str) -> Any:
+    """The sidebar, then the main view on `tab`."""
     page.locator('.jp-SideBar [data-id="jupyter-mux-panel"]').click()
     page.locator("#jupyter-mux-panel").get_by_role("button", name="Open Model Mux").click()
     view = page.locator("#jupyter-mux-view")
-    view.get_by_role("tab", name="Usage").click()
+    view.get_by_role("tab", name=tab).click()
     return view
 
 
@@ -171,7 +174,7 @@ def test_a_hub_admin_sees_all_users_usage_by_user_and_group(
     page = sign_in(browser, hub, "admin")
     shot = Shots(page, "hub-admin")
     try:
-        view = open_usage(page)
+        view = open_view(page, "Usage")
         mine = view.get_by_role("button", name="Mine", exact=True)
         everyone = view.get_by_role("button", name="All users", exact=True)
         expect(mine).to_have_attribute("aria-pressed", "true")
@@ -227,7 +230,7 @@ def test_a_user_sees_their_budgets_and_only_their_own_usage(
     page = sign_in(browser, hub, "bob")
     shot = Shots(page, "hub-user")
     try:
-        view = open_usage(page)
+        view = open_view(page, "Usage")
         budgets = view.get_by_role("list", name="Budgets")
         budget = budgets.locator('li[data-budget="user bob usd_per_day"]')
         expect(budget).to_contain_text("Your spend today")
@@ -250,3 +253,123 @@ def test_a_user_sees_their_budgets_and_only_their_own_usage(
         shot("budgets")
     finally:
         page.context.close()
+
+
+SHARED = "team"
+SHARED_TEXT = "Shared by the Hub's admin: you can use and activate it, not change it"
+
+
+def marker(scope: Any, workspace: str) -> Any:
+    """The "shared" marker of a workspace in a list of them (the tab's or the sidebar's)."""
+    return scope.locator(f'li[data-workspace="{workspace}"] .jp-mux-badge-shared')
+
+
+def test_a_user_activates_a_shared_workspace_and_cannot_change_it(
+    browser: Browser, hub: Hub, servers: list[str]
+) -> None:
+    """The admin shares a workspace; bob's panel marks it wherever it lists workspaces, shows
+    its rules read-only, offers no control that would change it (none of the panel's
+    requests is refused), and activates it: his server's next request answers from it.
+    Last in the module: bob's request adds a workspace to his usage."""
+    admin, bob = hub.token_for("admin"), hub.token_for("bob")
+    shared = {"name": SHARED, "preferred": {"provider": "ollama", "model": ALICE_MODEL}}
+    made = api(hub, admin, "POST", "mux/api/admin/workspaces", json=shared)
+    assert made.status_code == 201, made.text
+    page = None
+    try:
+        page = sign_in(browser, hub, "bob")
+        shot = Shots(page, "hub-shared")
+        # Any write to the shared workspace the panel sends, and any mux API answer refused.
+        unwanted: list[str] = []
+
+        def watch(response: Any) -> None:
+            request = response.request
+            writes = request.method != "GET" and f"/mux/api/workspaces/{SHARED}" in request.url
+            if writes or (response.status == 403 and "/mux/api/" in request.url):
+                unwanted.append(f"{request.method} {request.url}: {response.status}")
+
+        page.on("response", watch)
+        view = open_view(page, "Workspaces")
+        card = view.locator(f'li[data-workspace="{SHARED}"]')
+        badge = marker(view, SHARED)
+        expect(badge).to_have_text("shared")
+        expect(badge).to_have_attribute("title", SHARED_TEXT)
+        expect(card).to_contain_text(f"ollama/{ALICE_MODEL}")
+        expect(marker(view, "default")).to_have_count(0)
+        for name in ("Change model of", "Rename", "Delete"):
+            button = card.get_by_role("button", name=f"{name} workspace {SHARED}")
+            expect(button).to_be_disabled()
+            expect(button).to_have_accessible_description(SHARED_TEXT)
+        expect(card.get_by_text(SHARED_TEXT, exact=True)).to_be_visible()
+        # Its rules, shown but not editable.
+        card.get_by_role("button", name=f"Rules of workspace {SHARED}").click()
+        editor = card.get_by_role("region", name=f"Rules of {SHARED}")
+        rules = editor.get_by_role("list", name=f"Rules of workspace {SHARED}").locator(
+            ":scope > li"
+        )
+        expect(rules).to_have_count(1)
+        expect(rules.nth(0)).to_contain_text(f"ollama/{ALICE_MODEL}")
+        expect(editor).to_contain_text(SHARED_TEXT)
+        expect(editor.get_by_label("Add a model to rule 1", exact=True)).to_be_disabled()
+        expect(
+            editor.get_by_role("button", name=f"Remove ollama/{ALICE_MODEL} from rule 1")
+        ).to_be_disabled()
+        for role, name in (
+            ("button", "Save rules of workspace"),
+            ("form", "New rule for workspace"),
+        ):
+            expect(editor.get_by_role(role, name=f"{name} {SHARED}")).to_have_count(0)
+        # The sidebar marks it too.
+        sidebar = page.locator("#jupyter-mux-panel")
+        expect(marker(sidebar, SHARED)).to_be_visible()
+        expect(marker(sidebar, "default")).to_have_count(0)
+        assert_nothing_cut_off(page, "#jupyter-mux-view")
+        assert_nothing_cut_off(page, "#jupyter-mux-panel")
+        assert_buttons_look_like_jupyterlab(page, "#jupyter-mux-view")
+        shot("workspaces")
+        editor.get_by_role("button", name="Close", exact=True).click()
+        expect(editor).to_have_count(0)
+
+        # bob activates it: his server's next request answers from it.
+        card.get_by_role("button", name=f"Activate workspace {SHARED}").click()
+        expect(card).to_have_attribute("aria-current", "true")
+        expect(page.locator(".jp-mux-statusbar-text")).to_have_text(
+            f"{SHARED} → ollama/{ALICE_MODEL}"
+        )
+        expect(card.get_by_role("button", name=f"Rename workspace {SHARED}")).to_be_disabled()
+        assert api(hub, bob, "GET", "mux/api/active").json() == {"name": SHARED}
+        answer = httpx.post(
+            f"{hub.url}/user/bob/mux/v1/chat/completions",
+            json=CHAT,
+            headers={"Authorization": f"token {bob}"},
+            timeout=60,
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["X-Mux-Workspace"] == SHARED
+        assert answer.headers["X-Mux-Model"] == ALICE_MODEL
+
+        # The switcher marks it.
+        page.locator(".jp-mux-statusbar").click()
+        dialog = page.locator(".jp-mux-switcher-dialog")
+        item = dialog.locator("li").filter(
+            has=page.get_by_role("button", name=f"Switch to workspace {SHARED}")
+        )
+        expect(item.locator(".jp-mux-badge-shared")).to_have_attribute("title", SHARED_TEXT)
+        expect(dialog.locator(".jp-mux-badge-shared")).to_have_count(1)
+        shot("switcher")
+        page.keyboard.press("Escape")
+        expect(dialog).to_have_count(0)
+        assert not unwanted, unwanted
+
+        # The admin deletes it: gone from bob's panel, which is on his default again.
+        gone = api(hub, admin, "DELETE", f"mux/api/admin/workspaces/{SHARED}")
+        assert gone.status_code == 204, gone.text
+        expect(card).to_have_count(0)
+        expect(view.locator('li[data-workspace="default"]')).to_have_attribute(
+            "aria-current", "true"
+        )
+    finally:
+        if page is not None:
+            page.context.close()
+        api(hub, admin, "DELETE", f"mux/api/admin/workspaces/{SHARED}")  # 404 once deleted
+    assert api(hub, bob, "GET", "mux/api/active").json() == {"name": "default"}

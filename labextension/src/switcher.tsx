@@ -6,7 +6,14 @@ import * as React from 'react';
 import { targetText } from './helpers/targets';
 import { PRODUCT_NAME } from './helpers/texts';
 import type { MuxModel } from './model';
-import { ErrorText, messageOf, TransContext, useModel, useTrans } from './panel/common';
+import {
+  ErrorText,
+  messageOf,
+  SharedBadge,
+  TransContext,
+  useModel,
+  useTrans
+} from './panel/common';
 
 function Switcher(props: { model: MuxModel; onDone: () => void }): JSX.Element {
   const trans = useTrans();
@@ -60,7 +67,10 @@ function Switcher(props: { model: MuxModel; onDone: () => void }): JSX.Element {
                 aria-hidden="true"
               />
               <span className="jp-mux-switch-text">
-                <span className="jp-mux-name">{w.name}</span>
+                <span className="jp-mux-switch-name">
+                  <span className="jp-mux-name">{w.name}</span>
+                  {w.shared && <SharedBadge />}
+                </span>
                 <span className="jp-mux-model-text">{targetText(w.preferred, trans)}</span>
               </span>
             </button>

@@ -16,9 +16,12 @@ import {
   PRODUCT_NAME,
   providerStatusText,
   providerTypeLabel,
+  sharedWorkspaceText,
   statusBarText,
-  statusBarTitle
+  statusBarTitle,
+  workspaceLockReason
 } from '../src/helpers/texts';
+import type { Trans } from '../src/helpers/trans';
 import { endpointHost, hostChanged, muxUrl } from '../src/helpers/urls';
 import type { IProvider, IWorkspace } from '../src/types';
 
@@ -50,6 +53,7 @@ function workspace(name: string, extra: Partial<IWorkspace> = {}): IWorkspace {
     preferred: null,
     preferred_ok: false,
     problem: null,
+    shared: false,
     ...extra
   };
 }
@@ -162,6 +166,21 @@ describe('texts', () => {
       'Provider gone.'
     );
     expect(PRODUCT_NAME).toBe('Model Mux');
+  });
+
+  it("locks only a workspace the Hub's admin shares, saying why", () => {
+    const reason = "Shared by the Hub's admin: you can use and activate it, not change it";
+    expect(sharedWorkspaceText(trans)).toBe(reason);
+    expect(workspaceLockReason(workspace('team', { shared: true }), trans)).toBe(reason);
+    expect(workspaceLockReason(workspace('team', { shared: true, is_active: true }), trans)).toBe(
+      reason
+    );
+    expect(workspaceLockReason(workspace('mine'), trans)).toBeNull();
+    // Through the translation bundle.
+    const upper: Trans = { __: (s: string) => s.toUpperCase(), _n: (s: string) => s };
+    expect(workspaceLockReason(workspace('team', { shared: true }), upper)).toBe(
+      reason.toUpperCase()
+    );
   });
 
   it('lists the workspaces that use a provider before deleting it', () => {

@@ -41,6 +41,19 @@ export function statusBarTitle(active: IWorkspace | null | undefined, trans: Tra
   return `${base} ${active.problem ?? trans.__('Click to switch.')}`;
 }
 
+/** What the "shared" marker of a workspace means (its tooltip). */
+export function sharedWorkspaceText(trans: Trans): string {
+  return trans.__("Shared by the Hub's admin: you can use and activate it, not change it");
+}
+
+/**
+ * Why a workspace cannot be changed here, or null when it can: one the Hub's admin shares
+ * is every user's to use and activate, only the admin's to change (the server answers 403).
+ */
+export function workspaceLockReason(ws: IWorkspace, trans: Trans): string | null {
+  return ws.shared ? sharedWorkspaceText(trans) : null;
+}
+
 /** The confirmation text before deleting a provider. */
 export function deleteProviderMessage(p: IProvider, trans: Trans): string {
   if (!p.used_by.length) {

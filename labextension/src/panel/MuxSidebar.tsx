@@ -6,7 +6,15 @@ import { targetText } from '../helpers/targets';
 import { PRODUCT_NAME } from '../helpers/texts';
 import { muxIcon } from '../icon';
 import type { MuxModel } from '../model';
-import { ErrorText, messageOf, MuxButton, TransContext, useModel, useTrans } from './common';
+import {
+  ErrorText,
+  messageOf,
+  MuxButton,
+  SharedBadge,
+  TransContext,
+  useModel,
+  useTrans
+} from './common';
 
 function Sidebar(props: { model: MuxModel; onOpen: (section?: string) => void }): JSX.Element {
   const trans = useTrans();
@@ -64,7 +72,10 @@ function Sidebar(props: { model: MuxModel; onOpen: (section?: string) => void })
                 aria-hidden="true"
               />
               <span className="jp-mux-switch-text">
-                <span className="jp-mux-name">{ws.name}</span>
+                <span className="jp-mux-switch-name">
+                  <span className="jp-mux-name">{ws.name}</span>
+                  {ws.shared && <SharedBadge />}
+                </span>
                 <span className="jp-mux-model-text">{targetText(ws.preferred, trans)}</span>
               </span>
             </button>

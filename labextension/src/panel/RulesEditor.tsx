@@ -36,14 +36,16 @@ import { ModelOptions } from './ModelPicker';
 /**
  * The routing rules of one workspace, in priority order: add, reorder (drag and drop or
  * the up/down buttons), delete, edit models; Save replaces the whole list on the server.
+ * With `readOnly` (why the workspace cannot be changed) they are only shown.
  */
 export function RulesEditor(props: {
   model: MuxModel;
   workspace: string;
+  readOnly?: string | null;
   onClose: () => void;
 }): JSX.Element {
   const trans = useTrans();
-  const { model, workspace } = props;
+  const { model, workspace, readOnly } = props;
   const [saved, setSaved] = React.useState<IRule[] | null>(null);
   const [rules, setRules] = React.useState<IRule[]>([]);
   const [error, setError] = React.useState('');
@@ -94,6 +96,7 @@ export function RulesEditor(props: {
   };
 
   const dirty = saved !== null && !sameData(editableRules(saved), editableRules(rules));
+  const locked = busy || !!readOnly;
   const listHints = rulesListHints(rules, trans);
   const titleId = `jp-mux-rules-title-${workspace}`;
 
@@ -113,9 +116,10 @@ export function RulesEditor(props: {
     >
       <h3 id={titleId}>{trans.__('Rules of %1', workspace)}</h3>
       <p className="jp-mux-hint">
-        {trans.__(
-          'The first matching rule routes a request; its first model answers and the others are fallbacks. Drag rules or use the arrows to reorder; "Everything else" stays last.'
-        )}
+        {readOnly ||
+          trans.__(
+            'The first matching rule routes a request; its first model answers and the others are fallbacks. Drag rules or use the arrows to reorder; "Everything else" stays last.'
+          )}
       </p>
       {saved === null && busy && <div className="jp-mux-hint">{trans.__('Loading rules…')}</div>}
       <ol className="jp-mux-rule-list" aria-label={trans.__('Rules of workspace %1', workspace)}>
@@ -134,7 +138,7 @@ export function RulesEditor(props: {
               className={classes.join(' ')}
               data-rule-index={i}
               data-rule-kind={rule.kind}
-              draggable={!pinned && !busy}
+              draggable={!pinned && !locked}
               aria-label={trans.__('Rule %1: %2', i + 1, ruleSummary(rule, trans))}
               onDragStart={event => {
                 if (pinned) {
@@ -170,7 +174,7 @@ export function RulesEditor(props: {
                 index={i}
                 rules={rules}
                 providers={model.providers}
-                disabled={busy}
+                disabled={locked}
                 onChange={r => edit(replaceRule(rules, i, r))}
                 onMove={delta => edit(moveRule(rules, i, i + delta))}
                 onDelete={() => edit(removeRule(rules, i))}
@@ -184,12 +188,14 @@ export function RulesEditor(props: {
           {h}
         </div>
       ))}
-      <NewRuleForm
-        workspace={workspace}
-        providers={model.providers}
-        disabled={busy || saved === null}
-        onAdd={rule => edit(insertRule(rules, rule))}
-      />
+      {!readOnly && (
+        <NewRuleForm
+          workspace={workspace}
+          providers={model.providers}
+          disabled={busy || saved === null}
+          onAdd={rule => edit(insertRule(rules, rule))}
+        />
+      )}
       <ErrorText>{error}</ErrorText>
       {notice && (
         <div className="jp-mux-notice" role="status">
@@ -197,21 +203,25 @@ export function RulesEditor(props: {
         </div>
       )}
       <div className="jp-mux-actions">
-        <MuxButton
-          kind="accept"
-          aria-label={trans.__('Save rules of workspace %1', workspace)}
-          disabled={busy || !dirty}
-          onClick={save}
-        >
-          {trans.__('Save rules')}
-        </MuxButton>
-        <MuxButton
-          aria-label={trans.__('Discard rule changes of workspace %1', workspace)}
-          disabled={busy || !dirty}
-          onClick={() => saved && edit(saved)}
-        >
-          {trans.__('Discard changes')}
-        </MuxButton>
+        {!readOnly && (
+          <>
+            <MuxButton
+              kind="accept"
+              aria-label={trans.__('Save rules of workspace %1', workspace)}
+              disabled={busy || !dirty}
+              onClick={save}
+            >
+              {trans.__('Save rules')}
+            </MuxButton>
+            <MuxButton
+              aria-label={trans.__('Discard rule changes of workspace %1', workspace)}
+              disabled={busy || !dirty}
+              onClick={() => saved && edit(saved)}
+            >
+              {trans.__('Discard changes')}
+            </MuxButton>
+          </>
+        )}
         <MuxButton onClick={props.onClose}>{trans.__('Close')}</MuxButton>
         {dirty && <span className="jp-mux-hint">{trans.__('Unsaved changes')}</span>}
       </div>

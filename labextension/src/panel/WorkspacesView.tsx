@@ -4,6 +4,7 @@ import * as React from 'react';
 
 import { nameProblem } from '../helpers/names';
 import { parseTargetKey, targetText } from '../helpers/targets';
+import { workspaceLockReason } from '../helpers/texts';
 import type { MuxModel } from '../model';
 import type { ITarget, IWorkspace } from '../types';
 import {
@@ -11,6 +12,7 @@ import {
   ErrorText,
   messageOf,
   MuxButton,
+  SharedBadge,
   useEditor,
   useModel,
   useTrans
@@ -18,7 +20,11 @@ import {
 import { ModelOptions, ModelPicker } from './ModelPicker';
 import { RulesEditor } from './RulesEditor';
 
-/** The workspaces: create (with a model), activate, pick a model, edit rules, rename, delete. */
+/**
+ * The workspaces: create (with a model), activate, pick a model, edit rules, rename, delete.
+ * One the Hub's admin shares is marked, and only activated here: its rules are shown
+ * read-only and every control that would change it is disabled, with the reason.
+ */
 export function WorkspacesView(props: { model: MuxModel }): JSX.Element {
   const trans = useTrans();
   const { model } = props;
@@ -110,6 +116,12 @@ function WorkspaceCard(props: { model: MuxModel; workspace: IWorkspace }): JSX.E
   const [rulesOpen, toggleRules, closeRules] = useEditor(`rules:${ws.name}`);
   const [error, setError] = React.useState('');
   const [busy, setBusy] = React.useState(false);
+  const locked = workspaceLockReason(ws, trans);
+  const lockId = `jp-mux-locked-${ws.name}`;
+  // The controls that would change the workspace: disabled, and saying why, when locked.
+  const change = locked
+    ? { disabled: true, title: locked, 'aria-describedby': lockId }
+    : { disabled: busy };
 
   const run = async (action: () => Promise<unknown>) => {
     setBusy(true);
@@ -182,6 +194,7 @@ function WorkspaceCard(props: { model: MuxModel; workspace: IWorkspace }): JSX.E
           aria-hidden="true"
         />
         <span className="jp-mux-name">{ws.name}</span>
+        {ws.shared && <SharedBadge />}
         {ws.is_active && <span className="jp-mux-badge jp-mux-badge-active">{trans.__('active')}</span>}
       </div>
       <div className="jp-mux-model-text">{targetText(ws.preferred, trans)}</div>
@@ -189,6 +202,11 @@ function WorkspaceCard(props: { model: MuxModel; workspace: IWorkspace }): JSX.E
       {ws.problem && (
         <div className="jp-mux-warning" role="status">
           {ws.problem}
+        </div>
+      )}
+      {locked && (
+        <div id={lockId} className="jp-mux-hint">
+          {locked}
         </div>
       )}
       <div className="jp-mux-actions">
@@ -206,7 +224,7 @@ function WorkspaceCard(props: { model: MuxModel; workspace: IWorkspace }): JSX.E
           kind={ws.preferred_ok ? 'reject' : 'accept'}
           aria-label={trans.__('Change model of workspace %1', ws.name)}
           aria-expanded={picking}
-          disabled={busy}
+          {...change}
           onClick={togglePicking}
         >
           {ws.preferred_ok ? trans.__('Change model…') : trans.__('Choose a model…')}
@@ -221,7 +239,7 @@ function WorkspaceCard(props: { model: MuxModel; workspace: IWorkspace }): JSX.E
         </MuxButton>
         <MuxButton
           aria-label={trans.__('Rename workspace %1', ws.name)}
-          disabled={busy}
+          {...change}
           onClick={rename}
         >
           {trans.__('Rename…')}
@@ -230,7 +248,7 @@ function WorkspaceCard(props: { model: MuxModel; workspace: IWorkspace }): JSX.E
           <MuxButton
             kind="warn"
             aria-label={trans.__('Delete workspace %1', ws.name)}
-            disabled={busy}
+            {...change}
             onClick={remove}
           >
             {trans.__('Delete')}
@@ -238,7 +256,7 @@ function WorkspaceCard(props: { model: MuxModel; workspace: IWorkspace }): JSX.E
         )}
       </div>
       <ErrorText>{error}</ErrorText>
-      {picking && (
+      {picking && !locked && (
         <div className="jp-mux-editor">
           <ModelPicker
             providers={model.providers}
@@ -252,7 +270,9 @@ function WorkspaceCard(props: { model: MuxModel; workspace: IWorkspace }): JSX.E
           </div>
         </div>
       )}
-      {rulesOpen && <RulesEditor model={model} workspace={ws.name} onClose={closeRules} />}
+      {rulesOpen && (
+        <RulesEditor model={model} workspace={ws.name} readOnly={locked} onClose={closeRules} />
+      )}
     </li>
   );
 }

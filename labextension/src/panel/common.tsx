@@ -2,6 +2,7 @@ import { Clipboard, Dialog, showDialog } from '@jupyterlab/apputils';
 import { nullTranslator } from '@jupyterlab/translation';
 import * as React from 'react';
 
+import { sharedWorkspaceText } from '../helpers/texts';
 import { TRANSLATION_DOMAIN, type Trans } from '../helpers/trans';
 import type { MuxModel } from '../model';
 
@@ -103,6 +104,16 @@ export function MuxButton(
     .filter(Boolean)
     .join(' ');
   return <button type={type ?? 'button'} className={classes} {...rest} />;
+}
+
+/** The marker of a workspace the Hub's admin shares; its tooltip says what that means. */
+export function SharedBadge(): JSX.Element {
+  const trans = useTrans();
+  return (
+    <span className="jp-mux-badge jp-mux-badge-shared" title={sharedWorkspaceText(trans)}>
+      {trans.__('shared')}
+    </span>
+  );
 }
 
 /** A confirmation dialog; resolves true when accepted. */
