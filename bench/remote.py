@@ -43,6 +43,9 @@ HERE = Path(__file__).parent
 ROOT = HERE.parent
 SERVICE = "mux"
 USER = "bench"
+# A second user under a daily budget: the service holds and settles it on every request
+# (one more database transaction each way), against `service` for the same user unlimited.
+BUDGETED = "bench-budgeted"
 MODEL = "bench-model"
 START_TIMEOUT = 180.0
 ANSWER = "Hello from the bench."
@@ -91,7 +94,7 @@ c.JupyterHub.cookie_secret_file = "{tmp / "cookie_secret"}"
 c.JupyterHub.pid_file = "{tmp / "jupyterhub.pid"}"
 c.JupyterHub.authenticator_class = "dummy"
 c.JupyterHub.spawner_class = "simple"
-c.Authenticator.allowed_users = {{{USER!r}}}
+c.Authenticator.allowed_users = {{{USER!r}, {BUDGETED!r}}}
 c.Authenticator.admin_users = {{"admin"}}
 c.JupyterHub.api_tokens = {{{admin_token!r}: "admin"}}
 c.JupyterHub.services = [
@@ -143,7 +146,7 @@ def start_hub(
     stack: contextlib.ExitStack, tmp: Path, up_port: int
 ) -> tuple[list[Any], dict[str, int]]:
     """The Hub, its proxy, the service and the user's server in remote mode, stopped with
-    `stack`: the four Hub targets (run.Target), the user's Hub token in their headers, and
+    `stack`: the five Hub targets (run.Target), a user's Hub token in their headers, and
     the pids of the user's server and the service."""
     import run  # bench/run.py: process(), free_port(), Target
     from cryptography.fernet import Fernet
@@ -158,6 +161,7 @@ c.MuxApp.encryption_key = {Fernet.generate_key().decode()!r}
 c.MuxApp.providers = [
     {{"name": "bench", "type": "vllm", "endpoint": "http://127.0.0.1:{up_port}"}}
 ]
+c.HubServiceApp.policies = {{"users": {{{BUDGETED!r}: {{"usd_per_day": 1000000.0}}}}}}
 """
     )
     admin_token = secrets.token_hex(16)
@@ -204,6 +208,17 @@ c.MuxApp.providers = [
         proc,
         log,
     )
+    # The budgeted user's model has a price, so each request holds and spends something.
+    budgeted = hub_api("POST", f"users/{BUDGETED}/tokens", json={"note": "bench"})
+    budgeted.raise_for_status()
+    budget_auth = {"Authorization": f"token {budgeted.json()['token']}"}
+    price = {"model": MODEL, "prompt_per_million": 1, "completion_per_million": 1}
+    httpx.put(
+        f"{service}/api/admin/providers/bench/prices", json=price, headers=admin, timeout=30
+    ).raise_for_status()
+    httpx.patch(
+        f"{service}/api/workspaces/default", json=preferred, headers=budget_auth, timeout=30
+    ).raise_for_status()
     hub_api("POST", f"users/{USER}/server").raise_for_status()
     server = f"user/{USER}/mux/v1/chat/completions"
     _until(
@@ -219,15 +234,13 @@ c.MuxApp.providers = [
             hub_api("DELETE", f"users/{USER}/server")
 
     stack.callback(stop_server)
+    own_port = f"http://127.0.0.1:{ports['service']}/services/{SERVICE}/mux/v1/chat/completions"
     targets = [
         run.Target("remote", f"http://127.0.0.1:{ports['server']}/{server}", auth),
         run.Target("remote+proxy", f"{hub}/{server}", auth),
         run.Target("service+proxy", f"{service}/v1/chat/completions", auth),
-        run.Target(
-            "service",
-            f"http://127.0.0.1:{ports['service']}/services/{SERVICE}/mux/v1/chat/completions",
-            auth,
-        ),
+        run.Target("service", own_port, auth),
+        run.Target("budgeted", own_port, budget_auth),
     ]
     for target in targets:
         answer = httpx.post(target.url, json=CHAT, headers=target.headers, timeout=60)
@@ -268,7 +281,7 @@ def measure(tmp: Path, up_port: int, local: Any, local_pid: int) -> list[Any]:
         server, service = [pids["server"]], [pids["service"]]
         on_the_way = {"local": [local_pid], "remote": server + service}
         on_the_way |= {"remote+proxy": server + service, "service+proxy": service}
-        on_the_way["service"] = service
+        on_the_way["service"] = on_the_way["budgeted"] = service
         used: dict[str, list[float]] = {t.name: [0.0, 0.0, 0.0] for t in targets}
         for target in targets:
             run.wrk(target.url, 1, min(seconds, 2), target.headers)  # warm-up
@@ -314,7 +327,7 @@ def print_rows(targets: list[Any]) -> None:
     )
     row(
         "  of it the user's server",
-        ["-", "-"] + [f"{t.streams['server_cpu']:.0f}" for t in targets[2:4]] + ["-", "-"],
+        ["-", "-"] + [f"{t.streams['server_cpu']:.0f}" for t in targets[2:4]] + ["-"] * 3,
     )
     row("requests", [f"{sum(r['requests'] for r in t.runs[1]):,.0f}" for t in targets])
     row("non-2xx answers", [f"{t.errors():.0f}" for t in targets])

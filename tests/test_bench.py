@@ -76,6 +76,7 @@ def test_remote_mode_benchmark_runs_and_prints_its_table(tmp_path):
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
     columns = ["direct", "local", "remote", "remote+proxy", "service+proxy", "service"]
+    columns.append("budgeted")  # a user under a budget: holds and spends each request
     assert table_row(output, "remote mode") == columns
     for label in ("p50 ms, 1 conn", "p99 ms, 1 conn", "first chunk p50 ms"):
         values = [float(v) for v in table_row(output, label)]
