@@ -6,8 +6,8 @@ and in memory here, reloaded when any replica changes them; checking models cost
 dictionary lookup. A request of a user under a budget takes a hold on each of their budgets
 before it is sent (one transaction, see store/org.py): its worst-case cost, capped at what
 is left, so parallel requests cannot spend what others hold. When it ends, the recorder
-hands its spend here; spends are settled in one batch per second with the usage rows, and a
-hold that is never settled (its replica died) lapses after `hold_seconds`.
+hands its spend here, settled at once off the request path (those that end together in one
+transaction); a hold never settled (its replica died) lapses after `hold_seconds`.
 
 How far a budget can be overshot: each request in flight when the budget runs out may spend
 more than it held by whatever its cost exceeds the hold: only where its hold was capped by
@@ -288,9 +288,30 @@ class Guard:
     # -- reports ----------------------------------------------------------------------------
 
     async def me(self, who: Identity) -> MeOut:
+        return (await self._reports([who]))[0]
+
+    async def members(self) -> list[MemberOut]:
+        found = await self._db(self.org.members)
+        reports = await self._reports([Identity(m.owner, m.groups, m.admin) for m in found])
+        return [
+            MemberOut(**me.model_dump(), seen_at=m.seen_at)
+            for me, m in zip(reports, found, strict=True)
+        ]
+
+    async def _reports(self, people: list[Identity]) -> list[MeOut]:
+        """Each one's policy and budgets, from one read of the counters however many."""
+        now = self.clock()
+        budgets = [self.effective(who).budgets(who.name, now) for who in people]
+        wanted = {(b.scope, b.period) for mine in budgets for b in mine}
+        counters = await self._db(self.org.counters, wanted)
+        return [
+            self._report(who, mine, counters) for who, mine in zip(people, budgets, strict=True)
+        ]
+
+    def _report(
+        self, who: Identity, budgets: list[Budget], counters: dict[tuple[str, str], Any]
+    ) -> MeOut:
         policy = self.effective(who)
-        budgets = policy.budgets(who.name, self.clock())
-        counters = await self._db(self.org.counters, [(b.scope, b.period) for b in budgets])
         return MeOut(
             name=who.name,
             admin=who.admin,
@@ -305,14 +326,6 @@ class Guard:
             ),
             budgets=[_budget_out(b, counters.get((b.scope, b.period), (0, 0))) for b in budgets],
         )
-
-    async def members(self) -> list[MemberOut]:
-        found = await self._db(self.org.members)
-        out = []
-        for m in found:
-            me = await self.me(Identity(m.owner, m.groups, m.admin))
-            out.append(MemberOut(**me.model_dump(), seen_at=m.seen_at))
-        return out
 
     def policies(self) -> list[PolicyOut]:
         return [policy_out(r) for r in self._records]
