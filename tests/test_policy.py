@@ -93,7 +93,7 @@ def test_a_wrong_configured_policy_stops_the_start_with_what_is_wrong() -> None:
     for wrong, says in (
         ({"teams": {}}, "unknown keys ['teams']"),
         ({"users": {"bob": {"usd_per_day": -1}}}, "users.bob is not valid"),
-        ({"users": {"bob": {"group_usd_per_day": 1}}}, "belong on a group"),
+        ({"users": {"bob": {"group_usd_per_day": 1}}}, "set them on a group.s policy"),
         ({"default": {"budget": 3}}, "default is not valid"),
         ({"groups": ["staff"]}, "must map names"),
     ):

@@ -41,7 +41,7 @@ from ..store.org import Org, PolicyRecord
 from .auth import HubServiceAuthorizer, HubServiceIdentityProvider
 from .guard import Guard, utcnow
 from .handlers import HANDLERS as HUB_HANDLERS
-from .models import Policy
+from .models import Policy, misplaced
 from .tenants import Tenants, owner_of
 
 EXTENSION = "jupyter_mux.hub.app"
@@ -317,10 +317,9 @@ def config_policies(config: dict[str, Any]) -> list[PolicyRecord]:
             policy = Policy.model_validate(body)
         except ValidationError as exc:
             raise ValueError(f"c.HubServiceApp.policies {where} is not valid: {exc}") from None
-        if scope != "group" and (policy.group_usd_per_day or policy.group_usd_per_month):
-            raise ValueError(
-                f"c.HubServiceApp.policies {where}: group_usd_per_* belong on a group's policy"
-            )
+        wrong = misplaced(scope, policy)
+        if wrong:
+            raise ValueError(f"c.HubServiceApp.policies {where}: {wrong}")
         records.append(
             PolicyRecord(scope, name, policy.model_dump(exclude_none=True), "config", now)
         )

@@ -15,7 +15,7 @@ from ..handlers.base import TENANTS_KEY, ManagementHandler
 from ..models import PriceIn, parse
 from ..service import MuxService
 from .guard import Guard, Identity
-from .models import AdminUsageQuery, Policy
+from .models import AdminUsageQuery, Policy, misplaced
 
 GROUP_OR_USER = r"(?P<scope>group|user)s/(?P<name>[^/]+)"
 
@@ -65,13 +65,9 @@ class PolicyHandler(AdminHandler):
     async def put(self, scope: str | None = None, name: str | None = None) -> None:
         policy = parse(Policy, self.json_body())
         scope, name = self._scope(scope, name)
-        if scope != "group" and (policy.group_usd_per_day or policy.group_usd_per_month):
-            raise MuxError(
-                "group_usd_per_day and group_usd_per_month are budgets of a group's members "
-                "together: set them on a group's policy.",
-                status=400,
-                code="invalid_request",
-            )
+        wrong = misplaced(scope, policy)
+        if wrong:
+            raise MuxError(wrong + ".", status=400, code="invalid_request")
         self.write_json(await self.guard.put_policy(scope, name, policy))
 
     @web.authenticated

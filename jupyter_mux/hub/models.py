@@ -46,6 +46,19 @@ class Policy(Body):
     )
 
 
+def misplaced(scope: str, policy: Policy) -> str | None:
+    """What is wrong with this policy on this scope, if anything: group totals belong on
+    a group."""
+    if scope != "group" and (
+        policy.group_usd_per_day is not None or policy.group_usd_per_month is not None
+    ):
+        return (
+            "group_usd_per_day and group_usd_per_month are budgets of a group's members "
+            "together: set them on a group's policy"
+        )
+    return None
+
+
 class PolicyOut(BaseModel):
     scope: PolicyScope
     name: str | None = Field(description="The group's or user's name; null for default.")
