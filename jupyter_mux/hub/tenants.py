@@ -1,5 +1,5 @@
 """One tenant per Hub user: the server extension's service, proxy and kept responses, made
-for that user at their first request and kept while the service runs.
+for that user at their first request (or their mux key's) and let go when idle.
 
 The store has always worked for one owner; here each user gets a store view of their own
 name on the one engine, a `MuxService` over it (all of them on one store thread, so this
