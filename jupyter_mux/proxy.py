@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
+from httpx_aiohttp.transport import map_aiohttp_exceptions
 
 from .dialects import Encoder, Passthrough, messages
 from .dialects.table import DIALECTS, Dialect
@@ -43,6 +44,48 @@ class Sink(Protocol):
         tries."""
 
     async def send(self, chunk: bytes) -> None: ...
+
+
+class _Body(httpx.AsyncByteStream):
+    """An upstream answer's body as httpx reads it, from aiohttp's payload: each step hands
+    over whatever has arrived (all of it, however many upstream chunks that is), with no
+    async generators in between. httpx-aiohttp's own stream reads the same payload through
+    two of them plus httpx's `aiter_raw` on top, several frames per streamed chunk.
+    Errors are httpx's, as httpx-aiohttp maps them."""
+
+    __slots__ = ("_content", "_response")
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+        self._content = response.content
+
+    def __aiter__(self) -> _Body:
+        return self
+
+    async def __anext__(self) -> bytes:
+        try:
+            data = await self._content.readany()
+        except Exception:
+            with map_aiohttp_exceptions():
+                raise
+        if not data:
+            raise StopAsyncIteration
+        return data
+
+    async def aclose(self) -> None:
+        with map_aiohttp_exceptions():
+            await self._response.__aexit__(None, None, None)
+
+
+class _Transport(AiohttpTransport):
+    """httpx-aiohttp's transport, its answers read through `_Body`."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await super().handle_async_request(request)
+        source = getattr(response.stream, "_aiohttp_response", None)
+        if source is not None:
+            response.stream = _Body(source)
+        return response
 
 
 class Upstreams:
@@ -73,7 +116,7 @@ class Upstreams:
             )
             return aiohttp.ClientSession(connector=connector)
 
-        self.transport = AiohttpTransport(client=session)
+        self.transport = _Transport(client=session)
         # A request queued for a connection waits as long as its client does (a hang-up
         # cancels it); only connecting and reading are timed.
         self.timeout = httpx.Timeout(read_timeout, connect=connect_timeout, pool=None)
@@ -346,7 +389,9 @@ async def relay_stream(x: Exchange) -> None:
     out = b""
     failure: UpstreamError | None = None
     try:
-        async for chunk in x.response.aiter_raw():
+        # The body as it arrives (`_Body`), not through `aiter_raw`: the same bytes, as
+        # httpx's raw stream has no decoding, without a layer of generators per chunk.
+        async for chunk in x.response.stream:
             items, failure = x.take(translator.feed(framer.feed(chunk)))
             if failure is None and framer.error is not None:
                 failure = malformed(x.upstream, framer.error)

@@ -254,6 +254,13 @@ class RelayHandler(MuxHandler):
                 stream.set_nodelay(True)
 
     async def send(self, chunk: bytes) -> None:
+        if self._streaming and self._headers_written and not self._transforms:
+            # A stream already begun: the chunk straight to the connection, which is what
+            # write + flush come to here without the buffer and join of each. The future is
+            # done at once when the socket took the chunk; awaited, it holds the relay back
+            # (and so the upstream) while the client reads slower than the model writes.
+            await self.request.connection.write(chunk)  # type: ignore[union-attr]
+            return
         self.write(chunk)
         if self._streaming:
             await self.flush()
