@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 
 import httpx
 import openai
 import pytest
 
-from .conftest import MESSAGES, bearer, client, mux_chat_stream
+from .conftest import MESSAGES, bearer, client, data_events, mux_chat_stream
 from .recording_upstream import RecordingUpstream
+from .scripted_upstream import ScriptedUpstream, sse_chunk
 
 
 async def answer_headers(mux_url: str, token: str, **kw) -> httpx.Headers:
@@ -270,6 +272,33 @@ class TestTimeouts:
         assert events[0].startswith("data: {") and "part0" in events[0]
         last = json.loads(events[-1].removeprefix("data: "))
         assert last["error"]["code"] == "upstream_timeout"
+
+    async def test_slow_client_is_not_an_upstream_timeout(self, api, mux_url, token):
+        """The read timeout counts only time spent waiting on the upstream: an upstream that
+        sent everything at once to a client that reads it slowly (the relay held back by
+        the client, the upstream's bytes waiting in the buffers meanwhile) is relayed
+        whole, however long the client takes."""
+        text = "x" * 60_000
+        pieces = [sse_chunk(text) for _ in range(150)] + [b"data: [DONE]\n\n"]  # ~9 MB
+        # A small receive buffer (no autotuning) for the client, so the relay really waits.
+        small = [(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)]
+        transport = httpx.AsyncHTTPTransport(socket_options=small)
+        with ScriptedUpstream(pieces=pieces) as up:
+            await api.use({"name": "bulk", "type": "vllm", "endpoint": up.endpoint}, "scripted")
+            async with (
+                httpx.AsyncClient(timeout=60, transport=transport) as http,
+                mux_chat_stream(http, mux_url, token) as response,
+            ):
+                assert response.status_code == 200
+                received = bytearray()
+                async for data in response.aiter_bytes():
+                    if not received:
+                        await asyncio.sleep(2.5)  # over the read timeout, reading nothing
+                    received += data
+        events = data_events(received.decode())
+        assert events[-1] == "[DONE]"
+        contents = [json.loads(e)["choices"][0]["delta"]["content"] for e in events[:-1]]
+        assert contents == [text] * 150
 
 
 # -- what goes upstream ----------------------------------------------------------------------
