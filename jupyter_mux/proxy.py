@@ -56,10 +56,10 @@ class _Body(httpx.AsyncByteStream):
 
     The read timeout of the body is kept here too, lazily: aiohttp's own (the connection's
     `read_timeout`, turned off for the body) cancels and schedules a loop timer for every
-    chunk that arrives, a fifth of the mux's work per streamed chunk. This one notes when
-    each read starts waiting and has one timer, which looks when it fires: a read that has
-    waited `timeout` seconds fails as aiohttp's would (`httpx.ReadTimeout`); otherwise the
-    timer is set again for the time left. Time spent writing to a slow client is not
+    chunk that arrives, about a tenth of the mux's work per streamed chunk. This one notes
+    when each read starts waiting and has one timer, which looks when it fires: a read that
+    has waited `timeout` seconds fails as aiohttp's would (`httpx.ReadTimeout`); otherwise
+    the timer is set again for the time left. Time spent writing to a slow client is not
     waiting on the upstream, so it never times a stream out."""
 
     __slots__ = ("_content", "_loop", "_response", "_since", "_timeout", "_timer")
