@@ -14,6 +14,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, Protocol
 
 import aiohttp
@@ -131,6 +132,12 @@ class _Transport(AiohttpTransport):
         return response
 
 
+def no_cookies() -> CookieJar:
+    """A jar that keeps nothing: one client serves every user, and an upstream's cookie
+    must never go back with anybody's next request."""
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+
+
 class Upstreams:
     """The one pool of upstream connections, with httpx's API on aiohttp's transport
     (several times the throughput of httpx's own transport here).
@@ -157,7 +164,9 @@ class Upstreams:
                 limit_per_host=max_per_provider,
                 keepalive_timeout=KEEPALIVE_EXPIRY,
             )
-            return aiohttp.ClientSession(connector=connector)
+            # No cookie jar: an upstream's Set-Cookie must never ride along on another
+            # request (another user's, under the Hub service).
+            return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
 
         self.transport = _Transport(client=session)
         # A request queued for a connection waits as long as its client does (a hang-up
@@ -168,6 +177,7 @@ class Upstreams:
             timeout=self.timeout,
             follow_redirects=False,
             trust_env=False,
+            cookies=no_cookies(),
         )
         self._request_extensions = {"timeout": self.timeout.as_dict()}
 

@@ -31,6 +31,7 @@ class RecordingUpstream(LoopbackServer):
         reset_after: int | None = None,
         truncate: bool = False,
         reset_on_request: bool = False,
+        set_cookie: bool = False,
     ) -> None:
         self.requests: list[dict[str, Any]] = []
         self.disconnects = threading.Event()
@@ -44,6 +45,7 @@ class RecordingUpstream(LoopbackServer):
         self.truncate = truncate  # end streams cleanly but without `data: [DONE]`
         # Read each request whole, then reset the connection before answering anything.
         self.reset_on_request = reset_on_request
+        self.set_cookie = set_cookie  # every answer sets a cookie, as a session-keeping proxy
         self._lock = threading.Lock()
         self.chunks = chunks
         self.chunk_delay = chunk_delay
@@ -92,6 +94,7 @@ class RecordingUpstream(LoopbackServer):
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Transfer-Encoding", "chunked")
+                self._cookie()
                 self.end_headers()
                 with upstream._lock:
                     upstream.streaming += 1
@@ -138,8 +141,13 @@ class RecordingUpstream(LoopbackServer):
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
+                self._cookie()
                 self.end_headers()
                 self.wfile.write(data)
+
+            def _cookie(self) -> None:
+                if upstream.set_cookie:
+                    self.send_header("Set-Cookie", "upstream-session=someone-elses; Path=/")
 
         return Handler
 

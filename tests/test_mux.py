@@ -336,6 +336,22 @@ async def test_client_credentials_never_go_upstream(api, mux_url, token):
         assert header(sent, name) is None
 
 
+async def test_an_upstreams_cookies_never_ride_along_on_later_requests(api, mux_url, token):
+    """One pool serves every client (every user, under the Hub service): a cookie an
+    upstream sets in one answer must not go back with anybody's next request."""
+    with RecordingUpstream(set_cookie=True) as up:
+        # A host name: cookie jars ignore cookies from bare IP addresses.
+        endpoint = up.endpoint.replace("127.0.0.1", "localhost") + "/v1/"
+        await api.use({"name": "rec", "type": "vllm", "endpoint": endpoint}, "rec-model")
+        for stream in (False, True, False):
+            body = {"model": "x", "messages": MESSAGES, "stream": stream}
+            response = await raw_post(mux_url, token, json.dumps(body))
+            assert response.status_code == 200
+        await api.ok("POST", "providers/rec/refresh")  # discovery, on the same pool
+    assert len(up.requests) >= 5
+    assert [(s["path"], header(s, "cookie")) for s in up.requests if header(s, "cookie")] == []
+
+
 def header(request: dict, name: str) -> str | None:
     return {k.lower(): v for k, v in request["headers"].items()}.get(name)
 
