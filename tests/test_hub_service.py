@@ -567,6 +567,11 @@ def test_remote_mode_users_server_forwards_to_the_service(
             model="anything", messages=[{"role": "user", "content": "hi"}], stream=True
         )
         assert ALICE_MODEL in "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+        # The Responses API (stored answers continue through the server) and embeddings.
+        first = client.responses.create(model="anything", input="hi")
+        again = client.responses.create(model="anything", input="on", previous_response_id=first.id)
+        assert ALICE_MODEL in again.output_text
+        assert client.embeddings.create(model="anything", input="one").data[0].embedding
         anthropic = pytest.importorskip("anthropic")
         message = anthropic.Anthropic(base_url=server + "mux", api_key=alice).messages.create(
             model="anything", max_tokens=64, messages=[{"role": "user", "content": "hi"}]

@@ -46,7 +46,7 @@ from .models import (
     Policy,
     PolicyOut,
 )
-from .policy import MICRO, Budget, Effective, Entries, estimate, resolve, to_micro
+from .policy import MICRO, Budget, Effective, estimate, resolve, to_micro
 
 NO_GROUP = "(no group)"
 PriceOf = Callable[[str, str], "tuple[float, float] | None"]
@@ -147,10 +147,6 @@ class Guard:
         """Another replica's policy writes, at most one sync interval late."""
         if await self._db(self.org.policy_revision) != self._revision:
             await self._db(self._load)
-
-    @property
-    def entries(self) -> Entries:
-        return self._entries
 
     def effective(self, who: Identity) -> Effective:
         return resolve(self._entries, who.name, who.groups, user_providers=self._user_providers)
