@@ -14,7 +14,6 @@ every token costs a cent.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -156,6 +155,27 @@ def usage_of(hub: Hub, token: str, requests: int) -> dict[str, Any]:
         time.sleep(0.2)
 
 
+def day_spent(found: dict[str, Any], user: str) -> float:
+    return next(
+        b["spent_usd"] for b in found["budgets"] if b["budget"] == f"user {user} usd_per_day"
+    )
+
+
+def consistent(hub: Hub, token: str, user: str, requests: int = 0) -> tuple[float, dict]:
+    """The user's day budget spend and usage totals once both have caught up (holds
+    settled, usage rows written: each within a second or so of a request's end) and agree,
+    with at least `requests` rows written. Every request is counted in both exactly once,
+    so they meet; a request counted twice or lost on either side never does."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        usage = usage_of(hub, token, requests)
+        spent = day_spent(settled(hub, token), user)
+        if spent == pytest.approx(usage["cost"], abs=1e-5):
+            return spent, usage
+        assert time.monotonic() < deadline, (spent, usage)
+        time.sleep(0.2)
+
+
 def _requests(hub: Hub) -> list[tuple[str, dict[str, Any], dict[str, str]]]:
     """One request per dialect, streamed where the dialect streams."""
     prompt = [{"role": "user", "content": "hello there"}]
@@ -280,8 +300,8 @@ def test_a_spent_budget_answers_429_in_every_dialect_until_the_next_period(
 def test_every_dialect_and_stream_is_counted_once(hub: Hub, users: dict[str, str]) -> None:
     """alice's budget spend equals her usage's cost, request for request, streams included."""
     alice = users["alice"]
-    before = settled(hub, alice)
-    requests_before = usage_of(hub, alice, 0)["requests"]
+    spent_before, usage_before = consistent(hub, alice, "alice")
+    group_before = settled(hub, alice)
     for path, body, headers in _requests(hub):
         with httpx.stream(
             "POST",
@@ -292,17 +312,17 @@ def test_every_dialect_and_stream_is_counted_once(hub: Hub, users: dict[str, str
         ) as answer:
             assert answer.status_code == 200, (path, answer.read())
             answer.read()
-    after = settled(hub, alice)
-    spent = {b["budget"]: b["spent_usd"] for b in after["budgets"]}
-    was = {b["budget"]: b["spent_usd"] for b in before["budgets"]}
-    grew = spent["user alice usd_per_day"] - was["user alice usd_per_day"]
-    assert grew > 0
-    # The group's month grew by the same spend: one request, counted on both budgets.
-    assert spent["group staff usd_per_month"] - was["group staff usd_per_month"] == pytest.approx(
-        grew
-    )
-    usage = usage_of(hub, alice, requests_before + len(_requests(hub)))
-    assert spent["user alice usd_per_day"] == pytest.approx(usage["cost"], abs=1e-5)
+    wanted = usage_before["requests"] + len(_requests(hub))
+    spent_after, usage_after = consistent(hub, alice, "alice", wanted)
+    assert usage_after["requests"] == wanted
+    grew = spent_after - spent_before
+    assert grew > 0 and grew == pytest.approx(usage_after["cost"] - usage_before["cost"], abs=1e-5)
+    # The group's month grew by the same spend: each request counted on both budgets.
+    group_after = settled(hub, alice)
+    month = "group staff usd_per_month"
+    spent = {b["budget"]: b["spent_usd"] for b in group_after["budgets"]}
+    was = {b["budget"]: b["spent_usd"] for b in group_before["budgets"]}
+    assert spent[month] - was[month] == pytest.approx(grew, abs=1e-5)
 
 
 def test_the_admin_api_is_for_admins(hub: Hub, users: dict[str, str]) -> None:
@@ -424,8 +444,7 @@ def test_two_replicas_serving_parallel_streams_count_the_spend_once(
                 break
             assert replica.poll() is None and time.monotonic() < deadline, log.read_text()
             time.sleep(0.2)
-        before = settled(hub, alice)
-        usage_before = usage_of(hub, alice, 0)
+        spent_before, usage_before = consistent(hub, alice, "alice")
 
         def stream(n: int) -> int:
             base = hub.service_url if n % 2 else second
@@ -442,15 +461,12 @@ def test_two_replicas_serving_parallel_streams_count_the_spend_once(
         with ThreadPoolExecutor(8) as pool:
             statuses = list(pool.map(stream, range(16)))
         assert statuses == [200] * 16
-        # Both replicas' usage rows and settles land within a second or so.
-        usage = usage_of(hub, alice, usage_before["requests"] + 16)
-        after = settled(hub, alice)
-        assert usage["requests"] == usage_before["requests"] + 16
-        spent = {b["budget"]: b["spent_usd"] for b in after["budgets"]}
-        was = {b["budget"]: b["spent_usd"] for b in before["budgets"]}
-        grew = spent["user alice usd_per_day"] - was["user alice usd_per_day"]
-        assert grew == pytest.approx(usage["cost"] - usage_before["cost"], abs=1e-4)
-        assert json.dumps(after)  # the report stays well-formed with two writers
+        # Both replicas' usage rows and settles land within a second or so, and agree.
+        wanted = usage_before["requests"] + 16
+        spent_after, usage = consistent(hub, alice, "alice", wanted)
+        assert usage["requests"] == wanted
+        grew = spent_after - spent_before
+        assert grew > 0 and grew == pytest.approx(usage["cost"] - usage_before["cost"], abs=1e-4)
     finally:
         replica.terminate()
         replica.wait(30)
