@@ -126,8 +126,10 @@ class HubServiceApp(MuxApp):
 the Hub: jupyter-mux hub-service --config=FILE, started by the Hub (c.JupyterHub.services)
 or by an admin with the Hub's service environment (JUPYTERHUB_API_TOKEN,
 JUPYTERHUB_SERVICE_URL, JUPYTERHUB_SERVICE_PREFIX, ...). FILE is the only configuration read:
-c.MuxApp.db_url, encryption_key, providers; c.HubServiceApp.allow_user_providers. Users'
-API key is their JupyterHub API token. See docs/deployment.md."""
+c.MuxApp.db_url, encryption_key, providers; c.HubServiceApp.policies (budgets, allowed
+models, own providers per user and group), allow_user_providers, budget_output_tokens,
+budget_hold_seconds, tenant_idle_seconds. Users' API key is their JupyterHub API token (or a
+mux key they made). See docs/deployment.md."""
     serverapp_class = HubServiceServer
     load_other_extensions = False
     serverapp_config = {"jpserver_extensions": {EXTENSION: True}}
