@@ -400,6 +400,33 @@ def _hub_paths(bad: tuple[int, ...]) -> dict[str, Any]:
                 errors=admin,
             ),
         },
+        "/mux/api/admin/providers": {
+            "get": _op(
+                "The admin's providers: the configuration's and those shared here (Hub admins)",
+                200,
+                _list("ProviderOut"),
+                errors=admin,
+            ),
+            "post": _op(
+                "Add a provider and share it with every user (its key kept by the service)",
+                201,
+                _ref("ProviderOut"),
+                "ProviderCreate",
+                admin,
+            ),
+        },
+        "/mux/api/admin/providers/{name}": {
+            "parameters": [NAME],
+            "get": _op("One of the admin's providers", 200, _ref("ProviderOut"), errors=admin),
+            "patch": _op(
+                "Change a provider shared here (the configuration's: 403)",
+                200,
+                _ref("ProviderOut"),
+                "ProviderUpdate",
+                admin,
+            ),
+            "delete": _op("Stop sharing and delete a provider shared here", 204, errors=admin),
+        },
         "/mux/api/admin/providers/{name}/prices": {
             "parameters": [NAME],
             "put": _op(

@@ -561,3 +561,40 @@ def test_a_users_mux_key_works_under_their_policy_and_reaches_only_the_mux(
     assert revoked.status_code == 204
     with pytest.raises(openai.AuthenticationError):
         client.chat.completions.create(**CHAT)
+
+
+def test_the_admin_shares_providers_over_the_api_and_only_the_admin_changes_them(
+    hub: Hub, users: dict[str, str]
+) -> None:
+    admin, alice, bob = users["admin"], users["alice"], users["bob"]
+    team = {"name": "team", "type": "ollama", "endpoint": hub.upstream.endpoint}
+    assert api(hub, bob, "POST", "mux/api/admin/providers", json=team).status_code == 403
+    made = api(hub, admin, "POST", "mux/api/admin/providers", json=team)
+    assert made.status_code == 201, made.text
+    assert made.json()["predefined"] and made.json()["models"]
+    try:
+        listed = {p["name"]: p for p in api(hub, bob, "GET", "mux/api/providers").json()}
+        assert listed["team"]["predefined"]  # every user's, read-only to them
+        refused = api(hub, bob, "PATCH", "mux/api/providers/team", json={"description": "x"})
+        assert refused.status_code == 403 and "shared" in refused.json()["message"]
+        workspace = {"name": "via-team", "preferred": {"provider": "team", "model": BOB_MODEL}}
+        assert api(hub, alice, "POST", "mux/api/workspaces", json=workspace).status_code == 201
+        served = api(hub, alice, "POST", "mux/w/via-team/v1/chat/completions", json=CHAT)
+        assert served.status_code == 200, served.text
+        assert served.headers["X-Mux-Provider"] == "team"
+        changed = api(
+            hub, admin, "PATCH", "mux/api/admin/providers/team", json={"description": "ours"}
+        )
+        assert changed.status_code == 200, changed.text
+        seen = api(hub, bob, "GET", "mux/api/providers/team").json()
+        assert seen["description"] == "ours"
+        # The configuration's provider stays the configuration's.
+        configured = api(
+            hub, admin, "PATCH", "mux/api/admin/providers/ollama", json={"description": "x"}
+        )
+        assert configured.status_code == 403
+    finally:
+        api(hub, alice, "DELETE", "mux/api/workspaces/via-team")
+        gone = api(hub, admin, "DELETE", "mux/api/admin/providers/team")
+        assert gone.status_code == 204, gone.text
+    assert "team" not in {p["name"] for p in api(hub, bob, "GET", "mux/api/providers").json()}

@@ -390,3 +390,22 @@ def test_a_hub_users_revision_moves_with_their_writes_and_the_shared_ones_only(s
     assert alice.revision() == f"{revisions['alice']}.{revisions['']}"
     # A plain server's view keeps the database's one revision.
     assert store.after_one_write(store.revision()) == str(int(store.revision()) + 1)
+
+
+def test_a_provider_the_hub_admin_shares_stays_shared_when_the_configuration_is_applied(store):
+    """Owner "" under the Hub service: a provider shared over the admin API is every user's,
+    kept shared by the configuration's rewrite at start, and follows its renames."""
+    store.config_is_truth = True
+    add_provider(store, "team")
+    store.share_provider("team")
+    alice = store.for_owner("alice", sees_shared=True)
+    alice.initialize("check")
+    assert alice.snapshot().providers["team"].predefined
+    store.sync_predefined([])  # a start whose configuration names no provider
+    assert alice.snapshot().providers["team"].predefined
+    store.update_provider("team", name="crew")
+    assert store.api_shared() == {"crew"}
+    store.sync_predefined([])
+    assert "crew" in alice.snapshot().providers
+    store.delete_provider("crew")
+    assert store.api_shared() == set() and "crew" not in alice.snapshot().providers

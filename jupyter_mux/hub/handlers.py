@@ -12,7 +12,7 @@ from tornado import web
 from ..errors import MuxError
 from ..handlers import api
 from ..handlers.base import TENANTS_KEY, ManagementHandler
-from ..models import PriceIn, parse
+from ..models import PriceIn, ProviderCreate, parse
 from ..service import MuxService
 from .guard import Guard, Identity
 from .models import AdminUsageQuery, Policy, misplaced
@@ -40,6 +40,8 @@ class MeHandler(HubHandler):
 class AdminHandler(HubHandler):
     """Only for the Hub's admins (the `admin` flag of their Hub user): everybody else gets
     a 403 that says so."""
+
+    admins_only = True  # hub/auth.py: the users' own-providers policy is not the admin's
 
     async def prepare(self) -> None:
         await super().prepare()
@@ -106,6 +108,22 @@ class SharedWorkspaces(AdminHandler):
         return _ThenSync(self.settings[TENANTS_KEY])  # type: ignore[return-value]
 
 
+class SharedProvidersHandler(SharedWorkspaces, api.ProvidersHandler):
+    """The admin's providers (owner ""): the configuration's, and those shared here."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        body = parse(ProviderCreate, self.json_body())
+        await self.service.create_provider(body)
+        self.write_json(await self.service.share_provider(body.name), status=201)
+
+
+class SharedProviderHandler(SharedWorkspaces, api.ProviderHandler):
+    """A provider the admin shared here: changed or deleted for every user at once (one
+    from the configuration file answers 403: change it there)."""
+
+
 class SharedWorkspacesHandler(SharedWorkspaces, api.WorkspacesHandler):
     pass
 
@@ -153,6 +171,8 @@ HANDLERS: list[tuple[str, Any]] = [
     (r"/mux/api/admin/workspaces", SharedWorkspacesHandler),
     (rf"/mux/api/admin/workspaces/{api.NAME}", SharedWorkspaceHandler),
     (rf"/mux/api/admin/workspaces/{api.NAME}/rules", SharedRulesHandler),
+    (r"/mux/api/admin/providers", SharedProvidersHandler),
+    (rf"/mux/api/admin/providers/{api.NAME}", SharedProviderHandler),
     (r"/mux/api/admin/providers/(?P<name>[^/]+)/prices", SharedPricesHandler),
     (r"/mux/api/admin/usage", AdminUsageHandler),
 ]

@@ -74,7 +74,7 @@ class Providers(Discovery):
     async def update_provider(self, name: str, body: ProviderUpdate) -> ProviderOut:
         snapshot = await self._snapshot()
         current = find_provider(snapshot, name)
-        check_writable(current)
+        await self._check_writable(current)
         changes: dict[str, Any] = body.model_dump(
             exclude_unset=True, exclude_none=True, exclude={"api_key"}
         )
@@ -102,8 +102,23 @@ class Providers(Discovery):
 
     async def delete_provider(self, name: str) -> None:
         snapshot = await self._snapshot()
-        check_writable(find_provider(snapshot, name))
+        await self._check_writable(find_provider(snapshot, name))
         await self._write(self.store.delete_provider, name, providers=(name,))
+
+    async def share_provider(self, name: str) -> ProviderOut:
+        """The Hub service's admin shares one of its providers with every user."""
+        state = await self._write(self.store.share_provider, name, providers=(name,))
+        return provider_view(find_provider(state, name), state)
+
+    async def _check_writable(self, provider: ProviderRecord) -> None:
+        """A shared provider is read-only, but to the Hub service's admin (owner "") one
+        they shared over the API."""
+        if not (
+            provider.predefined
+            and self.store.owner == ""
+            and provider.name in await self._db(self.store.api_shared)
+        ):
+            check_writable(provider)
 
     async def set_price(self, name: str, body: PriceIn) -> list[dict[str, Any]]:
         prices = (body.prompt_per_million, body.completion_per_million)
@@ -176,8 +191,8 @@ class Providers(Discovery):
 def check_writable(provider: ProviderRecord) -> None:
     if provider.predefined:
         raise Forbidden(
-            f"Provider '{provider.name}' is defined in the server configuration "
-            "(c.MuxApp.providers); change it there."
+            f"Provider '{provider.name}' is shared: defined in the server configuration "
+            "(c.MuxApp.providers), or by the Hub service's admin; change it there."
         )
 
 

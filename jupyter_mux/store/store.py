@@ -52,6 +52,9 @@ from .tables import (
 DEFAULT_WORKSPACE = "default"
 KEY_CHECK_KEY = "key_check"
 REVISION_KEY = "revision"
+# The Hub service's providers its admin shared over the API (owner "", predefined): kept
+# shared when the configuration is applied at start, and the admin's to change.
+API_SHARED_KEY = "api_shared_providers"
 # Where a user-set price lives in a model's metadata (usage.price reads it first).
 USER_PRICE = "price"
 
@@ -353,12 +356,42 @@ class Store:
                 setattr(row, key, value)
             row.updated_at = utcnow()
             s.add(row)
+            shared = self._api_shared(s)
+            if new_name != current and current in shared and row.owner == self.owner:
+                self._set_api_shared(s, (shared - {current}) | {new_name})
 
     def delete_provider(self, name: str) -> None:
         with self._write() as s:
             row = self._provider(s, name)
             s.exec(delete(ModelRow).where(ModelRow.provider_id == row.id))
             s.delete(row)
+            shared = self._api_shared(s)
+            if name in shared and row.owner == self.owner:
+                self._set_api_shared(s, shared - {name})
+
+    def api_shared(self) -> set[str]:
+        with self._session() as s:
+            return self._api_shared(s)
+
+    def share_provider(self, name: str) -> None:
+        """Share one of this owner's ("", the Hub service's admin) providers with every
+        user, as a configured one is, and keep it shared when the configuration is applied."""
+        with self._write() as s:
+            row = self._provider(s, name)
+            if row.owner != self.owner:
+                raise Conflict(f"Provider '{name}' is shared already.")
+            row.predefined = True
+            s.add(row)
+            self._set_api_shared(s, self._api_shared(s) | {name})
+
+    @staticmethod
+    def _api_shared(s: Session) -> set[str]:
+        row = s.get(Setting, API_SHARED_KEY)
+        return set(json.loads(row.value)) if row else set()
+
+    @staticmethod
+    def _set_api_shared(s: Session, names: set[str]) -> None:
+        s.merge(Setting(key=API_SHARED_KEY, value=json.dumps(sorted(names))))
 
     def set_models(
         self,
@@ -440,8 +473,11 @@ class Store:
             shared = {
                 row.name: row for row in s.exec(select(ProviderRow).where(ProviderRow.owner == ""))
             }
+            by_api = self._api_shared(s)
+            if by_api & configured:  # the configuration's now
+                self._set_api_shared(s, by_api - configured)
             for row in shared.values():
-                if rewrite and row.predefined and row.name not in configured:
+                if rewrite and row.predefined and row.name not in configured | by_api:
                     row.predefined = False
                     s.add(row)
             for values in providers:
