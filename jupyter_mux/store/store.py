@@ -224,26 +224,10 @@ class Store:
                 active=self._active(s),
                 workspaces=self._workspaces(s, workspaces) if workspaces else {},
                 providers=self._providers(s, providers) if providers else {},
-                workspace_order=list(
-                    dict.fromkeys(
-                        s.exec(
-                            select(WorkspaceRow.name)
-                            .where(self._seen())
-                            .order_by(WorkspaceRow.name)
-                        )
-                    )
-                )
+                workspace_order=_names(s, WorkspaceRow.name, self._seen())
                 if workspace_order
                 else None,
-                provider_order=list(
-                    dict.fromkeys(
-                        s.exec(
-                            select(ProviderRow.name)
-                            .where(self._visible())
-                            .order_by(ProviderRow.name)
-                        )
-                    )
-                )
+                provider_order=_names(s, ProviderRow.name, self._visible())
                 if provider_order
                 else None,
             )
@@ -802,6 +786,12 @@ class Store:
             first = TargetRow(rule_id=rule.id, position=0, provider_name="", model="")
         first.provider_name, first.model = preferred.provider, preferred.model
         s.add(first)
+
+
+def _names(s: Session, column: Any, where: Any) -> list[str]:
+    """Names in the order a snapshot keeps them, once each (a user's own and a shared one
+    of the same name are one entry)."""
+    return list(dict.fromkeys(s.exec(select(column).where(where).order_by(column))))
 
 
 def usage_totals_query(*keys: Any) -> Any:
