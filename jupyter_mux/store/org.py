@@ -24,7 +24,7 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from .store import usage_totals_query
+from .store import usage_totals_query, usage_window
 from .tables import (
     BudgetRow,
     HoldRow,
@@ -309,10 +309,7 @@ class Org:
         else:
             key = getattr(UsageRow, group_by)
         query = usage_totals_query(key, UsageRow.owner).where(UsageRow.owner != "")
-        if since is not None:
-            query = query.where(UsageRow.ts >= since)
-        if until is not None:
-            query = query.where(UsageRow.ts < until)
+        query = usage_window(query, since, until)
         if owner is not None:
             query = query.where(UsageRow.owner == owner)
         if owners is not None:

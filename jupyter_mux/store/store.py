@@ -639,10 +639,7 @@ class Store:
         group; provider and model ride along so the caller can price each part."""
         key = func.date(UsageRow.ts) if group_by == "day" else getattr(UsageRow, group_by)
         query = usage_totals_query(key).where(UsageRow.owner == self.owner)
-        if since is not None:
-            query = query.where(UsageRow.ts >= since)
-        if until is not None:
-            query = query.where(UsageRow.ts < until)
+        query = usage_window(query, since, until)
         if workspace is not None:
             query = query.where(UsageRow.workspace == workspace)
         with self._session() as s:
@@ -807,6 +804,15 @@ def usage_totals_query(*keys: Any) -> Any:
         func.sum(UsageRow.prompt_tokens),
         func.sum(UsageRow.completion_tokens),
     ).group_by(*keys, UsageRow.provider, UsageRow.model)
+
+
+def usage_window(query: Any, since: datetime | None, until: datetime | None) -> Any:
+    """Usage rows from `since` on and before `until` (either may be open)."""
+    if since is not None:
+        query = query.where(UsageRow.ts >= since)
+    if until is not None:
+        query = query.where(UsageRow.ts < until)
+    return query
 
 
 def _utc(value: datetime | None) -> datetime | None:
