@@ -488,3 +488,54 @@ def test_the_code_runs_on_the_python_it_declares():
         timeout=300,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+# -- the access line -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def built_records() -> Any:
+    """The message of every log record built while the test runs."""
+    built: list[str] = []
+    factory = logging.getLogRecordFactory()
+
+    def counting(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        built.append(record.getMessage())
+        return record
+
+    logging.setLogRecordFactory(counting)
+    yield built
+    logging.setLogRecordFactory(factory)
+
+
+async def test_a_success_line_is_built_only_for_a_handler_that_writes_it(
+    jp_fetch, jp_serverapp, built_records
+):
+    """Jupyter logs a successful request at debug level; its record is built only where a
+    handler would write it out, and a failure's line is written as before."""
+    (app,) = jp_serverapp.extension_manager.extension_apps["jupyter_mux"]
+    log = app.log
+    assert all(h.level > logging.DEBUG for h in log.handlers), log.handlers
+    level = log.level
+    log.setLevel(logging.DEBUG)  # as traitlets sets it in `jupyter lab` and `jupyter mux`
+    try:
+        await jp_fetch("mux", "v1", "models")
+        with pytest.raises(Exception) as missing:
+            await jp_fetch("mux", "v1", "nowhere")
+    finally:
+        log.setLevel(level)
+    assert missing.value.code == 404
+    assert not any("/mux/v1/models" in line for line in built_records), built_records
+    assert any(
+        line.startswith("404 GET ") and "/mux/v1/nowhere" in line for line in built_records
+    ), built_records
+    shown = logging.Handler(logging.DEBUG)
+    lines: list[str] = []
+    shown.emit = lambda record: lines.append(record.getMessage())  # type: ignore[method-assign]
+    log.addHandler(shown)
+    try:
+        await jp_fetch("mux", "v1", "models")
+    finally:
+        log.removeHandler(shown)
+    assert any(line.startswith("200 GET ") and "/mux/v1/models" in line for line in lines), lines

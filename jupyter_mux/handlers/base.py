@@ -133,9 +133,9 @@ class BaseHandler(ExtensionHandlerMixin, APIHandler):
     @property
     def log(self) -> Any:
         log = super().log
-        if self._mux_error is None:
-            return log
-        return _WithError(log, {"status": str(self.get_status()), "error": self._mux_error})
+        if self._mux_error is not None:
+            return _WithError(log, {"status": str(self.get_status()), "error": self._mux_error})
+        return log if shows_debug(log) else _without_debug(log)
 
     @property
     def service(self) -> MuxService:
@@ -171,6 +171,36 @@ class BaseHandler(ExtensionHandlerMixin, APIHandler):
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(to_jsonable(value)))
+
+
+def shows_debug(log: logging.Logger) -> bool:
+    """Whether a debug record of `log` reaches a handler that would write it out."""
+    logger: logging.Logger | None = log
+    while logger is not None:
+        if any(handler.level <= logging.DEBUG for handler in logger.handlers):
+            return True
+        logger = logger.parent if logger.propagate else None
+    return False
+
+
+class _WithoutDebug(logging.LoggerAdapter):
+    """The server's logger minus its debug records, where no handler writes them out.
+
+    traitlets keeps an application's logger at DEBUG and filters in its handler, so every
+    successful request's access line (debug level, `jupyter_server.log.log_request`) is
+    built into a record and then dropped: the largest single item of Jupyter's own work per
+    mux request in a profile (bench/README.md). Everything else goes to the logger as is."""
+
+    def isEnabledFor(self, level: int) -> bool:
+        return level > logging.DEBUG and self.logger.isEnabledFor(level)
+
+    def debug(self, msg: object, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+@functools.lru_cache(maxsize=8)
+def _without_debug(log: logging.Logger) -> _WithoutDebug:
+    return _WithoutDebug(log, None)
 
 
 class _WithError(logging.LoggerAdapter):
