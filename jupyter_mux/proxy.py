@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, Protocol
@@ -21,6 +22,7 @@ import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 from httpx_aiohttp.transport import map_aiohttp_exceptions
+from yarl import URL
 
 from .dialects import Encoder, Passthrough, messages
 from .dialects.table import DIALECTS, Dialect
@@ -48,12 +50,12 @@ class Sink(Protocol):
     async def send(self, chunk: bytes) -> None: ...
 
 
-class _Body(httpx.AsyncByteStream):
-    """An upstream answer's body as httpx reads it, from aiohttp's payload: each step hands
-    over whatever has arrived (all of it, however many upstream chunks that is), with no
-    async generators in between. httpx-aiohttp's own stream reads the same payload through
-    two of them plus httpx's `aiter_raw` on top, several frames per streamed chunk.
-    Errors are httpx's, as httpx-aiohttp maps them.
+class _Body:
+    """An upstream answer's body, from aiohttp's payload: each step hands over whatever has
+    arrived (all of it, however many upstream chunks that is), with no async generators in
+    between (httpx-aiohttp's stream reads the same payload through two of them, plus
+    httpx's own on top: several frames per streamed chunk). Errors are httpx's, as
+    httpx-aiohttp maps them, so one `except httpx.HTTPError` covers both clients.
 
     The read timeout of the body is kept here too, lazily: aiohttp's own (the connection's
     `read_timeout`, turned off for the body) cancels and schedules a loop timer for every
@@ -116,20 +118,31 @@ class _Body(httpx.AsyncByteStream):
             await self._response.__aexit__(None, None, None)
 
 
-class _Transport(AiohttpTransport):
-    """httpx-aiohttp's transport, its answers read through `_Body`."""
+class Answer:
+    """An upstream's answer on the mux's hot path: its head, and its body still to read.
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response = await super().handle_async_request(request)
-        source = getattr(response.stream, "_aiohttp_response", None)
-        protocol = getattr(source and source.connection, "protocol", None)
-        if source is not None and protocol is not None:
-            # The body's read timeout is `_Body`'s from here (aiohttp sets it per request,
-            # so the connection's next request has its own again).
-            timeout = protocol.read_timeout
-            protocol.read_timeout = None
-            response.stream = _Body(source, timeout)
-        return response
+    The relay and the forwarder send on aiohttp directly rather than through an
+    `httpx.Request` and `httpx.Response` (httpx-aiohttp's transport builds both around
+    aiohttp's own request and answer), which was about a tenth of the mux's work per whole
+    answer in a profile (bench/README.md). This keeps the little of `httpx.Response`'s API
+    that the relay and the error paths read."""
+
+    __slots__ = ("headers", "reason_phrase", "status_code", "stream")
+
+    def __init__(self, response: aiohttp.ClientResponse, read_timeout: float | None) -> None:
+        self.status_code = response.status
+        self.headers = response.headers  # case-insensitive, as httpx's are
+        self.reason_phrase = response.reason or ""
+        self.stream = _Body(response, read_timeout)
+
+    async def aread(self) -> bytes:
+        return b"".join([chunk async for chunk in self.stream])
+
+    def aiter_bytes(self) -> _Body:
+        return self.stream
+
+    async def aclose(self) -> None:
+        await self.stream.aclose()
 
 
 def no_cookies() -> CookieJar:
@@ -139,12 +152,13 @@ def no_cookies() -> CookieJar:
 
 
 class Upstreams:
-    """The one pool of upstream connections, with httpx's API on aiohttp's transport
-    (several times the throughput of httpx's own transport here).
+    """The one pool of upstream connections (aiohttp's, several times the throughput of
+    httpx's own transport here).
 
-    Discovery and other cold paths use `client`. The mux's hot path hands requests straight
-    to `transport`: it skips the client's cookie jar (an upstream's cookies must never
-    reach another request), redirect and auth hooks, which it has no use for.
+    Discovery and other cold paths use `client`, httpx's API on that pool. The mux's hot
+    path (the relay, the remote-mode forwarder) uses `send`: aiohttp straight, without the
+    client's cookie jar (an upstream's cookies must never reach another request), redirect
+    and auth hooks, which it has no use for.
     """
 
     def __init__(
@@ -154,24 +168,17 @@ class Upstreams:
         max_connections: int,
         max_per_provider: int,
     ):
-        def session() -> aiohttp.ClientSession:
-            # The limit is per provider (aiohttp's per host, port and scheme), so a busy
-            # provider queues its own requests without starving the others; 0 is no limit.
-            # Idle connections are dropped before the usual 5 s server keep-alive (uvicorn,
-            # llama.cpp) would close them under us.
-            connector = aiohttp.TCPConnector(
-                limit=max_connections,
-                limit_per_host=max_per_provider,
-                keepalive_timeout=KEEPALIVE_EXPIRY,
-            )
-            # No cookie jar: an upstream's Set-Cookie must never ride along on another
-            # request (another user's, under the Hub service).
-            return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
-
-        self.transport = _Transport(client=session)
+        self._max_connections = max_connections
+        self._max_per_provider = max_per_provider
+        self._session: aiohttp.ClientSession | None = None
+        self.transport = AiohttpTransport(client=self.session)
         # A request queued for a connection waits as long as its client does (a hang-up
         # cancels it); only connecting and reading are timed.
         self.timeout = httpx.Timeout(read_timeout, connect=connect_timeout, pool=None)
+        self._read_timeout = read_timeout
+        self._send_timeout = aiohttp.ClientTimeout(
+            total=None, connect=None, sock_connect=connect_timeout, sock_read=read_timeout
+        )
         self.client = httpx.AsyncClient(
             transport=self.transport,
             timeout=self.timeout,
@@ -179,19 +186,62 @@ class Upstreams:
             trust_env=False,
             cookies=no_cookies(),
         )
-        self._request_extensions = {"timeout": self.timeout.as_dict()}
 
-    def request(self, url: httpx.URL, headers: dict[str, str], content: bytes) -> httpx.Request:
-        return httpx.Request(
-            "POST",
-            url,
-            headers=headers,
-            content=content,
-            extensions=self._request_extensions,
-        )
+    def session(self) -> aiohttp.ClientSession:
+        """The pool, made on first use (on the running loop), shared by `client` and
+        `send`."""
+        if self._session is None:
+            # The limit is per provider (aiohttp's per host, port and scheme), so a busy
+            # provider queues its own requests without starving the others; 0 is no limit.
+            # Idle connections are dropped before the usual 5 s server keep-alive (uvicorn,
+            # llama.cpp) would close them under us.
+            connector = aiohttp.TCPConnector(
+                limit=self._max_connections,
+                limit_per_host=self._max_per_provider,
+                keepalive_timeout=KEEPALIVE_EXPIRY,
+            )
+            # No cookie jar: an upstream's Set-Cookie must never ride along on another
+            # request (another user's, under the Hub service).
+            self._session = aiohttp.ClientSession(
+                connector=connector, cookie_jar=aiohttp.DummyCookieJar()
+            )
+        return self._session
+
+    async def send(
+        self, method: str, url: str | URL, headers: Mapping[str, str], body: bytes | None
+    ) -> Answer:
+        """The answer's head, its body to be read (and the answer closed) by the caller.
+
+        A pooled keep-alive connection that the upstream closed meanwhile fails as soon as
+        it is used; the request is sent again on a fresh one where it provably never
+        reached the upstream whole (see `unsent`). Failures are httpx's exceptions."""
+        session = self.session()
+        for resend in range(UNSENT_RESENDS + 1):
+            try:
+                with map_aiohttp_exceptions():
+                    response = await session.request(
+                        method,
+                        url,
+                        headers=headers,
+                        data=body or None,
+                        allow_redirects=False,
+                        timeout=self._send_timeout,
+                    )
+                break
+            except httpx.HTTPError as exc:
+                if resend == UNSENT_RESENDS or not unsent(exc):
+                    raise
+        # The body's read timeout is `_Body`'s from here (aiohttp sets it per request, so
+        # the connection's next request has its own again).
+        protocol = response.connection.protocol if response.connection else None
+        if protocol is not None:
+            protocol.read_timeout = None
+        return Answer(response, self._read_timeout if protocol is not None else None)
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        await self.client.aclose()  # closes the pool where the client made it
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
 
 
 class Proxy:
@@ -308,14 +358,10 @@ class Proxy:
         headers = upstream.headers
         if request.headers and (passthrough or upstream.wire is ANTHROPIC):
             headers = {**headers, **request.headers}
-        outgoing = self.upstreams.request(upstream.urls[kind], headers, content)
-        for resend in range(UNSENT_RESENDS + 1):
-            try:
-                response = await self.upstreams.transport.handle_async_request(outgoing)
-                break
-            except httpx.HTTPError as exc:
-                if resend == UNSENT_RESENDS or not unsent(exc):
-                    raise upstream_failure(upstream, exc) from None
+        try:
+            response = await self.upstreams.send("POST", upstream.urls[kind], headers, content)
+        except httpx.HTTPError as exc:
+            raise upstream_failure(upstream, exc) from None
         try:
             if response.status_code >= 400:
                 raise await error_from_response(upstream, response)
@@ -338,7 +384,7 @@ class Exchange:
     target: Target
     upstream: Upstream
     request: MuxRequest
-    response: httpx.Response
+    response: Answer
     sink: Sink
     attempt: int
     usage: UsageEvent
@@ -442,8 +488,6 @@ async def relay_stream(x: Exchange) -> None:
     out = b""
     failure: UpstreamError | None = None
     try:
-        # The body as it arrives (`_Body`), not through `aiter_raw`: the same bytes, as
-        # httpx's raw stream has no decoding, without a layer of generators per chunk.
         async for chunk in x.response.stream:
             items, failure = x.take(translator.feed(framer.feed(chunk)))
             if failure is None and framer.error is not None:

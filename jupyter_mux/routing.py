@@ -14,6 +14,7 @@ from fnmatch import fnmatchcase
 from pathlib import PurePosixPath
 
 import httpx
+from yarl import URL
 
 from .errors import NotFound, NoUsableModel
 from .openai_request import MuxRequest, mentioned_files
@@ -34,7 +35,7 @@ class Upstream:
     base_url: str
     headers: dict[str, str]
     # Request kind -> URL, parsed once here rather than per request (a visible cost at load).
-    urls: dict[str, httpx.URL]
+    urls: dict[str, URL]  # parsed once, as the upstream pool (aiohttp) takes them
     # The client dialects its provider type serves natively (passed through).
     native: frozenset[str] = frozenset()
     # What the mux sends that must never come back out: scrubbed from upstream text.
@@ -164,7 +165,12 @@ def _upstream(provider: ProviderRecord, api_key: str | None) -> Upstream:
     key = api_key if provider.auth_type == "api_key" else None
     headers.update(wire.auth_headers(provider.type, key))
     base_url = wire.api_base(provider.endpoint)
-    urls = {kind: httpx.URL(base_url + path) for kind, path in wire.paths.items()}
+    # httpx's parser checks and normalises each URL (an endpoint it refuses makes the
+    # provider unroutable); the pool takes them as yarl's, already encoded.
+    urls = {
+        kind: URL(str(httpx.URL(base_url + path)), encoded=True)
+        for kind, path in wire.paths.items()
+    }
     return Upstream(
         name=provider.name,
         type=provider.type,

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Iterable
+from typing import TYPE_CHECKING, Any, Protocol
 
 import aiohttp
 import httpx
@@ -22,6 +22,18 @@ if TYPE_CHECKING:
     from .routing import Upstream
 
 MAX_ERROR_BODY = 64 * 1024
+
+
+class ErrorAnswer(Protocol):
+    """An upstream's failing answer: an `httpx.Response` (discovery) or the hot path's
+    `proxy.Answer`."""
+
+    status_code: int
+    reason_phrase: str
+
+    def aiter_bytes(self) -> AsyncIterator[bytes]: ...
+
+
 REDACTED = "[redacted]"
 # A secret shorter than this cannot be told from ordinary text; no real key is this short.
 MIN_SECRET = 6
@@ -78,7 +90,7 @@ def upstream_failure(upstream: Upstream, exc: BaseException) -> UpstreamError:
     )
 
 
-async def error_from_response(upstream: Upstream, response: httpx.Response) -> UpstreamError:
+async def error_from_response(upstream: Upstream, response: ErrorAnswer) -> UpstreamError:
     """Keep an upstream 4xx's status (401 bad key, 429 rate limit) and the provider's own
     message; any 5xx becomes 502, since the mux, not the client, met a broken server."""
     try:

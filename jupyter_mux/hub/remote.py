@@ -27,7 +27,7 @@ from tornado.iostream import StreamClosedError
 from ..errors import MuxError
 from ..handlers.base import AUTH_ARGUMENTS, STARTUP_ERROR_KEY
 from ..handlers.mux import NotFoundHandler, key_auth
-from ..proxy import UNSENT_RESENDS, Upstreams, unsent
+from ..proxy import Answer, Upstreams
 from ..service.keys import KEY_PREFIX
 
 REMOTE_KEY = "jupyter_mux_remote"
@@ -71,9 +71,9 @@ class Remote:
         self.token = os.environ.get("JUPYTERHUB_API_TOKEN", "")
         self.api_url = os.environ.get("JUPYTERHUB_API_URL", "").rstrip("/")
         self.log = log
-        # The mux's own pool (httpx's API on aiohttp's transport), as for providers: the
-        # forwarding hop is on every request, and httpx's own transport and cookie jar cost
-        # it about twice as much (bench/README.md, remote mode). One service: one host.
+        # The mux's own pool, as for providers: the forwarding hop is on every request, and
+        # httpx's own transport and cookie jar cost it about twice as much
+        # (bench/README.md, remote mode). One service: one host.
         self.upstreams = Upstreams(connect_timeout, read_timeout, 0, max_connections)
         self.client = self.upstreams.client  # the cold path: finding the service
         self._lookup: asyncio.Task[str] | None = None
@@ -125,30 +125,6 @@ class Remote:
             status=502,
             code="hub_service_unavailable",
         )
-
-    def request(
-        self, method: str, url: str, headers: dict[str, str], body: bytes | None
-    ) -> httpx.Request:
-        return httpx.Request(
-            method,
-            url,
-            headers=headers,
-            content=body,
-            extensions={"timeout": self.upstreams.timeout.as_dict()},
-        )
-
-    async def send(self, request: httpx.Request) -> httpx.Response:
-        """Straight to the transport, as the proxy sends to providers: no cookie jar (the
-        service's cookies are no business of this server's other requests), redirects or
-        auth hooks. A pooled connection the service closed as the request went out is
-        retried on a fresh one, as the proxy does: nothing of it reached the service."""
-        for _ in range(UNSENT_RESENDS):
-            try:
-                return await self.upstreams.transport.handle_async_request(request)
-            except httpx.HTTPError as exc:
-                if not unsent(exc):
-                    raise
-        return await self.upstreams.transport.handle_async_request(request)
 
     async def aclose(self) -> None:
         await self.upstreams.aclose()
@@ -236,9 +212,7 @@ class ForwardHandler(NotFoundHandler):
         body = self.request.body if self.request.method in ("POST", "PUT", "PATCH") else None
         self._forwarding = asyncio.current_task()
         try:
-            answer = await remote.send(
-                remote.request(self.request.method or "GET", url, headers, body)
-            )
+            answer = await remote.upstreams.send(self.request.method or "GET", url, headers, body)
             try:
                 if answer.status_code == 401 and not self._client_key:
                     await self._refused(answer)
@@ -247,7 +221,7 @@ class ForwardHandler(NotFoundHandler):
                     if name in answer.headers:
                         self.set_header(name, answer.headers[name])
                 streaming = "text/event-stream" in answer.headers.get("Content-Type", "")
-                async for chunk in answer.aiter_raw():
+                async for chunk in answer.stream:
                     self.write(chunk)
                     if streaming:
                         await self.flush()
@@ -265,7 +239,7 @@ class ForwardHandler(NotFoundHandler):
             self._forwarding = None
         self.finish()
 
-    async def _refused(self, answer: httpx.Response) -> None:
+    async def _refused(self, answer: Answer) -> None:
         """The service refused this server's token (not the client's, which stays here):
         the admin's scopes are missing, which the client should not read as its own
         wrong key."""
