@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import dialects  # bench/dialects.py: `python bench/run.py` puts bench/ on the path
+import floor
 import httpx
 import remote
 import responsive
@@ -462,8 +463,12 @@ def main() -> None:
         measure(targets, seconds, rounds)
         for target in targets:
             target.streams = asyncio.run(stream_timings(target.url, target.headers, streams))
-        print("dialects: passthrough and translated ...", flush=True)
         mux_base = through_mux.url.removesuffix("/v1/chat/completions")
+        print("floors: Jupyter's handler alone, an upstream round trip alone ...", flush=True)
+        floors = floor.measure(
+            mux_base, through_mux.headers, mux.pid, up_port, wrk, seconds, rounds, streams
+        )
+        print("dialects: passthrough and translated ...", flush=True)
         dialects.setup(f"{mux_base}/api", through_mux.headers, up_port)
         dialect_rows = dialects.measure(
             mux_base, through_mux.headers, mux.pid, wrk, seconds, rounds, streams
@@ -495,6 +500,10 @@ def main() -> None:
         )
     print_table(targets, streams)
     print_ratios(targets)
+    by_name = {t.name: t for t in targets}
+    litellm_rps = by_name["litellm"].median(32, "rps") if "litellm" in by_name else None
+    ttft = by_name["mux"].streams["ttft_p50"] - by_name["direct"].streams["ttft_p50"]
+    floor.print_rows(floors, litellm_rps, ttft)
     dialects.print_rows(dialect_rows)
     (first_n, first), (last_n, last) = rss[0], rss[-1]
     trace = " ".join(f"{mb:.1f}" for _, mb in rss)

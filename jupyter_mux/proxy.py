@@ -132,7 +132,7 @@ class Answer:
     def __init__(self, response: aiohttp.ClientResponse, read_timeout: float | None) -> None:
         self.status_code = response.status
         self.headers = response.headers  # case-insensitive, as httpx's are
-        self.reason_phrase = response.reason or ""
+        self.reason_phrase = response.reason or httpx.codes.get_reason_phrase(response.status)
         self.stream = _Body(response, read_timeout)
 
     async def aread(self) -> bytes:
@@ -231,6 +231,10 @@ class Upstreams:
             except httpx.HTTPError as exc:
                 if resend == UNSENT_RESENDS or not unsent(exc):
                     raise
+            except aiohttp.ClientResponseError as exc:
+                # A head aiohttp cannot read (or a body encoding it cannot decode): a broken
+                # answer, like any other failure of the upstream's.
+                raise httpx.RemoteProtocolError(str(exc)) from exc
         # The body's read timeout is `_Body`'s from here (aiohttp sets it per request, so
         # the connection's next request has its own again).
         protocol = response.connection.protocol if response.connection else None

@@ -159,18 +159,15 @@ def upstream_for(provider: ProviderRecord, api_key: str | None) -> Upstream:
 def _upstream(provider: ProviderRecord, api_key: str | None) -> Upstream:
     provider_type = PROVIDER_TYPES[provider.type]
     wire = WIRES[provider_type.wire]
-    # Plain bodies: the relay passes bytes through, and a compressed stream would be held
-    # back by a decoder.
+    # Plain bodies: the relay passes bytes through as they come (an upstream that compresses
+    # anyway is decoded by the pool).
     headers = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
     key = api_key if provider.auth_type == "api_key" else None
     headers.update(wire.auth_headers(provider.type, key))
     base_url = wire.api_base(provider.endpoint)
-    # httpx's parser checks and normalises each URL (an endpoint it refuses makes the
-    # provider unroutable); the pool takes them as yarl's, already encoded.
-    urls = {
-        kind: URL(str(httpx.URL(base_url + path)), encoded=True)
-        for kind, path in wire.paths.items()
-    }
+    # httpx's parser checks each URL (an endpoint it refuses makes the provider
+    # unroutable), as discovery's client does; the pool takes them parsed, as yarl's.
+    urls = {kind: URL(str(httpx.URL(base_url + path))) for kind, path in wire.paths.items()}
     return Upstream(
         name=provider.name,
         type=provider.type,

@@ -306,8 +306,9 @@ class ScriptedUpstream(LoopbackServer):
     head at all. Then the answer ends: cleanly, or with `endless` good events until the
     mux hangs up (which `hung_up` counts), with `reset` a connection reset, with `stall`
     nothing more until the mux hangs up. With `gate`, the ending waits until the test opens
-    the gate (when its client has seen what came before, say). `requests` counts the
-    completions asked for."""
+    the gate (when its client has seen what came before, say). `encoding` is sent as the
+    Content-Encoding (the pieces go out as given: the test encodes them). `requests` counts
+    the completions asked for."""
 
     def __init__(
         self,
@@ -335,6 +336,7 @@ class ScriptedUpstream(LoopbackServer):
         reset: bool = False,
         stall: bool = False,
         gate: threading.Event | None = None,
+        encoding: str | None = None,
     ) -> None:
         """Script every completion from now on (nothing given: answer well)."""
         self.pieces = pieces
@@ -345,6 +347,7 @@ class ScriptedUpstream(LoopbackServer):
         self.reset = reset
         self.stall = stall
         self.gate = gate
+        self.encoding = encoding
 
     def _handler_class(self) -> type[LoopbackHandler]:
         upstream = self
@@ -381,6 +384,7 @@ class ScriptedUpstream(LoopbackServer):
                     reset=u.reset,
                     stall=u.stall,
                     gate=u.gate,
+                    encoding=u.encoding,
                 )
 
             def _whole(self, status: int, content_type: str, data: bytes) -> None:
@@ -397,11 +401,14 @@ class ScriptedUpstream(LoopbackServer):
                 reset: bool = False,
                 stall: bool = False,
                 gate: threading.Event | None = None,
+                encoding: str | None = None,
             ) -> None:
                 try:
                     if status is not None:
                         self.send_response(status)
                         self.send_header("Content-Type", content_type)
+                        if encoding is not None:
+                            self.send_header("Content-Encoding", encoding)
                         if length is None:
                             self.send_header("Transfer-Encoding", "chunked")
                         else:

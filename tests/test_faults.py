@@ -5,6 +5,7 @@ server must stay healthy."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import re
 
@@ -289,6 +290,48 @@ async def test_non_json_answer_to_a_plain_request_is_502(
             await client(mux_url, token).chat.completions.create(model="x", messages=MESSAGES)
         assert info.value.status_code == 502 and info.value.code == "upstream_malformed"
         assert says in info.value.message and "'scripted'" in info.value.message
+        await assert_healthy(mux_url, token, up)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_an_upstream_that_compresses_anyway_is_decoded(api, mux_url, token, stream):
+    """The mux asks for plain bodies; an upstream (or a proxy in front of it) that gzips
+    its answer anyway is decoded, streamed or not, rather than relayed as gzip bytes."""
+    whole = json.dumps(
+        {
+            "object": "chat.completion",
+            "model": "scripted",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "all good"}}],
+        }
+    ).encode()
+    body = gzip.compress(b"".join(GOOD_STREAM) if stream else whole)
+    with ScriptedUpstream() as up:
+        up.script(
+            [body[:20], body[20:]],
+            content_type="text/event-stream" if stream else "application/json",
+            encoding="gzip",
+        )
+        await use_scripted(api, up)
+        async with httpx.AsyncClient(timeout=60) as http:
+            response = await mux_chat(http, mux_url, token, stream=stream)
+    assert response.status_code == 200, response.text
+    if stream:
+        assert [
+            json.loads(e)["choices"][0]["delta"]["content"] for e in data_events(response.text)[:-1]
+        ] == ["all ", "good"]
+    else:
+        assert response.json()["choices"][0]["message"]["content"] == "all good"
+
+
+async def test_an_encoding_the_mux_cannot_decode_is_a_502(api, mux_url, token):
+    with ScriptedUpstream() as up:
+        up.script([b"\x0b\x02\x80not brotli"], content_type="application/json", encoding="br")
+        await use_scripted(api, up)
+        with pytest.raises(openai.APIStatusError) as info:
+            await client(mux_url, token).chat.completions.create(model="x", messages=MESSAGES)
+        assert info.value.status_code == 502, info.value.message
+        assert "'scripted'" in info.value.message
+        up.script()
         await assert_healthy(mux_url, token, up)
 
 

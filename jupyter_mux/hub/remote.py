@@ -208,7 +208,7 @@ class ForwardHandler(NotFoundHandler):
         headers["Authorization"] = (
             f"Bearer {self._client_key}" if self._client_key else f"token {remote.token}"
         )
-        headers["Accept-Encoding"] = "identity"  # the bytes go out as they come in
+        headers["Accept-Encoding"] = "identity"  # no decoding work on either side
         body = self.request.body if self.request.method in ("POST", "PUT", "PATCH") else None
         self._forwarding = asyncio.current_task()
         try:
@@ -219,7 +219,7 @@ class ForwardHandler(NotFoundHandler):
                 self.set_status(answer.status_code)
                 for name in FORWARDED_ANSWER_HEADERS:
                     if name in answer.headers:
-                        self.set_header(name, answer.headers[name])
+                        self.set_header(name, ", ".join(answer.headers.getall(name)))
                 streaming = "text/event-stream" in answer.headers.get("Content-Type", "")
                 async for chunk in answer.stream:
                     self.write(chunk)
