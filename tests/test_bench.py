@@ -51,6 +51,9 @@ def test_benchmark_runs_and_prints_its_table(tmp_path):
     for label in ("chat, passthrough", "responses <- chat (translated)", "messages, passthrough"):
         rps, _p50, _cpu, errors = table_row(output, label)
         assert float(rps.replace(",", "")) > 0 and errors == "0", label
+    # The floors, measured in the same run as the rows they bound.
+    assert re.search(r"a proxy in Jupyter needs >= \d+ us per request", output), output
+    assert re.search(r"Jupyter's handler alone adds -?[\d.]+ ms to the first byte", output)
     assert re.search(r"RSS of the mux process: [\d.]+ MB -> [\d.]+ MB", output), output
     assert re.search(r"import jupyter_mux, fresh interpreter: median \d+ ms", output), output
     assert re.search(r"while 100 mux streams\s+[\d,]+\s+[\d.]+\s+[\d.]+", output), output
