@@ -17,15 +17,12 @@ Jupyter's handler alone adds over the upstream's own answer to the same client.
 from __future__ import annotations
 
 import json
-import re
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 from dialects import cpu_seconds
@@ -72,31 +69,12 @@ class Floors:
     upstream_first_ms: float  # the upstream's own `GET /v1/models`, paced alike
 
 
-def wrk_get(url: str, headers: dict[str, str], seconds: int) -> dict[str, float]:
-    """wrk at 32 connections with GETs (run.py's `wrk` posts a chat body)."""
-    script = Path(tempfile.mkstemp(suffix=".lua")[1])
-    script.write_text("".join(f'wrk.headers["{k}"] = "{v}"\n' for k, v in headers.items()))
-    try:
-        out = subprocess.run(
-            ["wrk", "-t1", "-c32", f"-d{seconds}s", "-s", str(script), url],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    finally:
-        script.unlink()
-    requests = re.search(r"(\d+) requests in", out)
-    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if not requests or not rps or errors:
-        raise RuntimeError(out)
-    return {"requests": float(requests.group(1)), "rps": float(rps.group(1))}
-
-
 def cpu_per_request(pid: int, run: Callable[[], dict[str, float]]) -> tuple[float, float]:
     """(req/s, the process's CPU microseconds per request) of one wrk run."""
     before = cpu_seconds(pid)
     result = run()
+    if result["errors"]:
+        raise RuntimeError(f"{result['errors']:.0f} requests failed")
     return result["rps"], (cpu_seconds(pid) - before) / result["requests"] * 1e6
 
 
@@ -136,13 +114,11 @@ def measure(
     streams: int,
 ) -> Floors:
     """Medians over `rounds`, the no-op route and chat taking turns."""
-    chat_url = f"{mux_base}/v1/chat/completions"
+    chat_url, noop_url = f"{mux_base}/v1/chat/completions", f"{mux_base}/v1/models"
     noop, chat = [], []
-    wrk_get(f"{mux_base}/v1/models", headers, 1)  # warm-up
+    wrk(noop_url, 32, 1, headers, body=None)  # warm-up
     for _ in range(rounds):
-        noop.append(
-            cpu_per_request(pid, lambda: wrk_get(f"{mux_base}/v1/models", headers, seconds))
-        )
+        noop.append(cpu_per_request(pid, lambda: wrk(noop_url, 32, seconds, headers, body=None)))
         chat.append(cpu_per_request(pid, lambda: wrk(chat_url, 32, seconds, headers)))
     upstream = f"http://127.0.0.1:{up_port}"
     client = [client_round_trip(f"{upstream}/v1/chat/completions", 20_000) for _ in range(rounds)]

@@ -81,14 +81,17 @@ def wait_for(url: str, headers: dict | None = None, timeout: float = 120) -> Non
 
 
 def wrk(
-    url: str, connections: int, seconds: int, headers: dict[str, str], *, body: str = BODY
+    url: str, connections: int, seconds: int, headers: dict[str, str], *, body: str | None = BODY
 ) -> dict[str, float]:
+    """One wrk run: POSTs of `body` (a chat request unless given), or GETs with None."""
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
-    lines = [
-        'wrk.method = "POST"',
-        f"wrk.body = {json.dumps(body)}",
-        'wrk.headers["Content-Type"] = "application/json"',
-    ]
+    lines = []
+    if body is not None:
+        lines = [
+            'wrk.method = "POST"',
+            f"wrk.body = {json.dumps(body)}",
+            'wrk.headers["Content-Type"] = "application/json"',
+        ]
     lines += [f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items()]
     script.write_text("\n".join(lines) + "\n")
     args = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script)]
