@@ -231,6 +231,8 @@ class Upstream(asyncio.Protocol):
             b"Transfer-Encoding: chunked\r\n\r\n"
         )
         for event in CHUNKS:
+            if self.transport.is_closing():  # the client hung up: nothing more to drip
+                return
             data = event.encode()
             self.transport.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
             await asyncio.sleep(gap)
