@@ -312,6 +312,19 @@ def configured(hub: Hub, tokens: dict[str, str]) -> dict[str, str]:
     return tokens
 
 
+def test_sigint_stops_the_service_without_asking() -> None:
+    """The Hub stops a managed service with SIGINT. Jupyter's own handler would ask on a
+    terminal whether to shut down, and a service has none: it would keep running until the
+    Hub sent SIGTERM after `interrupt_timeout`."""
+    from jupyter_mux.hub.app import HubServiceServer
+
+    server = HubServiceServer()
+    stopped: list[bool] = []
+    server.stop = lambda from_signal=False: stopped.append(from_signal)  # type: ignore[method-assign]
+    server._handle_sigint(signal.SIGINT, None)
+    assert stopped == [True]
+
+
 @pytest.mark.parametrize(("user", "model"), [("alice", ALICE_MODEL), ("bob", BOB_MODEL)])
 def test_each_user_gets_answers_in_openai_chat(
     hub: Hub, configured: dict[str, str], user: str, model: str

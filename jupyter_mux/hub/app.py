@@ -96,6 +96,13 @@ class HubServiceServer(ServerApp):
     def _default_authorizer_class(self) -> type:
         return HubServiceAuthorizer
 
+    def _handle_sigint(self, sig: Any, frame: Any) -> None:
+        """Stop on SIGINT, as JupyterHub's single-user servers do: it is how the Hub stops
+        a managed service. Jupyter's own handler asks on the terminal whether to shut down,
+        which a service has not got, so it kept running until the Hub gave up waiting and
+        sent SIGTERM (`interrupt_timeout`, 10 s) on every stop and restart."""
+        self._signal_stop(sig, frame)
+
 
 class LandingHandler(ExtensionHandlerMixin, JupyterHandler):
     """The service's page: where a browser signs in through the Hub's OAuth (the redirect
