@@ -516,26 +516,29 @@ async def test_a_success_line_is_built_only_for_a_handler_that_writes_it(
     handler would write it out, and a failure's line is written as before."""
     (app,) = jp_serverapp.extension_manager.extension_apps["jupyter_mux"]
     log = app.log
-    assert all(h.level > logging.DEBUG for h in log.handlers), log.handlers
-    level = log.level
-    log.setLevel(logging.DEBUG)  # as traitlets sets it in `jupyter lab` and `jupyter mux`
+    written: list[str] = []
+
+    def handler(level: int) -> logging.Handler:
+        handler = logging.Handler(level)
+        handler.emit = lambda record: written.append(record.getMessage())  # type: ignore[method-assign]
+        return handler
+
+    saved = log.level, log.propagate, log.handlers[:]
+    # As traitlets sets it up in `jupyter lab` and `jupyter mux`: the logger at DEBUG, its
+    # one handler at the log level (INFO).
+    log.setLevel(logging.DEBUG)
+    log.propagate = False
+    log.handlers[:] = [handler(logging.INFO)]
     try:
         await jp_fetch("mux", "v1", "models")
         with pytest.raises(Exception) as missing:
             await jp_fetch("mux", "v1", "nowhere")
-    finally:
-        log.setLevel(level)
-    assert missing.value.code == 404
-    assert not any("/mux/v1/models" in line for line in built_records), built_records
-    assert any(
-        line.startswith("404 GET ") and "/mux/v1/nowhere" in line for line in built_records
-    ), built_records
-    shown = logging.Handler(logging.DEBUG)
-    lines: list[str] = []
-    shown.emit = lambda record: lines.append(record.getMessage())  # type: ignore[method-assign]
-    log.addHandler(shown)
-    try:
+        assert missing.value.code == 404
+        assert not any("/mux/v1/models" in line for line in built_records), built_records
+        assert any(line.startswith("404 GET ") and "/mux/v1/nowhere" in line for line in written)
+        log.handlers[:] = [handler(logging.DEBUG)]  # --debug
         await jp_fetch("mux", "v1", "models")
     finally:
-        log.removeHandler(shown)
-    assert any(line.startswith("200 GET ") and "/mux/v1/models" in line for line in lines), lines
+        log.setLevel(saved[0])  # and clears the logger's cache of levels
+        log.propagate, log.handlers[:] = saved[1:]
+    assert any(line.startswith("200 GET ") and "/mux/v1/models" in line for line in written)

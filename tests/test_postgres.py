@@ -43,6 +43,7 @@ NOT_REUSED = {
     "test_the_server_creates_its_database_private",
     "test_the_code_runs_on_the_python_it_declares",  # no database
     "test_a_mux_error_is_logged_once",  # no database
+    "test_a_success_line_is_built_only_for_a_handler_that_writes_it",  # no database
     "test_the_secret_is_never_seen_again",  # -> test_pg_key_secret_is_only_hashed
 }
 
