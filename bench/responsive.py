@@ -80,10 +80,14 @@ def measure(
             load.terminate()
             out, _ = load.communicate()
         reports = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-        window = [r for r in reports if start <= r["time"] <= end]
-        if len(window) < 2:  # a short probe: the reports around it
-            window = [r for r in reports if start - 0.6 <= r["time"] <= end + 0.6]
-        first, last = window[0], window[-1]
+        # The load's rate over the reports that bracket the probe (every 0.5 s, when the
+        # load's loop gets to it: a short probe may fall between two of them).
+        before = [r for r in reports if r["time"] <= start]
+        after = [r for r in reports if r["time"] >= end]
+        first = before[-1] if before else reports[0]
+        last = after[0] if after else reports[-1]
+        if last["time"] <= first["time"]:
+            first, last = reports[0], reports[-1]
         rows.append(
             {
                 "streams": n,
