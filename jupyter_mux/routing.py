@@ -34,8 +34,9 @@ class Upstream:
     wire: Wire
     base_url: str
     headers: dict[str, str]
-    # Request kind -> URL, parsed once here rather than per request (a visible cost at load).
-    urls: dict[str, URL]  # parsed once, as the upstream pool (aiohttp) takes them
+    # Request kind -> URL, parsed once here rather than per request (a visible cost at load),
+    # as the upstream pool (aiohttp) takes them.
+    urls: dict[str, URL]
     # The client dialects its provider type serves natively (passed through).
     native: frozenset[str] = frozenset()
     # What the mux sends that must never come back out: scrubbed from upstream text.
