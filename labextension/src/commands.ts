@@ -18,7 +18,7 @@ export function addCommands(
   app: JupyterFrontEnd,
   model: MuxModel,
   trans: TranslationBundle,
-  openView: (section?: string) => void,
+  openView: (section?: string) => Promise<void>,
   url: string
 ): void {
   app.commands.addCommand(CommandIDs.switchWorkspace, {

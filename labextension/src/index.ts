@@ -33,9 +33,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const model = new MuxModel();
     const url = muxUrl(PageConfig.getBaseUrl());
 
-    // The main view: made on first use, made again after it was closed.
+    // The main view: made on first use, made again after it was closed. It is added once
+    // the shell has restored its layout: restoring replaces the main area's layout, and a
+    // widget added before then (a command run as the page loads) would be dropped from it.
     let main: MainAreaWidget<MuxView> | null = null;
-    const openView = (section?: string) => {
+    const openView = async (section?: string): Promise<void> => {
+      await app.restored;
       if (!main || main.isDisposed) {
         const content = new MuxView(model, url, trans);
         main = new MainAreaWidget({ content });
