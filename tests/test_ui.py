@@ -450,3 +450,58 @@ def test_editing_a_keyed_provider_warns_about_the_key(page: Page, lab: LabServer
     expect(card).to_contain_text("edited in the view")
     saved = lab.api_ok("GET", "providers/keyed")
     assert saved["endpoint"] == "http://127.0.0.1:9/v2" and saved["has_api_key"] is True
+
+
+def test_opening_the_view_while_the_page_loads_shows_it(browser: Browser, lab: LabServer) -> None:
+    """`jupyter-mux:open` run before JupyterLab has restored its layout (a command in a
+    URL or another extension's start-up): the view is shown, not dropped by the restore.
+    The layout's fetch is held until the command has run, so the order is certain."""
+    # A saved layout with a file open in the main area: restoring it drops what is unknown.
+    # The layout before is put back at the end, for the tests after this one.
+    workspace = f"{lab.url}lab/api/workspaces/default"
+    before = httpx.get(workspace, headers=lab.headers).raise_for_status().json()
+    path = "restored.txt"
+    httpx.put(
+        f"{lab.url}api/contents/{path}",
+        json={"type": "file", "format": "text", "content": "kept open"},
+        headers=lab.headers,
+    ).raise_for_status()
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.goto(f"{lab.url}lab?token={lab.token}")
+    expect(page.locator("#jp-main-statusbar")).to_be_visible(timeout=60_000)
+    saved = lambda r: r.method == "PUT" and path in (r.post_data or "")  # noqa: E731
+    with page.expect_request(saved, timeout=60_000):
+        page.evaluate(
+            f"() => window.jupyterapp.commands.execute('docmanager:open', {{path: '{path}'}})"
+        )
+    context.close()
+
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(30_000)
+    held: list = []
+    context.route("**/lab/api/workspaces/**", lambda route: held.append(route))
+    page = context.new_page()
+    try:
+        page.goto(f"{lab.url}lab?token={lab.token}")
+        page.wait_for_function(
+            "() => window.jupyterapp?.commands.hasCommand('jupyter-mux:open')", timeout=60_000
+        )
+        while not held:  # the fetch comes after the plugins have started
+            page.wait_for_timeout(20)
+        page.evaluate("() => { void window.jupyterapp.commands.execute('jupyter-mux:open') }")
+        for route in held:
+            route.continue_()
+        context.unroute("**/lab/api/workspaces/**")
+        expect(page.locator("#jp-main-statusbar")).to_be_visible(timeout=60_000)
+        view = page.locator("#jupyter-mux-view")
+        expect(view.get_by_role("tab", name="Workspaces")).to_have_attribute(
+            "aria-selected", "true"
+        )
+        expect(page.locator(".lm-DockPanel .lm-TabBar-tab.lm-mod-current")).to_contain_text(
+            "Model Mux"
+        )
+        expect(page.locator(".lm-DockPanel .lm-TabBar-tab", has_text=path)).to_be_visible()
+    finally:
+        context.close()
+        httpx.put(workspace, json=before, headers=lab.headers).raise_for_status()
