@@ -37,6 +37,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import dialects
 import httpx
 
 HERE = Path(__file__).parent
@@ -133,13 +134,8 @@ def _until(what: str, check: Any, proc: subprocess.Popen, log: Path) -> None:
 
 
 def cpu_seconds(pids: list[int]) -> float:
-    """User plus system CPU time the processes used so far (/proc, clock ticks)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
-    return total / ticks
+    """User plus system CPU time the processes used so far."""
+    return sum(dialects.cpu_seconds(pid) for pid in pids)
 
 
 def start_hub(

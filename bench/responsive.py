@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import httpx
+from dialects import cpu_seconds
 
 HERE = Path(__file__).parent
 LOADS = (20, 100)
@@ -43,19 +44,30 @@ def p90(values: list[float]) -> float:
 
 
 def measure(
-    server: str, auth: dict[str, str], token: str, chat_url: str, direct_url: str
+    server: str, auth: dict[str, str], token: str, chat_url: str, direct_url: str, pid: int
 ) -> list[dict]:
-    """Rows: streams, chunks/s, contents p50 and p90 (ms), p90 ratio to idle. The control
-    row sends the largest load straight to the upstream, the mux idle: what the machine's
-    two cores shared with the load and the upstream cost Jupyter without the mux."""
+    """Rows: streams, chunks/s, the Jupyter process's (`pid`) share of a core, contents p50
+    and p90 (ms), p90 ratio to idle. Two control
+    rows with the largest load: streamed by Jupyter itself (jupyter_drip.py, no upstream:
+    the floor of any relay in Jupyter's process), and sent straight to the upstream, the
+    mux idle (what the machine's two cores shared with the load cost Jupyter)."""
     probes = int(os.environ.get("BENCH_PROBES", "200"))
     contents = f"{server}{os.environ.get('BENCH_PROBE_PATH', '/api/contents')}"
     probe(contents, auth, 20)  # warm-up
+    used, start = cpu_seconds(pid), time.time()
     idle = probe(contents, auth, probes)
     rows: list[dict] = [
-        {"streams": 0, "chunks_s": 0.0, "p50": statistics.median(idle), "p90": p90(idle)}
+        {
+            "streams": 0,
+            "chunks_s": 0.0,
+            "cpu": (cpu_seconds(pid) - used) / (time.time() - start),
+            "p50": statistics.median(idle),
+            "p90": p90(idle),
+        }
     ]
-    for n, url in [(n, chat_url) for n in LOADS] + [(LOADS[-1], direct_url)]:
+    floor_url = f"{server}/bench/drip"
+    loads = [(n, chat_url) for n in LOADS] + [(LOADS[-1], floor_url), (LOADS[-1], direct_url)]
+    for n, url in loads:
         seconds = 4 + probes * 0.03 + 30
         load = subprocess.Popen(
             [
@@ -73,9 +85,10 @@ def measure(
         )
         try:
             time.sleep(3)
-            start = time.time()
+            used, start = cpu_seconds(pid), time.time()
             busy = probe(contents, auth, probes)
             end = time.time()
+            cpu = (cpu_seconds(pid) - used) / (end - start)
         finally:
             load.terminate()
             out, _ = load.communicate()
@@ -92,8 +105,10 @@ def measure(
             {
                 "streams": n,
                 "direct": url == direct_url,
+                "floor": url == floor_url,
                 "chunks_s": (last["chunks"] - first["chunks"]) / (last["time"] - first["time"]),
                 "errors": last["errors"],
+                "cpu": cpu,
                 "p50": statistics.median(busy),
                 "p90": p90(busy),
             }
@@ -104,14 +119,16 @@ def measure(
 
 
 def print_rows(rows: list[dict]) -> None:
-    print("\nJupyter's GET /api/contents    chunks/s    p50 ms    p90 ms   p90 / idle")
+    print("\nJupyter's GET /api/contents    chunks/s  Jupyter CPU    p50 ms    p90 ms   p90 / idle")
     for r in rows:
         label = f"while {r['streams']} mux streams" if r["streams"] else "idle"
+        if r.get("floor"):
+            label = f"{r['streams']} streams by Jupyter"
         if r.get("direct"):
             label = f"{r['streams']} streams, mux bypassed"
         print(
-            f"  {label:<28}{r['chunks_s']:8,.0f}  {r['p50']:8.2f}  {r['p90']:8.2f}"
-            f"   {r['ratio']:6.2f}x"
+            f"  {label:<28}{r['chunks_s']:8,.0f}  {r['cpu']:10.0%}"
+            f"  {r['p50']:8.2f}  {r['p90']:8.2f}   {r['ratio']:6.2f}x"
         )
 
 
@@ -119,10 +136,10 @@ def main() -> None:
     import run  # bench/run.py: the same servers as the main benchmark
 
     with contextlib.ExitStack() as stack:
-        up_port, _tmp, _mux, through = run.start_servers(stack)
+        up_port, _tmp, mux, through = run.start_servers(stack)
         server = through.url.removesuffix("/mux/v1/chat/completions")
         direct = f"http://127.0.0.1:{up_port}/v1/chat/completions"
-        rows = measure(server, through.headers, run.TOKEN, through.url, direct)
+        rows = measure(server, through.headers, run.TOKEN, through.url, direct, mux.pid)
     print_rows(rows)
 
 

@@ -193,7 +193,13 @@ def start_mux(
     SDKs send it, and one provider pointing at the upstream."""
     port = free_port()
     tmp.mkdir()
-    env = {**os.environ, "JUPYTER_DATA_DIR": str(tmp), "JUPYTER_RUNTIME_DIR": str(tmp)}
+    env = {
+        **os.environ,
+        "JUPYTER_DATA_DIR": str(tmp),
+        "JUPYTER_RUNTIME_DIR": str(tmp),
+        # jupyter_drip.py, the floor of a relay in Jupyter (responsive.py), and what it imports
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")])),
+    }
     mux = stack.enter_context(
         process(
             [
@@ -206,6 +212,7 @@ def start_mux(
                 f"--IdentityProvider.token={TOKEN}",
                 "--ServerApp.log_level=WARN",
                 f"--ServerApp.root_dir={tmp}",
+                '--ServerApp.jpserver_extensions={"jupyter_drip": True}',
             ],
             env=env,
             stdout=subprocess.DEVNULL,
@@ -479,7 +486,7 @@ def main() -> None:
         print("responsiveness: Jupyter's /api/contents under mux streams ...", flush=True)
         server = through_mux.url.removesuffix("/mux/v1/chat/completions")
         responsive_rows = responsive.measure(
-            server, through_mux.headers, TOKEN, through_mux.url, targets[0].url
+            server, through_mux.headers, TOKEN, through_mux.url, targets[0].url, mux.pid
         )
         remote_rows, why = None, remote.unavailable()
         if os.environ.get("BENCH_REMOTE", "1") == "0":
