@@ -47,10 +47,10 @@ def measure(
     server: str, auth: dict[str, str], token: str, chat_url: str, direct_url: str, pid: int
 ) -> list[dict]:
     """Rows: streams, chunks/s, the Jupyter process's (`pid`) share of a core, contents p50
-    and p90 (ms), p90 ratio to idle. Two control
-    rows with the largest load: streamed by Jupyter itself (jupyter_drip.py, no upstream:
-    the floor of any relay in Jupyter's process), and sent straight to the upstream, the
-    mux idle (what the machine's two cores shared with the load cost Jupyter)."""
+    and p90 (ms), p90 ratio to idle. Two control rows with the largest load: written by
+    Jupyter itself (jupyter_drip.py, no upstream: the floor of any relay in Jupyter's
+    process), and sent straight to the upstream, the mux idle (what the machine's two cores
+    shared with the load cost Jupyter)."""
     probes = int(os.environ.get("BENCH_PROBES", "200"))
     contents = f"{server}{os.environ.get('BENCH_PROBE_PATH', '/api/contents')}"
     probe(contents, auth, 20)  # warm-up
@@ -124,7 +124,7 @@ def print_rows(rows: list[dict]) -> None:
         label = f"while {r['streams']} mux streams" if r["streams"] else "idle"
         if r.get("floor"):
             label = f"{r['streams']} streams by Jupyter"
-        if r.get("direct"):
+        elif r.get("direct"):
             label = f"{r['streams']} streams, mux bypassed"
         print(
             f"  {label:<28}{r['chunks_s']:8,.0f}  {r['cpu']:10.0%}"
