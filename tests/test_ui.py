@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -487,7 +488,9 @@ def test_opening_the_view_while_the_page_loads_shows_it(browser: Browser, lab: L
         page.wait_for_function(
             "() => window.jupyterapp?.commands.hasCommand('jupyter-mux:open')", timeout=60_000
         )
+        deadline = time.monotonic() + 60
         while not held:  # the fetch comes after the plugins have started
+            assert time.monotonic() < deadline, "JupyterLab never fetched its layout"
             page.wait_for_timeout(20)
         page.evaluate("() => { void window.jupyterapp.commands.execute('jupyter-mux:open') }")
         for route in held:
