@@ -325,6 +325,22 @@ def test_sigint_stops_the_service_without_asking() -> None:
     assert stopped == [True]
 
 
+def test_sigint_is_handled_when_inherited_ignored() -> None:
+    """Started in the background (a CI job, a service manager), the service inherits SIGINT
+    ignored and has no terminal: it still takes the Hub's SIGINT as a stop."""
+    from jupyter_mux.hub.app import HubServiceServer
+
+    server = HubServiceServer()
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)}
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        server.init_signal()
+        assert signal.getsignal(signal.SIGINT) == server._handle_sigint
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+
+
 @pytest.mark.parametrize(("user", "model"), [("alice", ALICE_MODEL), ("bob", BOB_MODEL)])
 def test_each_user_gets_answers_in_openai_chat(
     hub: Hub, configured: dict[str, str], user: str, model: str

@@ -11,6 +11,7 @@ read, so nobody but the admin decides what runs in the process holding the keys.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 from typing import Any
@@ -95,6 +96,14 @@ class HubServiceServer(ServerApp):
     @default("authorizer_class")
     def _default_authorizer_class(self) -> type:
         return HubServiceAuthorizer
+
+    def init_signal(self) -> None:
+        """SIGINT is handled whatever the terminal: Jupyter handles it only with one on
+        stdin, and a process started in the background (a CI job, a service manager)
+        inherits SIGINT ignored, so the Hub's SIGINT did nothing and its later SIGTERM
+        could come after the Hub itself was gone, leaving the service running."""
+        super().init_signal()
+        signal.signal(signal.SIGINT, self._handle_sigint)
 
     def _handle_sigint(self, sig: Any, frame: Any) -> None:
         """Stop on SIGINT, as JupyterHub's single-user servers do: it is how the Hub stops
