@@ -720,6 +720,8 @@ async def _execute(ws_url: str, token: str, code: str) -> tuple[str, str]:
             kind = msg["header"]["msg_type"]
             if kind == "stream":
                 printed.append(msg["content"]["text"])
+            elif kind in ("display_data", "update_display_data"):
+                printed.append(msg["content"]["data"].get("text/markdown", "") + "\n")
             elif kind == "error":
                 printed.append("\n".join(msg["content"]["traceback"]))
             elif kind == "execute_reply":
@@ -772,6 +774,60 @@ def test_remote_mode_kernels_are_pre_wired_with_the_servers_hub_token(
         assert ALICE_MODEL in seen["openai"]
         assert ALICE_MODEL in seen["anthropic"]
         assert ALICE_MODEL in seen["helper"]  # jupyter_mux.openai_client() reads them too
+        http_delete(server + f"api/kernels/{kernel}", headers=headers)
+    finally:
+        hub.hub_api("DELETE", "users/alice/server")
+
+
+MAGICS = (
+    "%load_ext jupyter_mux",
+    "%mux workspaces",
+    "%mux use default",
+    "%mux",
+    "%mux providers",
+    "%mux key create from-kernel",
+    "%mux key",
+    "%%mux\nhi",
+)
+
+
+def test_remote_mode_magics_work_in_a_kernel(
+    hub: Hub, configured: dict[str, str], jp_asyncio_loop: Any
+) -> None:
+    """The magics in a kernel of alice's remote-mode server find that server, and what they
+    show and change is alice's on the service: her workspaces and providers, a key made
+    for her, and an answer from her model."""
+    alice = configured["alice"]
+    _start_server(hub, "alice")
+    server = f"{hub.url}/user/alice/"
+    headers = {"Authorization": f"token {alice}"}
+    try:
+        started = http_post(server + "api/kernels", json={}, headers=headers)
+        assert started.status_code == 201, started.text
+        kernel = started.json()["id"]
+        ws_url = server.replace("http", "ws", 1) + f"api/kernels/{kernel}/channels"
+        seen = {}
+        for code in MAGICS:
+            status, printed = jp_asyncio_loop.run_until_complete(
+                asyncio.wait_for(_execute(ws_url, alice, code), 300)
+            )
+            assert status == "ok", (code, printed)
+            seen[code] = printed
+        assert "default" in seen["%mux workspaces"] and ALICE_MODEL in seen["%mux workspaces"]
+        assert "Active workspace is now default" in seen["%mux use default"]
+        assert f"Active workspace: default (ollama / {ALICE_MODEL})" in seen["%mux"]
+        assert "ollama" in seen["%mux providers"]
+        assert "from-kernel" in seen["%mux key"]
+        assert ALICE_MODEL in seen["%%mux\nhi"]
+        # What the kernel made is alice's on the service, and not bob's.
+        keys = api(hub, alice, "GET", "mux/api/keys").json()
+        made = [k for k in keys if k["name"] == "from-kernel"]
+        assert len(made) == 1
+        assert not any(
+            k["name"] == "from-kernel"
+            for k in api(hub, configured["bob"], "GET", "mux/api/keys").json()
+        )
+        assert api(hub, alice, "DELETE", f"mux/api/keys/{made[0]['id']}").status_code == 204
         http_delete(server + f"api/kernels/{kernel}", headers=headers)
     finally:
         hub.hub_api("DELETE", "users/alice/server")
