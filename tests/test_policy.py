@@ -111,3 +111,51 @@ def test_amounts_in_messages_never_read_as_zero_when_they_are_not() -> None:
         "12.35",
         "0.000012",
     ]
+
+
+def test_the_panel_reads_model_globs_as_the_service_does() -> None:
+    """The lab panel greys out models the policy does not allow with its own glob reader
+    (labextension/src/helpers/policy.ts, as built into lib/): it must agree with the
+    service's `fnmatchcase` on every glob and name, odd sets and unclosed brackets too."""
+    import json
+    import shutil
+    import subprocess
+    from fnmatch import fnmatchcase
+    from itertools import product
+    from pathlib import Path
+
+    built = Path(__file__).parent.parent / "labextension" / "lib" / "helpers" / "policy.js"
+    node = shutil.which("node")
+    if node is None or not built.exists():
+        pytest.skip("needs node and the built lab extension (jlpm build in labextension/)")
+    globs = [
+        "*", "ollama/*", "ollama/llama3.?:1b", "anthropic/claude-*", "*/qwen*", "open[ab]i/*",
+        "x/[!a-c]*", "x/[]]*", "x/[!]]*", "x/[a", "x/a.b", "x/(a|b)", "x/a+", "x/^a$", "x/\\d",
+        "x/a\\", "*/*/*", "x/[a-c-]", "x/[^a]", "",
+    ]  # fmt: skip
+    names = [
+        "ollama/llama3.2:1b", "ollama/llama3.22:1b", "ollama/qwen2.5:0.5b", "openai/gpt-4o",
+        "openbi/x", "anthropic/claude-3-5-haiku", "x/d", "x/a", "x/]", "x/]z", "x/[a", "x/a.b",
+        "x/axb", "x/(a|b)", "x/a", "x/aa", "x/^a$", "x/\\d", "x/5", "x/a\\", "a/b/c", "x/-",
+        "x/^", "x/b", "", "x/\nnl",
+    ]  # fmt: skip
+    script = (
+        f"import {{ globRegExp }} from {json.dumps(built.as_uri())};\n"
+        "const [globs, names] = JSON.parse(process.argv[1]);\n"
+        "console.log(JSON.stringify(globs.map(g => names.map(n => globRegExp(g).test(n)))));"
+    )
+    result = subprocess.run(
+        [node, "--input-type=module", "-e", script, json.dumps([globs, names])],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    panel = json.loads(result.stdout)
+    service = [[fnmatchcase(n, g) for n in names] for g in globs]
+    differ = [
+        (g, n, panel[i][j])
+        for (i, g), (j, n) in product(enumerate(globs), enumerate(names))
+        if panel[i][j] != service[i][j]
+    ]
+    assert not differ, differ

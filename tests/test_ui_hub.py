@@ -255,6 +255,115 @@ def test_a_user_sees_their_budgets_and_only_their_own_usage(
         page.context.close()
 
 
+MODEL_DENIED = "not allowed for you by the Hub's admin"
+PROVIDERS_LOCKED = (
+    "The Hub's admin provides the models here: adding, changing or refreshing providers is "
+    "not allowed for you."
+)
+
+
+def test_a_users_providers_keys_and_connect_tabs_work_in_remote_mode(
+    browser: Browser, hub: Hub, servers: list[str], usage: dict[str, dict[str, Any]]
+) -> None:
+    """bob's panel, tab by tab, through his remote-mode server: the shared provider with
+    no control his policy refuses (no own providers: adding, changing and refreshing are
+    disabled, saying why) and the model it does not allow marked, there and in the
+    workspace's model picker; a key made and revoked in the Keys tab that works through his
+    server meanwhile; Connect's snippets on his server's /mux. No mux API call is refused."""
+    page = sign_in(browser, hub, "bob")
+    shot = Shots(page, "hub-tabs")
+    refused: list[str] = []
+    page.on(
+        "response",
+        lambda r: (
+            refused.append(f"{r.request.method} {r.url}: {r.status}")
+            if "/mux/api/" in r.url and r.status >= 400 and not r.url.endswith("/mux/api/me")
+            else None
+        ),
+    )
+    server = f"{hub.url}/user/bob/"
+    try:
+        view = open_view(page, "Providers")
+        card = view.locator('li[data-provider="ollama"]')
+        expect(card).to_contain_text("read-only")
+        expect(card.get_by_role("list", name="Models of ollama")).to_contain_text(ALICE_MODEL)
+        expect(view.locator("#jp-mux-providers-locked")).to_have_text(PROVIDERS_LOCKED)
+        for button in (
+            view.get_by_role("button", name="Add provider…"),
+            card.get_by_role("button", name="Refresh models of ollama"),
+        ):
+            expect(button).to_be_disabled()
+            expect(button).to_have_accessible_description(PROVIDERS_LOCKED)
+        expect(card.get_by_role("button", name="Edit provider ollama")).to_have_count(0)
+        # bob's policy allows one model of it: the other is struck out, saying why.
+        denied = card.locator("li.jp-mux-model-denied")
+        expect(denied).to_have_text(BOB_MODEL)
+        expect(denied).to_have_attribute("title", MODEL_DENIED)
+        expect(card.get_by_role("list", name="Models of ollama").locator("li")).to_have_count(2)
+        assert_nothing_cut_off(page, "#jupyter-mux-view")
+        shot("providers")
+
+        # The workspace's model picker offers it disabled, the allowed one enabled.
+        view.get_by_role("tab", name="Workspaces").click()
+        ws_card = view.locator('li[data-workspace="default"]')
+        ws_card.get_by_role("button", name="Change model of workspace default").click()
+        picker = ws_card.get_by_label("Model for workspace default", exact=True)
+        option = picker.locator(
+            f"option[value='{json.dumps(['ollama', BOB_MODEL], separators=(',', ':'))}']"
+        )
+        expect(option).to_be_disabled()
+        expect(option).to_have_text(f"ollama/{BOB_MODEL} ({MODEL_DENIED})")
+        expect(
+            picker.locator(
+                f"option[value='{json.dumps(['ollama', ALICE_MODEL], separators=(',', ':'))}']"
+            )
+        ).to_be_enabled()
+        ws_card.get_by_role("button", name="Close", exact=True).click()
+
+        view.get_by_role("tab", name="Keys").click()
+        view.get_by_role("button", name="Create key…").click()
+        form = view.get_by_role("form", name="Create a mux key")
+        form.get_by_label("Key name", exact=True).fill("bobs-laptop")
+        form.get_by_role("button", name="Create key", exact=True).click()
+        box = view.get_by_role("region", name="Secret of the new key bobs-laptop")
+        secret = box.get_by_label("Secret", exact=True).inner_text().strip()
+        answer = httpx.post(
+            server + "mux/v1/chat/completions",
+            json=CHAT,
+            headers={"Authorization": f"Bearer {secret}"},
+            timeout=60,
+        )
+        assert answer.status_code == 200, answer.text
+        box.get_by_role("button", name="I have copied it").click()
+        listed = api(hub, hub.token_for("bob"), "GET", "mux/api/keys").json()
+        assert [k["name"] for k in listed] == ["bobs-laptop"]
+        key_card = view.locator(f'li[data-key-prefix="{listed[0]["prefix"]}"]')
+        expect(key_card).to_contain_text("bobs-laptop")
+        assert_nothing_cut_off(page, "#jupyter-mux-view")
+        shot("keys")
+        key_card.get_by_role("button", name="Revoke key bobs-laptop").click()
+        page.locator(".jp-Dialog").get_by_role("button", name="Revoke", exact=True).click()
+        expect(key_card).to_have_count(0)
+        again = httpx.post(
+            server + "mux/v1/chat/completions",
+            json=CHAT,
+            headers={"Authorization": f"Bearer {secret}"},
+            timeout=60,
+        )
+        assert again.status_code == 401, again.text
+
+        view.get_by_role("tab", name="Connect").click()
+        expect(view.get_by_label("Mux URL", exact=True)).to_have_text(server + "mux/v1")
+        env = view.locator('[data-snippet="env"] pre')
+        expect(env).to_contain_text(f"export OPENAI_BASE_URL='{server}mux/v1'")
+        expect(env).to_contain_text(f"export ANTHROPIC_BASE_URL='{server}mux'")
+        assert_nothing_cut_off(page, "#jupyter-mux-view")
+        shot("connect")
+        assert not refused, refused
+    finally:
+        page.context.close()
+
+
 SHARED = "team"
 SHARED_TEXT = "Shared by the Hub's admin: you can use and activate it, not change it"
 

@@ -1,5 +1,5 @@
 /** Sentences about providers and workspaces, shared by the sidebar, main view and status bar. */
-import type { IProvider, IProviderType, IWorkspace } from '../types';
+import type { IMe, IProvider, IProviderType, IWorkspace } from '../types';
 import { targetText } from './targets';
 import type { Trans } from './trans';
 
@@ -52,6 +52,23 @@ export function sharedWorkspaceText(trans: Trans): string {
  */
 export function workspaceLockReason(ws: IWorkspace, trans: Trans): string | null {
   return ws.shared ? sharedWorkspaceText(trans) : null;
+}
+
+/**
+ * Why providers cannot be added, changed or refreshed here, or null when they can: a Hub
+ * service whose admin keeps this user to the shared providers (the server answers 403).
+ */
+export function providerLockReason(me: IMe | null, trans: Trans): string | null {
+  return me && !me.policy.user_providers
+    ? trans.__(
+        "The Hub's admin provides the models here: adding, changing or refreshing providers is not allowed for you."
+      )
+    : null;
+}
+
+/** Why a model is greyed out: the Hub's admin does not allow it to this user. */
+export function modelDeniedText(trans: Trans): string {
+  return trans.__("not allowed for you by the Hub's admin");
 }
 
 /** The confirmation text before deleting a provider. */

@@ -8,24 +8,31 @@ import {
   targetKey,
   targetText
 } from '../helpers/targets';
+import { modelAllowed } from '../helpers/policy';
+import { modelDeniedText } from '../helpers/texts';
 import type { IProvider, ITarget } from '../types';
-import { useTrans } from './common';
+import { MeContext, useTrans } from './common';
 
 /**
  * The options of a model select, grouped by provider; every option reads
- * "provider/model", so two providers serving the same model id are told apart.
+ * "provider/model", so two providers serving the same model id are told apart. Models a
+ * Hub admin's policy does not allow this user are listed, disabled, saying so.
  */
 export function ModelOptions(props: { providers: IProvider[]; filter?: string }): JSX.Element {
   const trans = useTrans();
+  const me = React.useContext(MeContext);
   return (
     <>
       {groupModels(props.providers, props.filter).map(g => (
         <optgroup key={g.provider} label={groupLabel(g, trans)}>
           {g.models.map(m => {
             const target = { provider: g.provider, model: m };
+            const allowed = modelAllowed(me, target);
             return (
-              <option key={m} value={targetKey(target)}>
-                {targetText(target, trans)}
+              <option key={m} value={targetKey(target)} disabled={!allowed}>
+                {allowed
+                  ? targetText(target, trans)
+                  : `${targetText(target, trans)} (${modelDeniedText(trans)})`}
               </option>
             );
           })}

@@ -5,7 +5,14 @@ import * as React from 'react';
 import { PRODUCT_NAME } from '../helpers/texts';
 import { muxIcon } from '../icon';
 import type { MuxModel } from '../model';
-import { EditorContext, TransContext, useEditorState, useModel, useTrans } from './common';
+import {
+  EditorContext,
+  MeContext,
+  TransContext,
+  useEditorState,
+  useModel,
+  useTrans
+} from './common';
 import { SECTIONS } from './sections';
 
 function MainView(props: {
@@ -18,47 +25,51 @@ function MainView(props: {
   const { model } = props;
   useModel(model);
   const [editor, onKeyDown] = useEditorState();
+  // Under a Hub service, what the admin's policy allows (asked once; a plain server says 404).
+  React.useEffect(() => void model.refreshMe(), [model]);
   const section = SECTIONS.find(s => s.id === props.section) ?? SECTIONS[0];
   return (
-    <EditorContext.Provider value={editor}>
-      <div className="jp-mux-main-body" onKeyDown={onKeyDown}>
-        <header className="jp-mux-main-header">
-          <h1>{PRODUCT_NAME}</h1>
-          <nav role="tablist" aria-label={trans.__('%1 sections', PRODUCT_NAME)}>
-            {SECTIONS.map(s => (
-              <button
-                key={s.id}
-                type="button"
-                role="tab"
-                id={`jp-mux-tab-${s.id}`}
-                aria-selected={s.id === section.id}
-                aria-controls="jp-mux-tabpanel"
-                className={`jp-mux-tab${s.id === section.id ? ' jp-mod-current' : ''}`}
-                onClick={() => {
-                  editor.open(null);
-                  props.onSection(s.id);
-                }}
-              >
-                {s.title(trans)}
-              </button>
-            ))}
-          </nav>
-        </header>
-        {model.error && (
-          <div className="jp-mux-error" role="alert">
-            {trans.__('The mux API is not answering: %1', model.error)}
+    <MeContext.Provider value={model.me}>
+      <EditorContext.Provider value={editor}>
+        <div className="jp-mux-main-body" onKeyDown={onKeyDown}>
+          <header className="jp-mux-main-header">
+            <h1>{PRODUCT_NAME}</h1>
+            <nav role="tablist" aria-label={trans.__('%1 sections', PRODUCT_NAME)}>
+              {SECTIONS.map(s => (
+                <button
+                  key={s.id}
+                  type="button"
+                  role="tab"
+                  id={`jp-mux-tab-${s.id}`}
+                  aria-selected={s.id === section.id}
+                  aria-controls="jp-mux-tabpanel"
+                  className={`jp-mux-tab${s.id === section.id ? ' jp-mod-current' : ''}`}
+                  onClick={() => {
+                    editor.open(null);
+                    props.onSection(s.id);
+                  }}
+                >
+                  {s.title(trans)}
+                </button>
+              ))}
+            </nav>
+          </header>
+          {model.error && (
+            <div className="jp-mux-error" role="alert">
+              {trans.__('The mux API is not answering: %1', model.error)}
+            </div>
+          )}
+          <div
+            id="jp-mux-tabpanel"
+            role="tabpanel"
+            aria-labelledby={`jp-mux-tab-${section.id}`}
+            className="jp-mux-tabpanel"
+          >
+            {section.render({ model, url: props.url })}
           </div>
-        )}
-        <div
-          id="jp-mux-tabpanel"
-          role="tabpanel"
-          aria-labelledby={`jp-mux-tab-${section.id}`}
-          className="jp-mux-tabpanel"
-        >
-          {section.render({ model, url: props.url })}
         </div>
-      </div>
-    </EditorContext.Provider>
+      </EditorContext.Provider>
+    </MeContext.Provider>
   );
 }
 

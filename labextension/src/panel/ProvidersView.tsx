@@ -1,11 +1,20 @@
 import * as React from 'react';
 
-import { deleteProviderMessage, providerStatusText, providerTypeLabel } from '../helpers/texts';
+import {
+  deleteProviderMessage,
+  modelDeniedText,
+  providerLockReason,
+  providerStatusText,
+  providerTypeLabel
+} from '../helpers/texts';
+import type { Trans } from '../helpers/trans';
 import type { MuxModel } from '../model';
-import type { IProvider } from '../types';
+import { modelAllowed } from '../helpers/policy';
+import type { IMe, IProvider } from '../types';
 import {
   confirm,
   ErrorText,
+  MeContext,
   messageOf,
   MuxButton,
   useEditor,
@@ -15,6 +24,16 @@ import {
 import { ProviderForm } from './ProviderForm';
 
 const SHOWN_MODELS = 8;
+const LOCK_ID = 'jp-mux-providers-locked';
+
+/**
+ * The props of a control that would add, change or refresh a provider: disabled, saying
+ * why, when the Hub's admin does not let this user (the server would answer 403).
+ */
+function lockable(me: IMe | null, trans: Trans): object {
+  const locked = providerLockReason(me, trans);
+  return locked ? { disabled: true, title: locked, 'aria-describedby': LOCK_ID } : {};
+}
 
 /** The providers: cards with their models, add, edit, refresh, delete. */
 export function ProvidersView(props: { model: MuxModel }): JSX.Element {
@@ -23,6 +42,8 @@ export function ProvidersView(props: { model: MuxModel }): JSX.Element {
   useModel(model);
   const [adding, toggleAdding, closeAdding] = useEditor('provider:add');
   const [notice, setNotice] = React.useState<{ text: string; ok: boolean } | null>(null);
+  const me = React.useContext(MeContext);
+  const locked = providerLockReason(me, trans);
 
   return (
     <section className="jp-mux-section" aria-labelledby="jp-mux-providers-title">
@@ -35,6 +56,7 @@ export function ProvidersView(props: { model: MuxModel }): JSX.Element {
             setNotice(null);
             toggleAdding();
           }}
+          {...lockable(me, trans)}
         >
           {trans.__('Add provider…')}
         </MuxButton>
@@ -42,7 +64,12 @@ export function ProvidersView(props: { model: MuxModel }): JSX.Element {
       <p className="jp-mux-hint">
         {trans.__('Where models come from: local servers (llama.cpp, Ollama, vLLM…) or hosted APIs.')}
       </p>
-      {adding && (
+      {locked && (
+        <p id={LOCK_ID} className="jp-mux-hint">
+          {locked}
+        </p>
+      )}
+      {adding && !locked && (
         <ProviderForm
           model={model}
           onDone={p => {
@@ -83,6 +110,7 @@ export function ProvidersView(props: { model: MuxModel }): JSX.Element {
 function ProviderCard(props: { model: MuxModel; provider: IProvider }): JSX.Element {
   const trans = useTrans();
   const { model, provider: p } = props;
+  const me = React.useContext(MeContext);
   const [editing, toggleEditing, closeEditing] = useEditor(`provider:edit:${p.name}`);
   const [showAll, setShowAll] = React.useState(false);
   const [error, setError] = React.useState('');
@@ -146,9 +174,20 @@ function ProviderCard(props: { model: MuxModel; provider: IProvider }): JSX.Elem
       </div>
       {p.models.length > 0 && (
         <ul className="jp-mux-models" aria-label={trans.__('Models of %1', p.name)}>
-          {models.map(m => (
-            <li key={m}>{m}</li>
-          ))}
+          {models.map(m =>
+            modelAllowed(me, { provider: p.name, model: m }) ? (
+              <li key={m}>{m}</li>
+            ) : (
+              <li
+                key={m}
+                className="jp-mux-model-denied"
+                title={modelDeniedText(trans)}
+                aria-label={`${m} (${modelDeniedText(trans)})`}
+              >
+                {m}
+              </li>
+            )
+          )}
           {p.models.length > SHOWN_MODELS && (
             <li>
               <MuxButton kind="plain" onClick={() => setShowAll(!showAll)}>
@@ -169,6 +208,7 @@ function ProviderCard(props: { model: MuxModel; provider: IProvider }): JSX.Elem
           aria-busy={refreshing}
           disabled={refreshing}
           onClick={refresh}
+          {...lockable(me, trans)}
         >
           {refreshing ? trans.__('Refreshing…') : trans.__('Refresh models')}
         </MuxButton>
@@ -178,6 +218,7 @@ function ProviderCard(props: { model: MuxModel; provider: IProvider }): JSX.Elem
               aria-label={trans.__('Edit provider %1', p.name)}
               aria-expanded={editing}
               onClick={toggleEditing}
+              {...lockable(me, trans)}
             >
               {trans.__('Edit')}
             </MuxButton>
@@ -185,6 +226,7 @@ function ProviderCard(props: { model: MuxModel; provider: IProvider }): JSX.Elem
               kind="warn"
               aria-label={trans.__('Delete provider %1', p.name)}
               onClick={remove}
+              {...lockable(me, trans)}
             >
               {trans.__('Delete')}
             </MuxButton>

@@ -5,6 +5,7 @@ import * as React from 'react';
 import { sharedWorkspaceText } from '../helpers/texts';
 import { TRANSLATION_DOMAIN, type Trans } from '../helpers/trans';
 import type { MuxModel } from '../model';
+import type { IMe } from '../types';
 
 /** Re-render when the model changes. */
 export function useModel(model: MuxModel): number {
@@ -25,6 +26,12 @@ export const TransContext = React.createContext<Trans>(nullTranslator.load(TRANS
 export function useTrans(): Trans {
   return React.useContext(TransContext);
 }
+
+/**
+ * Who the user is to a JupyterHub service (null on a plain server, or not known yet):
+ * what their admin's policy allows, for the views that offer models and providers.
+ */
+export const MeContext = React.createContext<IMe | null>(null);
 
 /**
  * Which editor is open: one at a time in a view, so opening one closes the other, and
