@@ -200,6 +200,12 @@ def start_mux(
         # jupyter_drip.py, the floor of a relay in Jupyter (responsive.py), and what it imports
         "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")])),
     }
+    if os.environ.get("BENCH_EXTENSIONS") != "installed":
+        # The server jupyter-mux installs (the mux, JupyterLab, terminals), not whatever the
+        # environment holds: the test suite's jupyter-ai stack would add its own import
+        # time, threads and periodic work to every figure (bench/README.md).
+        env["JUPYTER_NO_CONFIG"] = "1"
+    extensions = {"jupyter_drip": True, "jupyterlab": True, "jupyter_server_terminals": True}
     mux = stack.enter_context(
         process(
             [
@@ -212,7 +218,7 @@ def start_mux(
                 f"--IdentityProvider.token={TOKEN}",
                 "--ServerApp.log_level=WARN",
                 f"--ServerApp.root_dir={tmp}",
-                '--ServerApp.jpserver_extensions={"jupyter_drip": True}',
+                f"--ServerApp.jpserver_extensions={extensions!r}",
             ],
             env=env,
             stdout=subprocess.DEVNULL,

@@ -8,6 +8,7 @@ affected by a switch.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -201,11 +202,28 @@ def target_problem(target: TargetRecord, providers: dict[str, ProviderRecord]) -
 def routable(provider: ProviderRecord) -> str | None:
     """Why a stored provider cannot be routed, or None: the check `build_table` makes,
     without a key, so a view can show it."""
+    return _routable(provider.name, provider.type, provider.endpoint)
+
+
+@functools.lru_cache(maxsize=256)
+def _routable(name: str, provider_type: str, endpoint: str) -> str | None:
+    """Remembered per (name, type, endpoint), all the check reads: it parses every URL of
+    the provider, and a view asks it for each target it shows."""
     try:
-        upstream_for(provider, None)
+        upstream_for(_Endpoint(name, provider_type, endpoint), None)  # type: ignore[arg-type]
     except UnroutableProvider as exc:
         return str(exc)
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Endpoint:
+    """What `_upstream` reads of a provider when it has no key."""
+
+    name: str
+    type: str
+    endpoint: str
+    auth_type: str = "none"
 
 
 # A provider as the table resolves it: its upstream, or why it has none.

@@ -513,7 +513,8 @@ async def test_a_success_line_is_built_only_for_a_handler_that_writes_it(
     jp_fetch, jp_serverapp, built_records
 ):
     """Jupyter logs a successful request at debug level; its record is built only where a
-    handler would write it out, and a failure's line is written as before."""
+    handler would write it out (its duration metric is recorded either way), and a
+    failure's line is written as before."""
     (app,) = jp_serverapp.extension_manager.extension_apps["jupyter_mux"]
     log = app.log
     written: list[str] = []
@@ -523,6 +524,18 @@ async def test_a_success_line_is_built_only_for_a_handler_that_writes_it(
         handler.emit = lambda record: written.append(record.getMessage())  # type: ignore[method-assign]
         return handler
 
+    from prometheus_client import REGISTRY
+
+    labels = {
+        "method": "GET",
+        "handler": "jupyter_mux.handlers.mux.ModelsHandler",
+        "status_code": "200",
+    }
+
+    def timed() -> float:
+        """How many of those requests Jupyter's request-duration metric has seen."""
+        return REGISTRY.get_sample_value("http_request_duration_seconds_count", labels) or 0
+
     saved = log.level, log.propagate, log.handlers[:]
     # As traitlets sets it up in `jupyter lab` and `jupyter mux`: the logger at DEBUG, its
     # one handler at the log level (INFO).
@@ -530,7 +543,9 @@ async def test_a_success_line_is_built_only_for_a_handler_that_writes_it(
     log.propagate = False
     log.handlers[:] = [handler(logging.INFO)]
     try:
+        before = timed()
         await jp_fetch("mux", "v1", "models")
+        assert timed() == before + 1  # the line is skipped, not the metric
         with pytest.raises(Exception) as missing:
             await jp_fetch("mux", "v1", "nowhere")
         assert missing.value.code == 404
