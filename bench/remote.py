@@ -82,6 +82,13 @@ def _hub_config(tmp: Path, ports: dict[str, int], admin_token: str, service_conf
         for kind in ("config", "data", "runtime")
     }
     scopes = [f"access:services!service={SERVICE}", f"read:services!service={SERVICE}"]
+    import run
+
+    # The user's server as lean as run.py's local one (the mux enabled here, as its own
+    # install would): the figures compare the hop, not the environment's extensions.
+    lean_env, lean_args = run.lean_server("jupyter_mux")
+    server_args = [*root, *lean_args]
+    server_env = {"JUPYTER_MUX_HUB_SERVICE": SERVICE, **lean_env}
     return f"""
 c = get_config()  # noqa: F821
 c.JupyterHub.ip = "127.0.0.1"
@@ -111,9 +118,9 @@ c.JupyterHub.load_roles = [
     {{"name": "server", "scopes": ["users:activity!user", "access:servers!server", *{scopes!r}]}},
 ]
 c.Spawner.cmd = [{sys.executable!r}, "-m", "jupyterhub.singleuser"]
-c.Spawner.args = {root!r}
+c.Spawner.args = {server_args!r}
 c.Spawner.port = {ports["server"]}
-c.Spawner.environment = {{"JUPYTER_MUX_HUB_SERVICE": {SERVICE!r}}}
+c.Spawner.environment = {server_env!r}
 c.Spawner.http_timeout = {START_TIMEOUT!r}
 c.Spawner.start_timeout = {START_TIMEOUT!r}
 c.SimpleLocalProcessSpawner.home_dir_template = {str(tmp / "home" / "{username}")!r}

@@ -186,6 +186,18 @@ def process(args: list[str], **kwargs: Any) -> Iterator[subprocess.Popen]:
             proc.wait()
 
 
+def lean_server(*extensions: str) -> tuple[dict[str, str], list[str]]:
+    """The environment and arguments that give a bench Jupyter server the extensions
+    jupyter-mux installs (the mux, JupyterLab, terminals) and `extensions`, not every one
+    the environment enables: the test suite's jupyter-ai stack would add its imports,
+    threads and periodic work to every figure (bench/README.md). BENCH_EXTENSIONS=installed
+    keeps them all."""
+    if os.environ.get("BENCH_EXTENSIONS") == "installed":
+        return {}, []
+    enabled = dict.fromkeys(("jupyterlab", "jupyter_server_terminals", *extensions), True)
+    return {"JUPYTER_NO_CONFIG": "1"}, [f"--ServerApp.jpserver_extensions={enabled!r}"]
+
+
 def start_mux(
     stack: contextlib.ExitStack, tmp: Path, up_port: int
 ) -> tuple[subprocess.Popen, Target]:
@@ -200,12 +212,8 @@ def start_mux(
         # jupyter_drip.py, the floor of a relay in Jupyter (responsive.py), and what it imports
         "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")])),
     }
-    if os.environ.get("BENCH_EXTENSIONS") != "installed":
-        # The server jupyter-mux installs (the mux, JupyterLab, terminals), not whatever the
-        # environment holds: the test suite's jupyter-ai stack would add its own import
-        # time, threads and periodic work to every figure (bench/README.md).
-        env["JUPYTER_NO_CONFIG"] = "1"
-    extensions = {"jupyter_drip": True, "jupyterlab": True, "jupyter_server_terminals": True}
+    lean_env, lean_args = lean_server("jupyter_drip")
+    env.update(lean_env)
     mux = stack.enter_context(
         process(
             [
@@ -218,7 +226,7 @@ def start_mux(
                 f"--IdentityProvider.token={TOKEN}",
                 "--ServerApp.log_level=WARN",
                 f"--ServerApp.root_dir={tmp}",
-                f"--ServerApp.jpserver_extensions={extensions!r}",
+                *lean_args,
             ],
             env=env,
             stdout=subprocess.DEVNULL,
