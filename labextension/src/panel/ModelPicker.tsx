@@ -1,6 +1,7 @@
 import { HTMLSelect, InputGroup } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
+import { modelAllowed } from '../helpers/policy';
 import {
   groupLabel,
   groupModels,
@@ -8,7 +9,6 @@ import {
   targetKey,
   targetText
 } from '../helpers/targets';
-import { modelAllowed } from '../helpers/policy';
 import { modelDeniedText } from '../helpers/texts';
 import type { IProvider, ITarget } from '../types';
 import { MeContext, useTrans } from './common';

@@ -1,5 +1,6 @@
 import * as React from 'react';
 
+import { modelAllowed } from '../helpers/policy';
 import {
   deleteProviderMessage,
   modelDeniedText,
@@ -9,7 +10,6 @@ import {
 } from '../helpers/texts';
 import type { Trans } from '../helpers/trans';
 import type { MuxModel } from '../model';
-import { modelAllowed } from '../helpers/policy';
 import type { IMe, IProvider } from '../types';
 import {
   confirm,
@@ -44,6 +44,7 @@ export function ProvidersView(props: { model: MuxModel }): JSX.Element {
   const [notice, setNotice] = React.useState<{ text: string; ok: boolean } | null>(null);
   const me = React.useContext(MeContext);
   const locked = providerLockReason(me, trans);
+  const lock = lockable(me, trans);
 
   return (
     <section className="jp-mux-section" aria-labelledby="jp-mux-providers-title">
@@ -56,7 +57,7 @@ export function ProvidersView(props: { model: MuxModel }): JSX.Element {
             setNotice(null);
             toggleAdding();
           }}
-          {...lockable(me, trans)}
+          {...lock}
         >
           {trans.__('Add provider…')}
         </MuxButton>
@@ -111,6 +112,7 @@ function ProviderCard(props: { model: MuxModel; provider: IProvider }): JSX.Elem
   const trans = useTrans();
   const { model, provider: p } = props;
   const me = React.useContext(MeContext);
+  const lock = lockable(me, trans);
   const [editing, toggleEditing, closeEditing] = useEditor(`provider:edit:${p.name}`);
   const [showAll, setShowAll] = React.useState(false);
   const [error, setError] = React.useState('');
@@ -208,7 +210,7 @@ function ProviderCard(props: { model: MuxModel; provider: IProvider }): JSX.Elem
           aria-busy={refreshing}
           disabled={refreshing}
           onClick={refresh}
-          {...lockable(me, trans)}
+          {...lock}
         >
           {refreshing ? trans.__('Refreshing…') : trans.__('Refresh models')}
         </MuxButton>
@@ -218,7 +220,7 @@ function ProviderCard(props: { model: MuxModel; provider: IProvider }): JSX.Elem
               aria-label={trans.__('Edit provider %1', p.name)}
               aria-expanded={editing}
               onClick={toggleEditing}
-              {...lockable(me, trans)}
+              {...lock}
             >
               {trans.__('Edit')}
             </MuxButton>
@@ -226,7 +228,7 @@ function ProviderCard(props: { model: MuxModel; provider: IProvider }): JSX.Elem
               kind="warn"
               aria-label={trans.__('Delete provider %1', p.name)}
               onClick={remove}
-              {...lockable(me, trans)}
+              {...lock}
             >
               {trans.__('Delete')}
             </MuxButton>
