@@ -22,7 +22,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -733,6 +733,27 @@ async def _execute(ws_url: str, token: str, code: str) -> tuple[str, str]:
     return status, "".join(printed)
 
 
+@contextlib.contextmanager
+def _remote_kernel(hub: Hub, token: str, loop: Any) -> Iterator[Callable[[str], tuple[str, str]]]:
+    """alice's remote-mode server started by the Hub and a kernel in it, started through
+    the server's REST API: yields a function that runs code in it over its websocket, as a
+    notebook does; both are stopped afterwards."""
+    _start_server(hub, "alice")
+    server = f"{hub.url}/user/alice/"
+    headers = {"Authorization": f"token {token}"}
+    try:
+        started = http_post(server + "api/kernels", json={}, headers=headers)
+        assert started.status_code == 201, started.text
+        kernel = started.json()["id"]
+        ws_url = server.replace("http", "ws", 1) + f"api/kernels/{kernel}/channels"
+        yield lambda code: loop.run_until_complete(
+            asyncio.wait_for(_execute(ws_url, token, code), 300)
+        )
+        http_delete(server + f"api/kernels/{kernel}", headers=headers)
+    finally:
+        hub.hub_api("DELETE", "users/alice/server")
+
+
 def test_remote_mode_kernels_are_pre_wired_with_the_servers_hub_token(
     hub: Hub, configured: dict[str, str], jp_asyncio_loop: Any
 ) -> None:
@@ -744,18 +765,8 @@ def test_remote_mode_kernels_are_pre_wired_with_the_servers_hub_token(
 
     Placed before the restart test, which must stay last: it leaves the service's only
     provider pointing at an upstream that is gone once it ends."""
-    alice = configured["alice"]
-    _start_server(hub, "alice")
-    server = f"{hub.url}/user/alice/"
-    headers = {"Authorization": f"token {alice}"}
-    try:
-        started = http_post(server + "api/kernels", json={}, headers=headers)
-        assert started.status_code == 201, started.text
-        kernel = started.json()["id"]
-        ws_url = server.replace("http", "ws", 1) + f"api/kernels/{kernel}/channels"
-        status, printed = jp_asyncio_loop.run_until_complete(
-            asyncio.wait_for(_execute(ws_url, alice, KERNEL_CODE), 300)
-        )
+    with _remote_kernel(hub, configured["alice"], jp_asyncio_loop) as run:
+        status, printed = run(KERNEL_CODE)
         assert status == "ok", printed
         seen = json.loads(printed.strip().splitlines()[-1])
         environ = seen["environ"]
@@ -774,9 +785,6 @@ def test_remote_mode_kernels_are_pre_wired_with_the_servers_hub_token(
         assert ALICE_MODEL in seen["openai"]
         assert ALICE_MODEL in seen["anthropic"]
         assert ALICE_MODEL in seen["helper"]  # jupyter_mux.openai_client() reads them too
-        http_delete(server + f"api/kernels/{kernel}", headers=headers)
-    finally:
-        hub.hub_api("DELETE", "users/alice/server")
 
 
 MAGICS = (
@@ -798,39 +806,27 @@ def test_remote_mode_magics_work_in_a_kernel(
     show and change is alice's on the service: her workspaces and providers, a key made
     for her, and an answer from her model."""
     alice = configured["alice"]
-    _start_server(hub, "alice")
-    server = f"{hub.url}/user/alice/"
-    headers = {"Authorization": f"token {alice}"}
-    try:
-        started = http_post(server + "api/kernels", json={}, headers=headers)
-        assert started.status_code == 201, started.text
-        kernel = started.json()["id"]
-        ws_url = server.replace("http", "ws", 1) + f"api/kernels/{kernel}/channels"
-        seen = {}
+    seen = {}
+    with _remote_kernel(hub, alice, jp_asyncio_loop) as run:
         for code in MAGICS:
-            status, printed = jp_asyncio_loop.run_until_complete(
-                asyncio.wait_for(_execute(ws_url, alice, code), 300)
-            )
+            status, printed = run(code)
             assert status == "ok", (code, printed)
             seen[code] = printed
-        assert "default" in seen["%mux workspaces"] and ALICE_MODEL in seen["%mux workspaces"]
-        assert "Active workspace is now default" in seen["%mux use default"]
-        assert f"Active workspace: default (ollama / {ALICE_MODEL})" in seen["%mux"]
-        assert "ollama" in seen["%mux providers"]
-        assert "from-kernel" in seen["%mux key"]
-        assert ALICE_MODEL in seen["%%mux\nhi"]
-        # What the kernel made is alice's on the service, and not bob's.
-        keys = api(hub, alice, "GET", "mux/api/keys").json()
-        made = [k for k in keys if k["name"] == "from-kernel"]
-        assert len(made) == 1
-        assert not any(
-            k["name"] == "from-kernel"
-            for k in api(hub, configured["bob"], "GET", "mux/api/keys").json()
-        )
-        assert api(hub, alice, "DELETE", f"mux/api/keys/{made[0]['id']}").status_code == 204
-        http_delete(server + f"api/kernels/{kernel}", headers=headers)
-    finally:
-        hub.hub_api("DELETE", "users/alice/server")
+    assert "default" in seen["%mux workspaces"] and ALICE_MODEL in seen["%mux workspaces"]
+    assert "Active workspace is now default" in seen["%mux use default"]
+    assert f"Active workspace: default (ollama / {ALICE_MODEL})" in seen["%mux"]
+    assert "ollama" in seen["%mux providers"]
+    assert "from-kernel" in seen["%mux key"]
+    assert ALICE_MODEL in seen["%%mux\nhi"]
+    # What the kernel made is alice's on the service, and not bob's.
+    keys = api(hub, alice, "GET", "mux/api/keys").json()
+    made = [k for k in keys if k["name"] == "from-kernel"]
+    assert len(made) == 1
+    assert not any(
+        k["name"] == "from-kernel"
+        for k in api(hub, configured["bob"], "GET", "mux/api/keys").json()
+    )
+    assert api(hub, alice, "DELETE", f"mux/api/keys/{made[0]['id']}").status_code == 204
 
 
 def test_a_service_restart_loses_nothing_and_applies_the_configuration(

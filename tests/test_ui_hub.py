@@ -12,6 +12,7 @@ test-artifacts/ui/."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -327,12 +328,14 @@ def test_a_users_providers_keys_and_connect_tabs_work_in_remote_mode(
         form.get_by_role("button", name="Create key", exact=True).click()
         box = view.get_by_role("region", name="Secret of the new key bobs-laptop")
         secret = box.get_by_label("Secret", exact=True).inner_text().strip()
-        answer = httpx.post(
+        ask = functools.partial(
+            httpx.post,
             server + "mux/v1/chat/completions",
             json=CHAT,
             headers={"Authorization": f"Bearer {secret}"},
             timeout=60,
         )
+        answer = ask()
         assert answer.status_code == 200, answer.text
         box.get_by_role("button", name="I have copied it").click()
         listed = api(hub, hub.token_for("bob"), "GET", "mux/api/keys").json()
@@ -344,12 +347,7 @@ def test_a_users_providers_keys_and_connect_tabs_work_in_remote_mode(
         key_card.get_by_role("button", name="Revoke key bobs-laptop").click()
         page.locator(".jp-Dialog").get_by_role("button", name="Revoke", exact=True).click()
         expect(key_card).to_have_count(0)
-        again = httpx.post(
-            server + "mux/v1/chat/completions",
-            json=CHAT,
-            headers={"Authorization": f"Bearer {secret}"},
-            timeout=60,
-        )
+        again = ask()
         assert again.status_code == 401, again.text
 
         view.get_by_role("tab", name="Connect").click()
