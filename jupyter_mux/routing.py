@@ -158,6 +158,21 @@ def upstream_for(provider: ProviderRecord, api_key: str | None) -> Upstream:
         ) from None
 
 
+@functools.lru_cache(maxsize=256)
+def _parsed(provider_type: str, endpoint: str) -> tuple[str, dict[str, URL]]:
+    """A provider's API base and its URLs, parsed once per (type, endpoint): every table
+    build and every view's routability check (one per target shown) asks, and parsing each
+    URL is the dearest part. httpx's parser checks each (an endpoint it refuses makes the
+    provider unroutable; a failure is not remembered), as discovery's client does; the pool
+    takes them parsed, as yarl's. The dict is shared by every Upstream of the endpoint and
+    only read."""
+    wire = WIRES[PROVIDER_TYPES[provider_type].wire]
+    base_url = wire.api_base(endpoint)
+    return base_url, {
+        kind: URL(str(httpx.URL(base_url + path))) for kind, path in wire.paths.items()
+    }
+
+
 def _upstream(provider: ProviderRecord, api_key: str | None) -> Upstream:
     provider_type = PROVIDER_TYPES[provider.type]
     wire = WIRES[provider_type.wire]
@@ -166,10 +181,7 @@ def _upstream(provider: ProviderRecord, api_key: str | None) -> Upstream:
     headers = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
     key = api_key if provider.auth_type == "api_key" else None
     headers.update(wire.auth_headers(provider.type, key))
-    base_url = wire.api_base(provider.endpoint)
-    # httpx's parser checks each URL (an endpoint it refuses makes the provider
-    # unroutable), as discovery's client does; the pool takes them parsed, as yarl's.
-    urls = {kind: URL(str(httpx.URL(base_url + path))) for kind, path in wire.paths.items()}
+    base_url, urls = _parsed(provider.type, provider.endpoint)
     return Upstream(
         name=provider.name,
         type=provider.type,
@@ -202,28 +214,11 @@ def target_problem(target: TargetRecord, providers: dict[str, ProviderRecord]) -
 def routable(provider: ProviderRecord) -> str | None:
     """Why a stored provider cannot be routed, or None: the check `build_table` makes,
     without a key, so a view can show it."""
-    return _routable(provider.name, provider.type, provider.endpoint)
-
-
-@functools.lru_cache(maxsize=256)
-def _routable(name: str, provider_type: str, endpoint: str) -> str | None:
-    """Remembered per (name, type, endpoint), all the check reads: it parses every URL of
-    the provider, and a view asks it for each target it shows."""
     try:
-        upstream_for(_Endpoint(name, provider_type, endpoint), None)  # type: ignore[arg-type]
+        upstream_for(provider, None)
     except UnroutableProvider as exc:
         return str(exc)
     return None
-
-
-@dataclass(frozen=True, slots=True)
-class _Endpoint:
-    """What `_upstream` reads of a provider when it has no key."""
-
-    name: str
-    type: str
-    endpoint: str
-    auth_type: str = "none"
 
 
 # A provider as the table resolves it: its upstream, or why it has none.
