@@ -36,6 +36,9 @@ export function globRegExp(glob: string): RegExp {
   return new RegExp(`^${out}$`, 's');
 }
 
+// Each glob compiled once: a view asks for every model it lists, at every render.
+const compiled = new Map<string, RegExp>();
+
 /** Whether the user's policy allows `target`: every model off a Hub or without a list. */
 export function modelAllowed(me: IMe | null, target: ITarget): boolean {
   const globs = me?.policy.allowed_models;
@@ -43,5 +46,12 @@ export function modelAllowed(me: IMe | null, target: ITarget): boolean {
     return true;
   }
   const name = `${target.provider}/${target.model}`;
-  return globs.some(glob => globRegExp(glob).test(name));
+  return globs.some(glob => {
+    let re = compiled.get(glob);
+    if (!re) {
+      re = globRegExp(glob);
+      compiled.set(glob, re);
+    }
+    return re.test(name);
+  });
 }

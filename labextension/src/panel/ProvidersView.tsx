@@ -8,9 +8,8 @@ import {
   providerStatusText,
   providerTypeLabel
 } from '../helpers/texts';
-import type { Trans } from '../helpers/trans';
 import type { MuxModel } from '../model';
-import type { IMe, IProvider } from '../types';
+import type { IProvider } from '../types';
 import {
   confirm,
   ErrorText,
@@ -28,10 +27,10 @@ const LOCK_ID = 'jp-mux-providers-locked';
 
 /**
  * The props of a control that would add, change or refresh a provider: disabled, saying
- * why, when the Hub's admin does not let this user (the server would answer 403).
+ * why (`locked`, from `providerLockReason`), when the Hub's admin does not let this user
+ * (the server would answer 403).
  */
-function lockable(me: IMe | null, trans: Trans): object {
-  const locked = providerLockReason(me, trans);
+function lockProps(locked: string | null): object {
   return locked ? { disabled: true, title: locked, 'aria-describedby': LOCK_ID } : {};
 }
 
@@ -44,7 +43,7 @@ export function ProvidersView(props: { model: MuxModel }): JSX.Element {
   const [notice, setNotice] = React.useState<{ text: string; ok: boolean } | null>(null);
   const me = React.useContext(MeContext);
   const locked = providerLockReason(me, trans);
-  const lock = lockable(me, trans);
+  const lock = lockProps(locked);
 
   return (
     <section className="jp-mux-section" aria-labelledby="jp-mux-providers-title">
@@ -112,7 +111,7 @@ function ProviderCard(props: { model: MuxModel; provider: IProvider }): JSX.Elem
   const trans = useTrans();
   const { model, provider: p } = props;
   const me = React.useContext(MeContext);
-  const lock = lockable(me, trans);
+  const lock = lockProps(providerLockReason(me, trans));
   const [editing, toggleEditing, closeEditing] = useEditor(`provider:edit:${p.name}`);
   const [showAll, setShowAll] = React.useState(false);
   const [error, setError] = React.useState('');
