@@ -124,6 +124,29 @@ def test_conflicts_and_missing(store):
     assert sorted(store.snapshot().workspaces) == ["default", "w"]
 
 
+def test_a_write_and_its_read_back_are_one_transaction(store):
+    """What `service.base` relies on: the read-back sees the write (as a later snapshot
+    will, not as the write's own objects hold it), and a failure keeps nothing of it."""
+    before = store.revision()
+    with store.transaction():
+        add_provider(store, "q")
+        store.create_workspace("w", "", TargetRecord("q", "m1"))
+        store.update_workspace("w", description="changed", preferred=TargetRecord("q", "m2"))
+        inside = store.changes(["w"], ["q"])
+    after = store.snapshot()
+    assert inside.providers["q"] == after.providers["q"]
+    assert inside.workspaces["w"] == after.workspaces["w"]
+    assert after.workspaces["w"].preferred == TargetRecord("q", "m2")
+    assert inside.revision == store.revision() != before
+
+    before = store.revision()
+    with pytest.raises(Conflict), store.transaction():
+        store.update_workspace("w", description="lost")
+        store.update_workspace("w", new_name="default")
+    assert store.revision() == before
+    assert store.snapshot().workspaces == after.workspaces
+
+
 def test_renaming_active_workspace_keeps_it_active(store):
     store.update_workspace("default", new_name="main")
     assert store.snapshot().active == "main"

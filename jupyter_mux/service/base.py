@@ -130,18 +130,19 @@ class ServiceBase:
         renames_provider: bool,
     ) -> Snapshot:
         before = self._revision
-        fn(*args, **kwargs)
         state = self._state
         names = workspaces
         if renames_provider:
             users = (w.name for w in state.workspaces.values() if _uses(w, providers))
             names = tuple(dict.fromkeys((*workspaces, *users)))
-        changes = self.store.changes(
-            names,
-            providers,
-            workspace_order=any(n not in state.workspaces for n in workspaces),
-            provider_order=any(n not in state.providers for n in providers),
-        )
+        with self.store.transaction():
+            fn(*args, **kwargs)
+            changes = self.store.changes(
+                names,
+                providers,
+                workspace_order=any(n not in state.workspaces for n in workspaces),
+                provider_order=any(n not in state.providers for n in providers),
+            )
         if changes.revision != self.store.after_one_write(before):
             # Another server wrote since this one last looked: read it all.
             return self._load()

@@ -12,9 +12,12 @@ import copy
 import json
 import operator
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +28,7 @@ from sqlmodel import Session, create_engine, delete, select, update
 
 from ..errors import Conflict, InvalidRequest, NotFound
 from . import migrations
+from . import statements as sql
 from .migrations import lock_shared_store
 from .records import (
     Changes,
@@ -51,7 +55,6 @@ from .tables import (
 
 DEFAULT_WORKSPACE = "default"
 KEY_CHECK_KEY = "key_check"
-REVISION_KEY = "revision"
 # The Hub service's providers its admin shared over the API (owner "", predefined): kept
 # shared when the configuration is applied at start, and the admin's to change.
 API_SHARED_KEY = "api_shared_providers"
@@ -60,6 +63,20 @@ USER_PRICE = "price"
 
 # Marks "leave the preferred model as it is" apart from None, which clears it.
 KEEP = object()
+
+
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """What the database refuses, as the API's errors (the transaction is rolled back as
+    its session closes)."""
+    try:
+        yield
+    except IntegrityError as exc:
+        raise Conflict("That name is already taken.") from exc
+    except DataError as exc:  # e.g. a NUL character, which PostgreSQL refuses
+        raise InvalidRequest(
+            "A value cannot be stored: it contains characters the database refuses."
+        ) from exc
 
 
 def utcnow() -> datetime:
@@ -103,22 +120,37 @@ class Store:
         # Under the Hub service, a user also sees the workspaces of owner "" (the admin's,
         # shared): their own of the same name wins, and they can activate, not change, them.
         self.sees_shared = False
+        # The session `transaction()` holds open, per thread (views share it: `for_owner`).
+        self._held = threading.local()
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
-        """One transaction; a unique-name clash becomes a 409 instead of a 500."""
-        with Session(self.engine, expire_on_commit=False) as session:
+        """One transaction, or the one `transaction()` holds open on this thread; a
+        unique-name clash becomes a 409 instead of a 500."""
+        held = getattr(self._held, "session", None)
+        if held is not None:
+            with _refusals():
+                yield held
+                held.flush()
+            # Rows the session loaded miss what a Core statement changed since: the next
+            # call loads them again, as it would in a transaction of its own.
+            held.expire_all()
+            return
+        with Session(self.engine, expire_on_commit=False) as session, _refusals():
+            yield session
+            session.commit()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """The store's calls in this block, on this thread, as one transaction: a write and
+        the read-back of what it changed (see `service.base`) cost one commit, not two,
+        and the read-back sees nobody else's write in between."""
+        with self._session() as s:
+            self._held.session = s
             try:
-                yield session
-                session.commit()
-            except IntegrityError as exc:
-                session.rollback()
-                raise Conflict("That name is already taken.") from exc
-            except DataError as exc:  # e.g. a NUL character, which PostgreSQL refuses
-                session.rollback()
-                raise InvalidRequest(
-                    "A value cannot be stored: it contains characters the database refuses."
-                ) from exc
+                yield
+            finally:
+                self._held.session = None
 
     @contextmanager
     def _write(self) -> Iterator[Session]:
@@ -126,13 +158,12 @@ class Store:
         servers' writes on PostgreSQL and bumps the revision, from which servers sharing
         the database learn that their routing tables are stale."""
         with self._session() as s:
-            lock_shared_store(s.connection())
-            revision = s.get(Setting, REVISION_KEY)
-            s.merge(
-                Setting(key=REVISION_KEY, value=str(int(revision.value) + 1 if revision else 1))
-            )
-            own = s.get(OwnerRevision, self.owner)
-            s.merge(OwnerRevision(owner=self.owner, revision=own.revision + 1 if own else 1))
+            conn = s.connection()
+            lock_shared_store(conn)
+            if not conn.execute(sql.bump_revision).rowcount:
+                conn.execute(sql.first_revision)
+            if not conn.execute(sql.bump_owner_revision, {"owner_": self.owner}).rowcount:
+                conn.execute(sql.first_owner_revision, {"owner_": self.owner})
             yield s
 
     def revision(self) -> str:
@@ -142,11 +173,11 @@ class Store:
     def _revision(self, s: Session) -> str:
         """The database's revision; for a Hub user's view (`sees_shared`), theirs and the
         shared rows' ("12.3"), which other users' writes leave alone."""
+        conn = s.connection()
         if self.sees_shared:
-            own, shared = s.get(OwnerRevision, self.owner), s.get(OwnerRevision, "")
-            return f"{own.revision if own else 0}.{shared.revision if shared else 0}"
-        row = s.get(Setting, REVISION_KEY)
-        return row.value if row else "0"
+            owners = dict(conn.execute(sql.owner_revisions, {"owners": self._owners}).all())
+            return f"{owners.get(self.owner, 0)}.{owners.get('', 0)}"
+        return conn.execute(sql.revision).scalar() or "0"
 
     def after_one_write(self, before: str) -> str | None:
         """The revision one write of this view makes of `before` (None: not a revision)."""
@@ -191,6 +222,11 @@ class Store:
         view.owner = owner
         view.sees_shared = sees_shared and owner != ""
         return view
+
+    @property
+    def _owners(self) -> list[str]:
+        """The owners whose workspaces this view sees (see `_seen`)."""
+        return [self.owner, ""] if self.sees_shared else [self.owner]
 
     def _seen(self) -> Any:
         """The workspaces this owner sees: their own, and the shared ones where they see
@@ -269,48 +305,29 @@ class Store:
         }
 
     def _workspaces(self, s: Session, names: list[str] | None = None) -> dict[str, WorkspaceRecord]:
-        mine = self._seen()
-        if names is not None:
-            mine = and_(mine, WorkspaceRow.name.in_(names))  # type: ignore[attr-defined]
-        rule_ids = self._my_rule_ids(mine)
-        targets: dict[int, list[TargetRecord]] = {}
-        for t in s.exec(
-            select(TargetRow)
-            .where(TargetRow.rule_id.in_(rule_ids))  # type: ignore[union-attr]
-            .order_by(TargetRow.rule_id, TargetRow.position)
-        ):
-            targets.setdefault(t.rule_id, []).append(TargetRecord(t.provider_name, t.model))
-        rules: dict[int, list[RuleRecord]] = {}
-        for r in s.exec(
-            select(RuleRow)
-            .where(RuleRow.id.in_(rule_ids))  # type: ignore[union-attr]
-            .order_by(RuleRow.workspace_id, RuleRow.position)
-        ):
-            rules.setdefault(r.workspace_id, []).append(
-                RuleRecord(r.kind, r.pattern, tuple(targets.get(r.id, ())))
+        if names is None:
+            rows = s.connection().execute(sql.workspace_rows, {"owners": self._owners})
+        else:
+            rows = s.connection().execute(
+                sql.named_workspace_rows, {"owners": self._owners, "names": names}
             )
         # A user's own workspace comes after a shared one of the same name, and wins.
-        rows = s.exec(
-            select(WorkspaceRow).where(mine).order_by(WorkspaceRow.name, WorkspaceRow.owner)
-        )
         return {
-            w.name: WorkspaceRecord(
-                w.name, w.description, tuple(rules.get(w.id, ())), w.owner != self.owner
-            )
-            for w in rows
+            name: WorkspaceRecord(name, description, _rules(group), owner != self.owner)
+            for (name, owner, description), group in groupby(rows, itemgetter(0, 1, 2))
         }
 
     def _active(self, s: Session) -> str:
-        active = s.get(ActiveRow, self.owner)
+        active = s.connection().execute(sql.active, {"owner_": self.owner}).scalar()
         if active is None:
             return DEFAULT_WORKSPACE
-        if self.sees_shared and not self._sees(s, active.workspace):
+        if self.sees_shared and not self._sees(s, active):
             return DEFAULT_WORKSPACE  # a shared workspace the admin has since deleted
-        return active.workspace
+        return active
 
     def _sees(self, s: Session, name: str) -> bool:
-        seen = select(WorkspaceRow.name).where(self._seen(), WorkspaceRow.name == name)
-        return s.exec(seen).first() is not None
+        params = {"owners": self._owners, "name_": name}
+        return s.connection().execute(sql.seen_workspace, params).first() is not None
 
     # -- providers -------------------------------------------------------------------------
 
@@ -566,7 +583,7 @@ class Store:
                     .where(RuleRow.workspace_id == default.id, RuleRow.kind == "catch_all")
                 ).first()
             ):
-                self._set_preferred(s, default, seeds[0][1])
+                self._set_preferred(s, default.id, seeds[0][1])
 
     def update_workspace(
         self,
@@ -577,27 +594,28 @@ class Store:
         preferred: Any = KEEP,
     ) -> None:
         with self._write() as s:
-            row = self._workspace(s, name)
-            if new_name is not None and new_name != name:
-                if self._workspace(s, new_name, required=False) is not None:
+            conn = s.connection()
+            workspace_id = self._workspace_id(s, name)
+            if new_name == name:
+                new_name = None
+            if new_name is not None:
+                if self._workspace_id(s, new_name, required=False) is not None:
                     raise Conflict(f"A workspace named '{new_name}' already exists.")
-                row.name = new_name
-                active = s.get(ActiveRow, self.owner)
-                if active is not None and active.workspace == name:
-                    active.workspace = new_name
-                    s.add(active)
-                # Keys pinned to the workspace follow it.
-                s.exec(
-                    update(KeyRow)
-                    .where(KeyRow.owner == self.owner, KeyRow.workspace == name)
-                    .values(workspace=new_name)
-                )
-            if description is not None:
-                row.description = description
+                # The active workspace and the keys pinned to it follow it.
+                renamed = {"owner_": self.owner, "old": name, "new": new_name}
+                conn.execute(sql.rename_active, renamed)
+                conn.execute(sql.rename_keys, renamed)
+            conn.execute(
+                sql.update_workspace,
+                {
+                    "id_": workspace_id,
+                    "new_name": new_name,
+                    "new_description": description,
+                    "now": utcnow(),
+                },
+            )
             if preferred is not KEEP:
-                self._set_preferred(s, row, preferred)
-            row.updated_at = utcnow()
-            s.add(row)
+                self._set_preferred(s, workspace_id, preferred)
 
     def delete_workspace(self, name: str) -> None:
         with self._write() as s:
@@ -615,7 +633,9 @@ class Store:
         with self._write() as s:
             if not self._sees(s, name):
                 raise NotFound(f"No workspace named '{name}'.")
-            s.merge(ActiveRow(owner=self.owner, workspace=name))
+            params = {"owner_": self.owner, "workspace_": name}
+            if not s.connection().execute(sql.set_active, params).rowcount:
+                s.connection().execute(sql.first_active, params)
 
     # -- usage -----------------------------------------------------------------------------
 
@@ -714,11 +734,11 @@ class Store:
         """The providers this owner sees: their own and the shared ones."""
         return or_(ProviderRow.owner == self.owner, ProviderRow.predefined)  # type: ignore[arg-type]
 
-    def _my_rule_ids(self, where: Any = None) -> Any:
+    def _my_rule_ids(self) -> Any:
         return (
             select(RuleRow.id)
             .join(WorkspaceRow, RuleRow.workspace_id == WorkspaceRow.id)
-            .where(WorkspaceRow.owner == self.owner if where is None else where)
+            .where(WorkspaceRow.owner == self.owner)
         )
 
     def _provider(self, s: Session, name: str, *, required: bool = True) -> ProviderRow | None:
@@ -731,6 +751,13 @@ class Store:
         if row is None and required:
             raise NotFound(f"No provider named '{name}'.")
         return row
+
+    def _workspace_id(self, s: Session, name: str, *, required: bool = True) -> int | None:
+        params = {"owner_": self.owner, "name_": name}
+        found = s.connection().execute(sql.workspace_id, params).scalar()
+        if found is None and required:
+            raise NotFound(f"No workspace named '{name}'.")
+        return found
 
     def _workspace(self, s: Session, name: str, *, required: bool = True) -> WorkspaceRow | None:
         row = s.exec(
@@ -749,7 +776,7 @@ class Store:
         )
         s.add(row)
         s.flush()
-        self._set_preferred(s, row, preferred)
+        self._set_preferred(s, row.id, preferred)
 
     @staticmethod
     def _delete_rules(s: Session, row: WorkspaceRow) -> None:
@@ -758,34 +785,34 @@ class Store:
         s.exec(delete(RuleRow).where(RuleRow.workspace_id == row.id))
 
     @staticmethod
-    def _set_preferred(s: Session, row: WorkspaceRow, preferred: TargetRecord | None) -> None:
+    def _set_preferred(s: Session, workspace_id: Any, preferred: TargetRecord | None) -> None:
         """The preferred model is the catch-all rule's first target; fallbacks after it stay."""
-        rule = s.exec(
-            select(RuleRow).where(RuleRow.workspace_id == row.id, RuleRow.kind == "catch_all")
-        ).first()
+        conn = s.connection()
+        rule = conn.execute(sql.catch_all, {"id_": workspace_id}).scalar()
         if rule is None:
-            last = s.exec(
-                select(RuleRow.position)
-                .where(RuleRow.workspace_id == row.id)
-                .order_by(RuleRow.position.desc())
-            ).first()
-            rule = RuleRow(
-                workspace_id=row.id,
-                position=(last + 1) if last is not None else 0,
-                kind="catch_all",
+            last = conn.execute(sql.last_rule_position, {"id_": workspace_id}).scalar()
+            position = 0 if last is None else last + 1
+            added = conn.execute(
+                sql.add_rule,
+                {"workspace_id": workspace_id, "position": position, "kind": sql.CATCH_ALL},
             )
-            s.add(rule)
-            s.flush()
+            rule = added.inserted_primary_key[0]
         if preferred is None:
-            s.exec(delete(TargetRow).where(TargetRow.rule_id == rule.id))
+            conn.execute(sql.clear_targets, {"rule": rule})
             return
-        first = s.exec(
-            select(TargetRow).where(TargetRow.rule_id == rule.id, TargetRow.position == 0)
-        ).first()
-        if first is None:
-            first = TargetRow(rule_id=rule.id, position=0, provider_name="", model="")
-        first.provider_name, first.model = preferred.provider, preferred.model
-        s.add(first)
+        target = {"rule": rule, "provider": preferred.provider, "model_": preferred.model}
+        if not conn.execute(sql.set_first_target, target).rowcount:
+            conn.execute(sql.first_target, target)
+
+
+def _rules(rows: Iterable[Any]) -> tuple[RuleRecord, ...]:
+    """A workspace's rules from its rows of `statements.workspace_rows` (rule id, kind,
+    pattern, provider, model after the workspace's three columns)."""
+    return tuple(
+        RuleRecord(kind, pattern, tuple(TargetRecord(*r[6:]) for r in group if r[6] is not None))
+        for (rule, kind, pattern), group in groupby(rows, itemgetter(3, 4, 5))
+        if rule is not None
+    )
 
 
 def _names(s: Session, column: Any, where: Any) -> list[str]:
