@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import dialects  # bench/dialects.py: `python bench/run.py` puts bench/ on the path
+import burst  # bench/burst.py: `python bench/run.py` puts bench/ on the path
+import dialects
 import floor
 import httpx
 import remote
@@ -199,10 +200,11 @@ def lean_server(*extensions: str) -> tuple[dict[str, str], list[str]]:
 
 
 def start_mux(
-    stack: contextlib.ExitStack, tmp: Path, up_port: int
+    stack: contextlib.ExitStack, tmp: Path, up_port: int, *options: str
 ) -> tuple[subprocess.Popen, Target]:
-    """`jupyter mux` as a user starts it, with the token sent in a header as the OpenAI
-    SDKs send it, and one provider pointing at the upstream."""
+    """`jupyter mux` as a user starts it (with `options` on its command line), with the
+    token sent in a header as the OpenAI SDKs send it, and one provider pointing at the
+    upstream."""
     port = free_port()
     tmp.mkdir()
     env = {
@@ -227,6 +229,7 @@ def start_mux(
                 "--ServerApp.log_level=WARN",
                 f"--ServerApp.root_dir={tmp}",
                 *lean_args,
+                *options,
             ],
             env=env,
             stdout=subprocess.DEVNULL,
@@ -510,6 +513,8 @@ def main() -> None:
             remote_rows = remote.measure(tmp / "hub", up_port, through_mux, mux.pid)
         else:
             print(f"note: remote mode section left out: {why}")
+        print("many streams at once, queued past the provider's limit ...", flush=True)
+        burst_rows = burst.measure(up_port)
         print(f"long run: {long_requests:,} requests through the mux ...", flush=True)
         rss = long_run(mux, through_mux, long_requests)
         # Last: it leaves thousands of workspaces in the store.
@@ -537,6 +542,7 @@ def main() -> None:
         f"  every 10 s: {trace}"
     )
     responsive.print_rows(responsive_rows)
+    burst.print_rows(burst_rows)
     if remote_rows is not None:
         remote.print_rows(remote_rows)
     scale.print_rows(scale_rows)

@@ -46,10 +46,28 @@ from .models import Policy, misplaced
 from .tenants import Tenants, owner_of
 
 EXTENSION = "jupyter_mux.hub.app"
+# Open files (sockets) the service asks for: a stream holds two, its client's and its
+# provider's, and many systems start a service with a soft limit of 1,024.
+OPEN_FILES = 65_536
 
 
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:
     return [{"module": EXTENSION, "app": HubServiceApp}]
+
+
+def allow_open_files(wanted: int, log: Any) -> None:
+    """Raise the soft limit on open files towards `wanted`, as far as the hard limit (the
+    admin's ceiling) allows: past the soft one, new connections fail with EMFILE."""
+    try:
+        import resource
+    except ImportError:  # Windows: no such limit
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft == resource.RLIM_INFINITY or soft >= target:
+        return
+    resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    log.info("jupyter-mux: open files limit raised from %d to %d", soft, target)
 
 
 class HubServiceServer(ServerApp):
@@ -194,6 +212,12 @@ mux key they made). See docs/deployment.md."""
         the service stops.""",
     )
 
+    @default("max_connections_per_provider")
+    def _default_max_connections_per_provider(self) -> int:
+        # Every user's streams to a provider share its connections here. An open stream
+        # holds some 30-35 KB of this process's memory (bench/README.md): a thousand, 35 MB.
+        return 1000
+
     @default("open_browser")
     def _default_open_browser(self) -> bool:
         return False
@@ -222,6 +246,7 @@ mux key they made). See docs/deployment.md."""
             self.log.warning("jupyter-mux: c.MuxApp.hub_service is for users' servers; ignored")
             self.hub_service = ""
         super().initialize_settings()
+        allow_open_files(OPEN_FILES, self.log)
         # Tornado checks XSRF before `prepare`, so before the Hub token is known: a token
         # request would be refused. Jupyter's own check, made in `prepare` once the user is
         # known, still runs on every cookie-authenticated write (as in JupyterHub's servers).

@@ -1,5 +1,6 @@
-"""The only place with SQL. Every method is one transaction and blocks: callers on the event
-loop run them in the store's executor (see `service.base.ServiceBase`).
+"""The only place with SQL (with `statements`, the hot path's). Every method is one transaction,
+or a part of the one `Store.transaction` holds, and blocks: callers on the event loop run them
+in the store's executor (see `service.base.ServiceBase`).
 
 A store works for one owner, the Jupyter user of the server (see `MuxApp.user`): it reads and
 writes that user's workspaces, active workspace, providers and usage, plus the predefined
