@@ -14,6 +14,7 @@ import pytest
 
 from jupyter_mux.errors import MuxError
 from jupyter_mux.models import (
+    KeyCreate,
     PriceIn,
     ProviderCreate,
     ProviderRef,
@@ -27,6 +28,7 @@ from jupyter_mux.models import (
 from jupyter_mux.routing import build_table
 from jupyter_mux.secrets import SecretBox
 from jupyter_mux.service import DiscoveryError, MuxService
+from jupyter_mux.service.usage import model_prices
 from jupyter_mux.store import ModelRecord, Store
 
 PROVIDERS = ["p0", "p1", "p2"]
@@ -123,6 +125,7 @@ async def random_write(service: MuxService, rng: random.Random) -> None:
         ),
         lambda: service.delete_workspace(workspace),
         lambda: service.set_active(workspace),
+        lambda: service.create_key(KeyCreate(name="k", workspace=rng.choice([None, workspace]))),
     ]
     try:
         await rng.choice(calls)()
@@ -140,6 +143,9 @@ def check(service: MuxService) -> None:
     assert list(service._state.workspaces.items()) == list(snapshot.workspaces.items())
     assert service._state.active == snapshot.active
     assert service.routing == build_table(snapshot, service._api_key)
+    # The key view (a rename moves its keys' pins) and the prices it charges by.
+    assert service._keys == {k.secret_hash: k for k in service.store.mux_keys()}
+    assert service._prices == model_prices(snapshot)
 
 
 @pytest.mark.parametrize("seed", range(6))

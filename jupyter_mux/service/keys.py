@@ -21,7 +21,7 @@ from typing import Any
 
 from ..errors import MuxError
 from ..models import KeyCreate, KeyCreated, KeyOut
-from ..store import KeyRecord, Snapshot
+from ..store import Changes, KeyRecord, Snapshot
 from ..usage import UsageEvent
 from .base import ServiceBase, check_workspace
 from .usage import Prices, cost, model_prices
@@ -69,19 +69,25 @@ class Keys(ServiceBase):
         view itself comes with the state, see `_load`)."""
         self._spent = self.spend_from_usage()
 
-    # The key view follows the state: read again whenever the state is (a key write, another
-    # server's write seen by `sync`), and after every write here (a workspace rename moves
-    # the pins of its keys). On the store's thread; the keys are few.
+    # The key view follows the state: read again whenever the whole state is (a key write,
+    # another server's write seen by `sync`), and after a write here that renamed or deleted
+    # a workspace (a rename moves the pins of its keys); the prices after a write to a
+    # provider. On the store's thread.
 
     def _load(self, revision: str | None = None) -> Snapshot:
         snapshot = super()._load(revision)
         self._load_keys(snapshot)
         return snapshot
 
-    def _written(self, *args: Any) -> Snapshot:
-        snapshot = super()._written(*args)
-        self._load_keys(snapshot)
-        return snapshot
+    def _patch(
+        self, changes: Changes, workspaces: tuple[str, ...], providers: tuple[str, ...]
+    ) -> Snapshot:
+        state = super()._patch(changes, workspaces, providers)
+        if any(name not in state.workspaces for name in workspaces):
+            self._load_keys(state)
+        elif providers:
+            self._prices = model_prices(state)
+        return state
 
     # Told each owner's key hashes whenever they are read again (the Hub service's index
     # of every user's keys, hub/tenants.py). Called on the store's thread.
