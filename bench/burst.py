@@ -84,10 +84,7 @@ def main() -> None:
     import run
 
     with contextlib.ExitStack() as stack:
-        up_port = run.free_port()
-        stack.enter_context(run.process([sys.executable, str(HERE / "upstream.py"), str(up_port)]))
-        run.wait_for(f"http://127.0.0.1:{up_port}/v1/models")
-        rows = measure(up_port)
+        rows = measure(run.start_upstream(stack))
     print_rows(rows)
 
 

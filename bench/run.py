@@ -255,12 +255,18 @@ def start_mux(
 def start_servers(stack: contextlib.ExitStack) -> tuple[int, Path, subprocess.Popen, Target]:
     """The zero-latency upstream and `jupyter mux` in front of it, stopped with `stack`:
     (the upstream's port, a temporary folder, the mux process, the mux as a target)."""
-    up_port = free_port()
+    up_port = start_upstream(stack)
     tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-    stack.enter_context(process([sys.executable, str(HERE / "upstream.py"), str(up_port)]))
-    wait_for(f"http://127.0.0.1:{up_port}/v1/models")
     mux, through_mux = start_mux(stack, tmp / "jupyter", up_port)
     return up_port, tmp, mux, through_mux
+
+
+def start_upstream(stack: contextlib.ExitStack) -> int:
+    """The zero-latency upstream, stopped with `stack`: its port."""
+    port = free_port()
+    stack.enter_context(process([sys.executable, str(HERE / "upstream.py"), str(port)]))
+    wait_for(f"http://127.0.0.1:{port}/v1/models")
+    return port
 
 
 def find_litellm() -> str | None:
