@@ -1,6 +1,7 @@
 """Many streams at once: `BENCH_WAVE` (200) clients each start one stream of about 2 s (17
-chunks the upstream drips 125 ms apart, the first one after one gap) at the same moment,
-all to one provider. Twice,
+chunks the upstream drips 125 ms apart, the first at once) at the same moment, all to
+one provider. The first chunks are not all at once even within the limit: one event loop
+takes the requests in one after another. Twice,
 each time with a mux of its own: with the connection limit per provider at its default
 (`c.MuxApp.max_connections_per_provider`, 100), so that half of them wait for a
 connection, and with the limit at the wave's size.
