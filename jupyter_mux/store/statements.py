@@ -41,7 +41,7 @@ _key: Any = KeyRow.__table__  # type: ignore[attr-defined]
 # The owners whose workspaces a view sees: its own, and "" where it sees the shared ones.
 _owners = bindparam("owners", expanding=True)
 
-# -- revisions (parameters: owner) -----------------------------------------------------------
+# -- revisions (parameter: owner_) -----------------------------------------------------------
 
 # The revision is stored as text (a setting): counted up in SQL, so that no read comes first.
 bump_revision = (
