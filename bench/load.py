@@ -18,6 +18,7 @@ import json
 import signal
 import sys
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -43,6 +44,17 @@ def stream_request(target: httpx.URL, token: str, gap: float) -> bytes:
     ).encode() + body
 
 
+async def chunked_body(reader: asyncio.StreamReader) -> AsyncIterator[bytes]:
+    """The reads of a chunked answer's body, up to its last chunk."""
+    tail = b""
+    while not tail.endswith(b"0\r\n\r\n"):
+        data = await reader.read(65536)
+        if not data:
+            raise ConnectionError("closed")
+        tail = (tail + data)[-8:]
+        yield data
+
+
 async def streams(url: str, token: str, n: int, seconds: float, gap: float) -> dict[str, int]:
     """One keep-alive connection per stream."""
     target = httpx.URL(url)
@@ -57,13 +69,8 @@ async def streams(url: str, token: str, n: int, seconds: float, gap: float) -> d
             head = await reader.readuntil(b"\r\n\r\n")
             if not head.startswith(b"HTTP/1.1 200"):
                 done["errors"] += 1
-            tail = b""
-            while not tail.endswith(b"0\r\n\r\n"):
-                data = await reader.read(65536)
-                if not data:
-                    raise ConnectionError("closed")
+            async for data in chunked_body(reader):
                 done["chunks"] += data.count(b"data: ")
-                tail = (tail + data)[-8:]
             done["streams"] += 1
         writer.close()
 
@@ -94,15 +101,11 @@ async def wave(url: str, token: str, n: int, gap: float) -> dict[str, Any]:
             head = await reader.readuntil(b"\r\n\r\n")
             if not head.startswith(b"HTTP/1.1 200"):
                 raise ConnectionError(head.split(b"\r\n", 1)[0].decode())
-            seen, tail = False, b""
-            while not tail.endswith(b"0\r\n\r\n"):
-                data = await reader.read(65536)
-                if not data:
-                    raise ConnectionError("closed")
+            seen = False
+            async for data in chunked_body(reader):
                 if not seen and b"data: " in data:
                     seen = True
                     first.append((time.perf_counter() - start) * 1000)
-                tail = (tail + data)[-8:]
             whole.append((time.perf_counter() - start) * 1000)
         except (ConnectionError, asyncio.IncompleteReadError):
             failed += 1

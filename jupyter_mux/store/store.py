@@ -232,9 +232,7 @@ class Store:
     def _seen(self) -> Any:
         """The workspaces this owner sees: their own, and the shared ones where they see
         those."""
-        if self.sees_shared:
-            return or_(WorkspaceRow.owner == self.owner, WorkspaceRow.owner == "")  # type: ignore[arg-type]
-        return WorkspaceRow.owner == self.owner
+        return WorkspaceRow.owner.in_(self._owners)  # type: ignore[attr-defined]
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -523,7 +521,7 @@ class Store:
 
     def create_workspace(self, name: str, description: str, preferred: TargetRecord | None) -> None:
         with self._write() as s:
-            if self._workspace(s, name, required=False) is not None:
+            if self._workspace_id(s, name, required=False) is not None:
                 raise Conflict(f"A workspace named '{name}' already exists.")
             self._add_workspace(s, name, description, preferred)
 
@@ -534,7 +532,7 @@ class Store:
         the workspace is created first (an import), and a taken name is a conflict."""
         with self._write() as s:
             if create_description is not None:
-                if self._workspace(s, name, required=False) is not None:
+                if self._workspace_id(s, name, required=False) is not None:
                     raise Conflict(f"A workspace named '{name}' already exists.")
                 now = utcnow()
                 row = WorkspaceRow(
@@ -572,19 +570,19 @@ class Store:
         if it has none: a user's own choices are never overwritten."""
         with self._write() as s:
             for name, target in seeds:
-                if self._workspace(s, name, required=False) is None:
+                if self._workspace_id(s, name, required=False) is None:
                     self._add_workspace(s, name, "", target)
-            default = self._workspace(s, DEFAULT_WORKSPACE, required=False)
+            default = self._workspace_id(s, DEFAULT_WORKSPACE, required=False)
             if (
                 default is not None
                 and seeds
                 and not s.exec(
                     select(TargetRow.id)
                     .join(RuleRow, TargetRow.rule_id == RuleRow.id)
-                    .where(RuleRow.workspace_id == default.id, RuleRow.kind == "catch_all")
+                    .where(RuleRow.workspace_id == default, RuleRow.kind == "catch_all")
                 ).first()
             ):
-                self._set_preferred(s, default.id, seeds[0][1])
+                self._set_preferred(s, default, seeds[0][1])
 
     def update_workspace(
         self,
@@ -760,13 +758,9 @@ class Store:
             raise NotFound(f"No workspace named '{name}'.")
         return found
 
-    def _workspace(self, s: Session, name: str, *, required: bool = True) -> WorkspaceRow | None:
-        row = s.exec(
-            select(WorkspaceRow).where(WorkspaceRow.owner == self.owner, WorkspaceRow.name == name)
-        ).first()
-        if row is None and required:
-            raise NotFound(f"No workspace named '{name}'.")
-        return row
+    def _workspace(self, s: Session, name: str) -> WorkspaceRow:
+        """The row of this owner's workspace, for a write through the ORM."""
+        return s.get(WorkspaceRow, self._workspace_id(s, name))  # type: ignore[return-value]
 
     def _add_workspace(
         self, s: Session, name: str, description: str, preferred: TargetRecord | None
